@@ -1,0 +1,230 @@
+"""The ``herald`` command: ``herald serve`` and friends.
+
+Settings are built here, once, from flags and the environment; this module and ``edge``
+are the only places that pick a concrete store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import uvicorn
+
+from herald import __version__, config
+from herald.clock import SystemClock
+from herald.edge.app import HeraldApp
+from herald.edge.authn import Authenticator
+from herald.edge.bootstrap import bootstrap
+from herald.edge.tls import ensure_self_signed
+from herald.sns.service import SNSService
+from herald.store.sqlite import SQLiteStore
+
+log = logging.getLogger("herald")
+
+
+class StartupError(Exception):
+    """A reason not to start, told to the operator in one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="herald", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"herald {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the Herald server")
+    serve.add_argument("--host", help="address to listen on (HERALD_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (HERALD_PORT, 4566; 0 = any free)")
+    serve.add_argument("--tls-port", type=int, help="HTTPS port (HERALD_TLS_PORT, 4567)")
+    serve.add_argument("--data-dir", help="data folder (HERALD_DATA_DIR, ./.herald)")
+    serve.add_argument("--tls-cert", help="PEM certificate to serve (HERALD_TLS_CERT)")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert (HERALD_TLS_KEY)")
+    serve.add_argument(
+        "--max-request-bytes", type=int, help="largest request body (HERALD_MAX_REQUEST_BYTES)"
+    )
+    serve.add_argument("--log-level", help="debug, info, warning, error (HERALD_LOG_LEVEL)")
+    serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        flags = {k: v for k, v in vars(args).items() if k != "command"}
+        try:
+            settings = config.from_sources(flags, os.environ)
+        except ValueError as exc:
+            print(f"herald: {exc}", file=sys.stderr)
+            return 2
+        return serve(settings)
+    return 2
+
+
+def serve(settings: config.Settings) -> int:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        _prepare_data_dir(settings.data_dir)
+        with _listening(settings) as (http_sock, tls_sock):
+            _run(_serve(settings, http_sock, tls_sock))
+    except StartupError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(coro: object) -> None:
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # uvloop is optional on platforms without it
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(coro)  # type: ignore[arg-type]
+
+
+def _prepare_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(
+            f"the data folder {path} is not writable: {exc.strerror or exc}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _listening(settings: config.Settings) -> Iterator[tuple[socket.socket, socket.socket]]:
+    http_sock = _bind(settings.host, settings.port)
+    try:
+        tls_sock = _bind(settings.host, settings.tls_port)
+    except BaseException:
+        http_sock.close()
+        raise
+    try:
+        yield http_sock, tls_sock
+    finally:
+        http_sock.close()
+        tls_sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server whose signals are handled by ``_serve`` for both listeners."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(
+    settings: config.Settings, http_sock: socket.socket, tls_sock: socket.socket
+) -> None:
+    store = SQLiteStore(settings.database_path)
+    try:
+        await store.open()
+    except Exception as exc:
+        raise StartupError(f"cannot open the database {settings.database_path}: {exc}") from None
+    try:
+        clock = SystemClock()
+        creds = await bootstrap(store, settings, clock)
+        cert, key = (settings.tls_cert, settings.tls_key)
+        if cert is None or key is None:
+            cert, key = ensure_self_signed(settings.data_dir)
+        app = HeraldApp(
+            sns=SNSService(store, clock),
+            authenticator=Authenticator(store),
+            clock=clock,
+            max_body=settings.max_request_bytes,
+        )
+        servers = [
+            _Server(_uvicorn_config(app, settings)),
+            _Server(_uvicorn_config(app, settings, cert=cert, key=key)),
+        ]
+        _announce(settings, http_sock, tls_sock, creds.source, cert)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _stop, servers)
+        await asyncio.gather(
+            servers[0].serve(sockets=[http_sock]), servers[1].serve(sockets=[tls_sock])
+        )
+    finally:
+        await store.close()
+        log.info("store closed; Herald stopped")
+
+
+def _stop(servers: list[_Server]) -> None:
+    for server in servers:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+
+def _uvicorn_config(
+    app: HeraldApp, settings: config.Settings, cert: Path | None = None, key: Path | None = None
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        lifespan="off",
+        http="httptools",
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        ssl_certfile=str(cert) if cert else None,
+        ssl_keyfile=str(key) if key else None,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+
+
+def _announce(
+    settings: config.Settings,
+    http_sock: socket.socket,
+    tls_sock: socket.socket,
+    source: str,
+    cert: Path,
+) -> None:
+    host, http_port = http_sock.getsockname()[:2]
+    tls_port = tls_sock.getsockname()[1]
+    lines = [
+        f"Herald {__version__} listening on http://{host}:{http_port} and "
+        f"https://{host}:{tls_port}",
+        f"Data folder: {settings.data_dir.resolve()}",
+        f"TLS certificate (use as CA bundle): {cert.resolve()}",
+    ]
+    if source != "environment":
+        lines.append(
+            f"Credentials: export AWS_SHARED_CREDENTIALS_FILE={settings.credentials_path.resolve()}"
+            f" AWS_PROFILE=herald AWS_REGION=us-east-1"
+        )
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Settings: one frozen object, built once from flags and an environment mapping.
+
+Every flag of ``herald serve`` has an environment variable ``HERALD_<NAME>``; a flag given
+on the command line wins over the environment, which wins over the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+DEFAULT_TLS_PORT = 4567
+DEFAULT_DATA_DIR = ".herald"
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+BOOTSTRAP_ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    tls_port: int = DEFAULT_TLS_PORT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    root_access_key_id: str | None = None
+    root_secret_access_key: str | None = field(default=None, repr=False)
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    log_level: str = "info"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("port", "tls_port"):
+            value = getattr(self, name)
+            if not 0 <= value <= 65535:
+                raise ValueError(f"{name} must be between 0 and 65535, not {value}")
+        if self.port and self.port == self.tls_port:
+            raise ValueError("port and tls-port must differ")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if (self.root_access_key_id is None) != (self.root_secret_access_key is None):
+            raise ValueError(
+                "HERALD_ROOT_ACCESS_KEY_ID and HERALD_ROOT_SECRET_ACCESS_KEY go together"
+            )
+        if self.max_request_bytes < 1024:
+            raise ValueError("max-request-bytes must be at least 1024")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "herald.db"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials"
+
+
+def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> Settings:
+    """Build Settings from parsed flags (None when not given) and an environment."""
+
+    def pick(name: str) -> str | None:
+        value = flags.get(name)
+        if value is not None:
+            return str(value)
+        return env.get("HERALD_" + name.upper())
+
+    def number(name: str, default: int) -> int:
+        value = pick(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{name.replace('_', '-')} must be a number, not {value!r}") from None
+
+    def path(name: str) -> Path | None:
+        value = pick(name)
+        return Path(value) if value else None
+
+    return Settings(
+        host=pick("host") or DEFAULT_HOST,
+        port=number("port", DEFAULT_PORT),
+        tls_port=number("tls_port", DEFAULT_TLS_PORT),
+        data_dir=path("data_dir") or Path(DEFAULT_DATA_DIR),
+        tls_cert=path("tls_cert"),
+        tls_key=path("tls_key"),
+        root_access_key_id=env.get("HERALD_ROOT_ACCESS_KEY_ID") or None,
+        root_secret_access_key=env.get("HERALD_ROOT_SECRET_ACCESS_KEY") or None,
+        max_request_bytes=number("max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
+        log_level=(pick("log_level") or "info").lower(),
+        access_log=(pick("access_log") or "").lower() in ("1", "true", "yes"),
+    )

@@ -1,0 +1,1 @@
+"""The HTTP edge: ASGI app, authentication against the store, TLS material."""

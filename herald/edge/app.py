@@ -1,0 +1,217 @@
+"""The ASGI application: body limits, request ids, authentication, routing by service.
+
+One endpoint serves every service. A request is routed by the service named in its SigV4
+credential scope (header or presigned query), which every AWS SDK sets; the Query protocol
+codec then dispatches on Action. Nothing here knows an AWS error code: errors become wire
+shapes through the owning protocol's error table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from herald import errors
+from herald.auth import sigv4
+from herald.clock import Clock
+from herald.edge.authn import Authenticator
+from herald.protocols import errors as wire_errors
+from herald.protocols import query, sns_api
+from herald.protocols import xml as xml_render
+from herald.sns.service import SNSService
+from herald.types import RequestContext
+
+log = logging.getLogger("herald.edge")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+HEALTH_PATH = "/_herald/health"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str
+    request_id: str
+
+
+class QueryService:
+    """A service spoken over the AWS Query protocol (form in, XML out)."""
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        version: str,
+        actions: dict[str, Any],
+        table: wire_errors.ErrorTable,
+        service: object,
+    ) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.version = version
+        self.actions = actions
+        self.table = table
+        self.service = service
+
+    async def handle(self, ctx: RequestContext, params: query.QueryParams) -> bytes:
+        action = params.get("Action")
+        if not action:
+            raise errors.MissingAction("Could not find the Action parameter in the request.")
+        version = params.get("Version")
+        handler = self.actions.get(action)
+        if handler is None or (version is not None and version != self.version):
+            raise errors.InvalidAction(
+                f"Could not find operation {action} for version {version or self.version}"
+            )
+        result = await handler(self.service, ctx, params)
+        return xml_render.response(action, self.namespace, result, ctx.request_id)
+
+    def error(self, exc: BaseException, request_id: str) -> Response:
+        wire = wire_errors.lookup(self.table, exc)
+        message = (
+            exc.message
+            if isinstance(exc, errors.HeraldError)
+            else (f"An internal error occurred. Request id: {request_id}")
+        )
+        if wire.status >= 500 and isinstance(exc, errors.HeraldError):
+            message = f"{message} Request id: {request_id}"
+        body = xml_render.error(self.namespace, wire.kind, wire.code, message, request_id)
+        return Response(wire.status, body, "text/xml", request_id)
+
+
+class HeraldApp:
+    """The ASGI callable."""
+
+    def __init__(
+        self,
+        *,
+        sns: SNSService,
+        authenticator: Authenticator,
+        clock: Clock,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self._auth = authenticator
+        self._clock = clock
+        self._max_body = max_body
+        self._services: dict[str, QueryService] = {
+            "sns": QueryService(
+                "sns", sns_api.NAMESPACE, sns_api.VERSION, sns_api.ACTIONS, wire_errors.SNS, sns
+            ),
+        }
+        self._fallback = QueryService(
+            "unknown", sns_api.NAMESPACE, "", {}, wire_errors.COMMON, None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        response = await self._respond(scope, receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (b"content-type", response.content_type.encode()),
+                    (b"content-length", str(len(response.body)).encode()),
+                    (b"x-amzn-requestid", response.request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        request_id = str(uuid.uuid4())
+        if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+            return Response(200, b'{"status":"ok"}', "application/json", request_id)
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        service = self._fallback
+        try:
+            body = await self._read_body(scope, receive, headers)
+            request = sigv4.HTTPRequest(
+                method=scope["method"],
+                path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                headers=headers,
+                body_sha256=hashlib.sha256(body).hexdigest(),
+            )
+            claims = sigv4.parse(request)
+            service = self._services.get(claims.service, self._fallback)
+            if service is self._fallback:
+                raise errors.UnsupportedOperation(
+                    f"Herald does not offer the service '{claims.service}' at this endpoint."
+                )
+            principal = await self._auth.authenticate(request, claims, self._clock.now())
+            ctx = RequestContext(
+                principal=principal,
+                region=claims.region,
+                request_id=request_id,
+                secure_transport=scope.get("scheme") == "https",
+                sigv4=True,
+            )
+            params = query.parse_form(_form_body(headers, body), request.query)
+            payload = await service.handle(ctx, params)
+            return Response(200, payload, "text/xml", request_id)
+        except errors.HeraldError as exc:
+            return service.error(exc, request_id)
+        except Exception as exc:
+            log.exception("request %s failed", request_id)
+            return service.error(exc, request_id)
+
+    async def _read_body(
+        self, scope: Scope, receive: Receive, headers: list[tuple[str, str]]
+    ) -> bytes:
+        declared = next((v for k, v in headers if k == "content-length"), None)
+        if declared is not None and declared.strip().isdigit() and int(declared) > self._max_body:
+            raise errors.RequestTooLarge(
+                f"The request body is larger than the limit of {self._max_body} bytes."
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise errors.RequestTooLarge(
+                    f"The request body is larger than the limit of {self._max_body} bytes."
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _form_body(headers: list[tuple[str, str]], body: bytes) -> bytes:
+    content_type = next((v for k, v in headers if k == "content-type"), "")
+    if not body:
+        return b""
+    if content_type and not content_type.lower().startswith("application/x-www-form-urlencoded"):
+        raise errors.MalformedRequest(
+            f"The Query protocol expects application/x-www-form-urlencoded, not {content_type}."
+        )
+    return body
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

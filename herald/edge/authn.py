@@ -1,0 +1,56 @@
+"""Authentication: SigV4 claims checked against the access keys in the store.
+
+Access keys are cached in memory after their first use; a key changed through this process
+is dropped from the cache at once (``forget``).
+"""
+
+from __future__ import annotations
+
+from herald.auth import sigv4
+from herald.errors import InvalidClientTokenId
+from herald.store.base import AccessKeyRecord, KeyStatus, Store
+from herald.types import Principal
+
+_INVALID = "The security token included in the request is invalid."
+CACHE_SIZE = 10_000
+
+
+class Authenticator:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[str, AccessKeyRecord] = {}
+
+    async def authenticate(
+        self, request: sigv4.HTTPRequest, claims: sigv4.SignedRequest, now: float
+    ) -> Principal:
+        """The principal that signed ``request``.
+
+        Raises InvalidClientTokenId (unknown or inactive key), SignatureMismatch,
+        RequestExpired.
+        """
+        key = await self._key(claims.access_key_id)
+        if key is None or key.status is not KeyStatus.ACTIVE:
+            raise InvalidClientTokenId(_INVALID)
+        sigv4.verify(request, claims, key.secret_access_key, now)
+        return Principal(
+            account_id=key.account_id,
+            arn=key.principal_arn,
+            user_id=key.user_id,
+            access_key_id=key.access_key_id,
+        )
+
+    async def _key(self, access_key_id: str) -> AccessKeyRecord | None:
+        cached = self._cache.get(access_key_id)
+        if cached is not None:
+            return cached
+        if len(access_key_id) > 128:
+            return None
+        key = await self._store.get_access_key(access_key_id)
+        if key is not None:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[access_key_id] = key
+        return key
+
+    def forget(self, access_key_id: str) -> None:
+        self._cache.pop(access_key_id, None)

@@ -1,0 +1,80 @@
+"""Domain errors to AWS error shapes, one table per service.
+
+A class is looked up along its MRO, so the most specific entry wins (as Starlette resolves
+exception handlers). Anything unmapped is the service's fault: InternalFailure, 500, and
+the traceback goes to the log, never into the response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herald import errors as e
+
+
+@dataclass(frozen=True)
+class WireError:
+    code: str
+    status: int
+    sender_fault: bool = True
+
+    @property
+    def kind(self) -> str:
+        return "Sender" if self.sender_fault else "Receiver"
+
+
+ErrorTable = dict[type[BaseException], WireError]
+
+# Errors every AWS service answers with the same code (AWS "Common Errors").
+COMMON: ErrorTable = {
+    e.MissingAuthenticationToken: WireError("MissingAuthenticationToken", 403),
+    e.IncompleteSignature: WireError("IncompleteSignature", 400),
+    e.InvalidClientTokenId: WireError("InvalidClientTokenId", 403),
+    e.SignatureMismatch: WireError("SignatureDoesNotMatch", 403),
+    e.RequestExpired: WireError("RequestExpired", 400),
+    e.InvalidAction: WireError("InvalidAction", 400),
+    e.MissingAction: WireError("MissingAction", 400),
+    e.InvalidVersion: WireError("InvalidAction", 400),
+    e.MalformedRequest: WireError("MalformedQueryString", 404),
+    e.RequestTooLarge: WireError("RequestEntityTooLarge", 413),
+    e.UnsupportedOperation: WireError("UnsupportedOperation", 400),
+    e.InvalidParameter: WireError("InvalidParameterValue", 400),
+    e.Throttled: WireError("ThrottlingException", 400),
+    e.ServiceFault: WireError("InternalFailure", 500, sender_fault=False),
+}
+
+# Codes and statuses from botocore's SNS model (sns/2010-03-31/service-2.json).
+SNS: ErrorTable = {
+    **COMMON,
+    e.InvalidParameter: WireError("InvalidParameter", 400),
+    e.InvalidParameterValue: WireError("ParameterValueInvalid", 400),
+    # AWS answers model-constraint failures with this unmodelled code.
+    e.ValidationFailed: WireError("ValidationError", 400),
+    e.NotFound: WireError("NotFound", 404),
+    e.ResourceNotFound: WireError("ResourceNotFound", 404),
+    e.AccessDenied: WireError("AuthorizationError", 403),
+    e.InvalidState: WireError("InvalidState", 400),
+    e.Throttled: WireError("Throttled", 429),
+    e.TopicLimitExceeded: WireError("TopicLimitExceeded", 403),
+    e.SubscriptionLimitExceeded: WireError("SubscriptionLimitExceeded", 403),
+    e.TagLimitExceeded: WireError("TagLimitExceeded", 400),
+    e.FilterPolicyLimitExceeded: WireError("FilterPolicyLimitExceeded", 403),
+    e.InvalidSecurity: WireError("InvalidSecurity", 403),
+    e.EmptyBatchRequest: WireError("EmptyBatchRequest", 400),
+    e.TooManyEntriesInBatchRequest: WireError("TooManyEntriesInBatchRequest", 400),
+    e.BatchEntryIdsNotDistinct: WireError("BatchEntryIdsNotDistinct", 400),
+    e.BatchRequestTooLong: WireError("BatchRequestTooLong", 400),
+    e.InvalidBatchEntryId: WireError("InvalidBatchEntryId", 400),
+    e.ServiceFault: WireError("InternalError", 500, sender_fault=False),
+}
+
+INTERNAL = WireError("InternalFailure", 500, sender_fault=False)
+
+
+def lookup(table: ErrorTable, exc: BaseException) -> WireError:
+    """The wire error for ``exc``: the entry of the nearest class in its MRO."""
+    for cls in type(exc).__mro__:
+        found = table.get(cls)
+        if found is not None:
+            return found
+    return INTERNAL

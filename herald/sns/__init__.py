@@ -1,0 +1,1 @@
+"""The SNS domain: topics, subscriptions, publishing. No HTTP, no SQL."""

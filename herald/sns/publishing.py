@@ -1,0 +1,229 @@
+"""Publish and PublishBatch: validate, store durably, answer.
+
+A publish is acknowledged only after its message is committed to the store (the store
+groups concurrent commits, so this costs no fsync per request). Every entry of a batch is
+validated before anything is written: one bad entry rejects the whole request, as AWS does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from herald.clock import Clock
+from herald.errors import (
+    BatchEntryIdsNotDistinct,
+    BatchRequestTooLong,
+    EmptyBatchRequest,
+    InvalidParameter,
+    TooManyEntriesInBatchRequest,
+    UnsupportedOperation,
+)
+from herald.sns import arns, validation
+from herald.sns.topics import Topics
+from herald.store.base import MessageRecord, Store, TopicRecord
+from herald.types import RequestContext
+
+RawAttribute = tuple[str | None, str | None, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class PublishInput:
+    """One message as the caller sent it (Publish, or one PublishBatch entry)."""
+
+    message: str | None
+    subject: str | None = None
+    structure: str | None = None
+    attributes: Sequence[RawAttribute] = ()
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    entry_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    entry_id: str | None
+    message_id: str
+    sequence_number: str | None
+
+
+class _Sequence:
+    """Sequence numbers for FIFO topics: 20 digits, increasing within this process."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self, now: float) -> str:
+        with self._lock:
+            self._last = max(self._last + 1, int(now * 1_000_000) * 1000)
+            return f"{self._last:020d}"
+
+
+class Publisher:
+    def __init__(self, store: Store, clock: Clock, topics: Topics) -> None:
+        self._store = store
+        self._clock = clock
+        self._topics = topics
+        self._sequence = _Sequence()
+
+    async def publish(
+        self,
+        ctx: RequestContext,
+        topic_arn: str | None,
+        target_arn: str | None,
+        phone_number: str | None,
+        message: PublishInput,
+    ) -> Published:
+        """Publish one message to a topic; returns its id (and sequence number, FIFO).
+
+        Raises InvalidParameter, InvalidParameterValue, NotFound, AccessDenied,
+        UnsupportedOperation (SMS and mobile push).
+        """
+        arn = _target(topic_arn, target_arn, phone_number)
+        topic = await self._topics.resolve(
+            ctx, arn, "Publish", field="TopicArn" if topic_arn else "TargetArn"
+        )
+        record, _ = self._record(ctx, topic, message, _limit(topic), batch=False)
+        await self._store.add_messages([record])
+        return Published(None, record.message_id, record.sequence_number)
+
+    async def publish_batch(
+        self, ctx: RequestContext, topic_arn: str | None, entries: Sequence[PublishInput]
+    ) -> list[Published]:
+        """Publish up to 10 messages in one request, all or none.
+
+        Raises EmptyBatchRequest, TooManyEntriesInBatchRequest, BatchEntryIdsNotDistinct,
+        InvalidBatchEntryId, BatchRequestTooLong, and whatever Publish raises.
+        """
+        if not entries:
+            raise EmptyBatchRequest("The batch request doesn't contain any entries.")
+        if len(entries) > validation.MAX_BATCH_ENTRIES:
+            raise TooManyEntriesInBatchRequest(
+                "The batch request contains more entries than permissible."
+            )
+        topic = await self._topics.resolve(ctx, topic_arn, "Publish")
+        ids = [e.entry_id or "" for e in entries]
+        if len(set(ids)) != len(ids):
+            raise BatchEntryIdsNotDistinct(
+                "Two or more batch entries in the request have the same Id."
+            )
+        for entry_id in ids:
+            validation.batch_entry_id(entry_id)
+        limit = _limit(topic)
+        built = [self._record(ctx, topic, e, limit, batch=True) for e in entries]
+        records = [record for record, _ in built]
+        if sum(size for _, size in built) > limit:
+            raise BatchRequestTooLong(
+                "The length of all the messages put together is more than the limit."
+            )
+        await self._store.add_messages(records)
+        return [
+            Published(e.entry_id, r.message_id, r.sequence_number)
+            for e, r in zip(entries, records, strict=True)
+        ]
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        topic: TopicRecord,
+        message: PublishInput,
+        limit: int,
+        batch: bool,
+    ) -> tuple[MessageRecord, int]:
+        """The record to store and its size as SNS counts it (body and attributes)."""
+        attributes = validation.message_attributes(list(message.attributes))
+        if message.message is None:
+            raise InvalidParameter(
+                "Invalid parameter: Message Reason: no value for required parameter"
+            )
+        body = validation.message_body(message.message, message.structure)
+        subject = validation.subject(message.subject)
+        # A batch is measured as a whole (BatchRequestTooLong), not entry by entry.
+        size = validation.message_size(
+            body, attributes, validation.MAX_MESSAGE_SIZE_LIMIT * 10 if batch else limit
+        )
+        group_id, dedup_id = self._fifo(topic, message, body)
+        now = self._clock.now()
+        fifo = topic.attributes.get("FifoTopic") == "true"
+        record = MessageRecord(
+            message_id=str(uuid.uuid4()),
+            topic_arn=topic.arn,
+            subject=subject,
+            body=body.encode("utf-8"),
+            body_format="plain",
+            message_structure=message.structure,
+            attributes=json.dumps({n: a.to_json() for n, a in attributes.items()}),
+            group_id=group_id,
+            deduplication_id=dedup_id,
+            sequence_number=self._sequence.next(now) if fifo else None,
+            publisher_arn=ctx.principal.arn,
+            published_at=now,
+        )
+        return record, size
+
+    def _fifo(
+        self, topic: TopicRecord, message: PublishInput, body: str
+    ) -> tuple[str | None, str | None]:
+        group_id = message.group_id
+        dedup_id = message.deduplication_id
+        if group_id is not None:
+            validation.fifo_id("MessageGroupId", group_id)
+        if topic.attributes.get("FifoTopic") != "true":
+            if dedup_id is not None:
+                raise InvalidParameter(
+                    "Invalid parameter: MessageDeduplicationId Reason: The request includes "
+                    "MessageDeduplicationId parameter that is not valid for this topic type"
+                )
+            return group_id, None
+        if not group_id:
+            raise InvalidParameter(
+                "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+            )
+        if dedup_id is not None:
+            validation.fifo_id("MessageDeduplicationId", dedup_id)
+        elif topic.attributes.get("ContentBasedDeduplication") == "true":
+            dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        else:
+            raise InvalidParameter(
+                "Invalid parameter: The topic should either have ContentBasedDeduplication "
+                "enabled or MessageDeduplicationId provided explicitly"
+            )
+        return group_id, dedup_id
+
+
+def _target(topic_arn: str | None, target_arn: str | None, phone_number: str | None) -> str:
+    given = [v for v in (topic_arn, target_arn, phone_number) if v is not None]
+    if not given:
+        raise InvalidParameter(
+            "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
+        )
+    if len(given) > 1:
+        raise InvalidParameter(
+            "Invalid parameter: TopicArn Reason: Only one of TopicArn, TargetArn or PhoneNumber "
+            "may be given"
+        )
+    if phone_number is not None:
+        if not validation.is_phone_number(phone_number):
+            raise InvalidParameter(
+                f"Invalid parameter: PhoneNumber Reason: {phone_number} is not valid to publish to"
+            )
+        raise UnsupportedOperation(
+            "Herald does not send SMS: publishing to a phone number is not supported."
+        )
+    if target_arn is not None and not arns.is_topic_arn(target_arn):
+        if ":endpoint/" in target_arn:
+            raise UnsupportedOperation(
+                "Herald does not deliver mobile push: publishing to a platform endpoint is not "
+                "supported."
+            )
+        arns.topic_arn(target_arn, "TargetArn")
+    return topic_arn if topic_arn is not None else target_arn or ""
+
+
+def _limit(topic: TopicRecord) -> int:
+    return int(topic.attributes.get("MaximumMessageSize", validation.MAX_MESSAGE_BYTES))

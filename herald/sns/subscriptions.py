@@ -1,0 +1,281 @@
+"""Subscriptions: subscribe, confirm, unsubscribe, list, attributes.
+
+Subscriptions to http, https, email and email-json endpoints, and to queues of another
+account, wait in PendingConfirmation until ConfirmSubscription is called with the token
+that the confirmation message carries (sent by delivery). Queues, functions and the rest
+in the topic's own account are confirmed at once, as in AWS.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+
+from herald.clock import Clock
+from herald.errors import InvalidParameter, NotFound
+from herald.sns import arns, attributes
+from herald.sns.topics import PAGE_SIZE, Topics, authorize, decode_token, encode_token
+from herald.store.base import Store, SubscriptionRecord, TopicRecord
+from herald.types import RequestContext
+
+MAX_SUBSCRIPTIONS_PER_TOPIC = 12_500_000
+TOKEN_LIFETIME_SECONDS = 3 * 24 * 3600
+TOKEN_BYTES = 144  # 288 hex characters, the length of AWS's tokens
+PENDING_ARN = "pending confirmation"
+LISTED_PENDING_ARN = "PendingConfirmation"
+
+_EMAIL = re.compile(r"^[^@\s;,<>()\[\]\\\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_SQS_ARN = re.compile(
+    r"^arn:aws:sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[\w-]{1,80}"
+    r"(?P<fifo>\.fifo)?$"
+)
+_LAMBDA_ARN = re.compile(r"^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}(:[\w$-]+)?$")
+_FIREHOSE_ARN = re.compile(r"^arn:aws:firehose:[a-z0-9-]+:\d{12}:deliverystream/[\w.-]{1,64}$")
+_APPLICATION_ARN = re.compile(r"^arn:aws:sns:[a-z0-9-]+:\d{12}:endpoint/[\w.-]+/[\w.-]+/[\w-]+$")
+_PHONE = re.compile(r"^\+?[0-9]{5,15}$")
+_TOKEN = re.compile(r"^[0-9a-f]{64,512}$")
+_DEFAULTS = {"RawMessageDelivery": "false", "FilterPolicyScope": "MessageAttributes"}
+_NEED_CONFIRMATION = ("http", "https", "email", "email-json")
+
+
+def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> str:
+    """Check that ``endpoint`` suits ``protocol``; raise InvalidParameter as SNS does."""
+    value = endpoint or ""
+    if protocol in ("http", "https"):
+        if not value.lower().startswith(protocol + "://") or len(value) <= len(protocol) + 3:
+            raise InvalidParameter("Invalid parameter: Endpoint must match the specified protocol")
+    elif protocol in ("email", "email-json"):
+        if not _EMAIL.match(value) or len(value) > 254:
+            raise InvalidParameter("Invalid parameter: Email address")
+    elif protocol == "sqs":
+        match = _SQS_ARN.match(value)
+        if match is None:
+            raise InvalidParameter("Invalid parameter: SQS endpoint ARN")
+        if match["fifo"] and topic.attributes.get("FifoTopic") != "true":
+            raise InvalidParameter(
+                "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not "
+                "be subscribed to standard SNS topics"
+            )
+    elif protocol == "lambda":
+        if not _LAMBDA_ARN.match(value):
+            raise InvalidParameter("Invalid parameter: Lambda endpoint ARN")
+    elif protocol == "firehose":
+        if not _FIREHOSE_ARN.match(value):
+            raise InvalidParameter("Invalid parameter: Firehose endpoint ARN")
+    elif protocol == "application":
+        if not _APPLICATION_ARN.match(value):
+            raise InvalidParameter(f"Invalid parameter: Application endpoint arn invalid:{value}")
+    elif protocol == "sms":
+        if not _PHONE.match(value):
+            raise InvalidParameter(f"Invalid SMS endpoint: {value}")
+    else:
+        raise InvalidParameter(
+            f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}"
+        )
+    return value
+
+
+class Subscriptions:
+    def __init__(self, store: Store, clock: Clock, topics: Topics) -> None:
+        self._store = store
+        self._clock = clock
+        self._topics = topics
+
+    async def subscribe(
+        self,
+        ctx: RequestContext,
+        topic_arn: str | None,
+        protocol: str | None,
+        endpoint: str | None,
+        requested: Mapping[str, str],
+        return_arn: bool,
+    ) -> str:
+        """Subscribe an endpoint; returns its ARN, or "pending confirmation".
+
+        Raises InvalidParameter, NotFound, AccessDenied, SubscriptionLimitExceeded.
+        """
+        topic = await self._topics.resolve(ctx, topic_arn, "Subscribe")
+        if not protocol:
+            raise InvalidParameter(
+                "Invalid parameter: Protocol Reason: no value for required parameter"
+            )
+        endpoint = check_endpoint(protocol, endpoint, topic)
+        checked = {
+            name: attributes.check_subscription_attribute(name, value, protocol, creating=True)
+            for name, value in requested.items()
+        }
+        _check_filter_scope(checked, attributes.CREATE_PREFIX)
+        if protocol == "firehose" and not checked.get("SubscriptionRoleArn"):
+            raise InvalidParameter(
+                "Invalid parameter: Attributes Reason: SubscriptionRoleArn is required for "
+                "firehose subscriptions"
+            )
+        pending = protocol in _NEED_CONFIRMATION or (
+            protocol == "sqs" and endpoint.split(":")[4] != topic.account_id
+        )
+        now = self._clock.now()
+        record = SubscriptionRecord(
+            arn=f"{topic.arn}:{uuid.uuid4()}",
+            topic_arn=topic.arn,
+            owner=ctx.principal.account_id,
+            protocol=protocol,
+            endpoint=endpoint,
+            attributes={**checked, "SubscriptionPrincipal": ctx.principal.arn},
+            confirmed=not pending,
+            token=secrets.token_hex(TOKEN_BYTES) if pending else None,
+            token_expires_at=now + TOKEN_LIFETIME_SECONDS if pending else None,
+            created_at=now,
+        )
+        stored, created = await self._store.create_subscription(record, MAX_SUBSCRIPTIONS_PER_TOPIC)
+        if not created:
+            _check_same(stored, checked)
+        if stored.confirmed or return_arn:
+            return stored.arn
+        return PENDING_ARN
+
+    async def confirm(self, ctx: RequestContext, topic_arn: str | None, token: str | None) -> str:
+        """Confirm a pending subscription with its token; repeating it is harmless.
+
+        Raises InvalidParameter (malformed or unknown token, wrong topic).
+        """
+        if not token:
+            raise InvalidParameter(
+                "Invalid parameter: Token Reason: no value for required parameter"
+            )
+        parsed = arns.topic_arn(topic_arn)
+        if parsed.region != ctx.region:
+            raise InvalidParameter("Invalid parameter: Topic")
+        if not _TOKEN.match(token):
+            raise InvalidParameter("Invalid token")
+        sub = await self._store.find_subscription_by_token(token)
+        if (
+            sub is None
+            or sub.topic_arn != str(parsed)
+            or (sub.token_expires_at is not None and sub.token_expires_at < self._clock.now())
+        ):
+            raise InvalidParameter("Invalid parameter: Token")
+        if not sub.confirmed:
+            sub = await self._store.update_subscription(
+                sub.arn, confirmed=True, set_={"ConfirmationWasAuthenticated": "true"}
+            )
+        return sub.arn
+
+    async def unsubscribe(self, ctx: RequestContext, arn: str | None) -> None:
+        """Delete a subscription; a well-formed ARN that names nothing succeeds."""
+        arns.subscription_topic(arn)
+        assert arn is not None
+        sub = await self._store.get_subscription(arn)
+        if sub is None:
+            return
+        topic = await self._topics.get(sub.topic_arn)
+        if sub.owner != ctx.principal.account_id:
+            authorize(ctx, topic.account_id if topic else sub.owner, sub.arn, "Unsubscribe")
+        await self._store.delete_subscription(sub.arn)
+
+    async def get_attributes(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
+        sub = await self._owned(ctx, arn, "GetSubscriptionAttributes")
+        topic = await self._topics.get(sub.topic_arn)
+        shown = {
+            "Owner": sub.owner,
+            "TopicArn": sub.topic_arn,
+            "Endpoint": sub.endpoint,
+            "Protocol": sub.protocol,
+            "SubscriptionArn": sub.arn,
+            "PendingConfirmation": "false" if sub.confirmed else "true",
+            "ConfirmationWasAuthenticated": "true" if sub.confirmed else "false",
+            "RawMessageDelivery": "false",
+        }
+        shown.update(sub.attributes)
+        if sub.attributes.get("FilterPolicy"):
+            shown.setdefault("FilterPolicyScope", "MessageAttributes")
+        else:
+            shown.pop("FilterPolicy", None)
+            shown.pop("FilterPolicyScope", None)
+        if not shown.get("RedrivePolicy"):
+            shown.pop("RedrivePolicy", None)
+        if sub.protocol in attributes.DELIVERY_POLICY_PROTOCOLS:
+            shown["EffectiveDeliveryPolicy"] = attributes.effective_subscription_delivery_policy(
+                topic.attributes if topic else {}, sub.attributes.get("DeliveryPolicy")
+            )
+            if not shown.get("DeliveryPolicy"):
+                shown.pop("DeliveryPolicy", None)
+        return shown
+
+    async def set_attribute(
+        self, ctx: RequestContext, arn: str | None, name: str | None, value: str | None
+    ) -> None:
+        if not name:
+            raise InvalidParameter(
+                "Invalid parameter: AttributeName Reason: no value for required parameter"
+            )
+        sub = await self._owned(ctx, arn, "SetSubscriptionAttributes")
+        checked = attributes.check_subscription_attribute(
+            name, value or "", sub.protocol, creating=False
+        )
+        merged = {**sub.attributes, name: checked}
+        _check_filter_scope(merged, attributes.SET_PREFIX)
+        if checked == "" and name != "FilterPolicy":
+            await self._store.update_subscription(sub.arn, remove=[name])
+        else:
+            await self._store.update_subscription(sub.arn, set_={name: checked})
+
+    async def list_all(
+        self, ctx: RequestContext, token: str | None
+    ) -> tuple[list[SubscriptionRecord], str | None]:
+        after = decode_token(token)
+        subs = await self._store.list_subscriptions(
+            ctx.principal.account_id, ctx.region, after, PAGE_SIZE + 1
+        )
+        return _page(subs)
+
+    async def list_by_topic(
+        self, ctx: RequestContext, topic_arn: str | None, token: str | None
+    ) -> tuple[list[SubscriptionRecord], str | None]:
+        topic = await self._topics.resolve(ctx, topic_arn, "ListSubscriptionsByTopic")
+        after = decode_token(token)
+        subs = await self._store.list_subscriptions_by_topic(topic.arn, after, PAGE_SIZE + 1)
+        return _page(subs)
+
+    async def _owned(self, ctx: RequestContext, arn: str | None, action: str) -> SubscriptionRecord:
+        parsed = arns.subscription_topic(arn)
+        if parsed.region != ctx.region:
+            raise InvalidParameter("Invalid parameter: SubscriptionArn")
+        assert arn is not None
+        sub = await self._store.get_subscription(arn)
+        if sub is None:
+            raise NotFound("Subscription does not exist")
+        if sub.owner != ctx.principal.account_id:
+            authorize(ctx, parsed.account_id, sub.arn, action)
+        return sub
+
+
+def listed_arn(sub: SubscriptionRecord) -> str:
+    return sub.arn if sub.confirmed else LISTED_PENDING_ARN
+
+
+def _page(subs: Sequence[SubscriptionRecord]) -> tuple[list[SubscriptionRecord], str | None]:
+    page = list(subs[:PAGE_SIZE])
+    more = len(subs) > PAGE_SIZE
+    return page, encode_token(page[-1].arn) if more else None
+
+
+def _check_same(stored: SubscriptionRecord, requested: Mapping[str, str]) -> None:
+    for name, value in requested.items():
+        current = stored.attributes.get(name, _DEFAULTS.get(name, ""))
+        if current != value:
+            raise InvalidParameter(
+                "Invalid parameter: Attributes Reason: Subscription already exists with "
+                "different attributes"
+            )
+
+
+def _check_filter_scope(attrs: Mapping[str, str], prefix: str) -> None:
+    policy = attrs.get("FilterPolicy")
+    scope = attrs.get("FilterPolicyScope", "MessageAttributes")
+    if policy and scope == "MessageAttributes" and attributes.is_nested_filter_policy(policy):
+        raise InvalidParameter(
+            "Invalid parameter: Filter policy scope MessageAttributes does not support nested "
+            "filter policy"
+        )

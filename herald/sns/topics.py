@@ -1,0 +1,283 @@
+"""Topics: create, read, change, delete, list, permissions and tags.
+
+Topic records are cached in memory (bounded, written through on every change made by this
+process), because every publish reads its topic. Several Herald nodes sharing one database
+will need cross-node invalidation; that arrives with the PostgreSQL store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+from herald.clock import Clock
+from herald.errors import (
+    AccessDenied,
+    InvalidParameter,
+    NotFound,
+    ResourceNotFound,
+    TopicLimitExceeded,
+)
+from herald.sns import arns, attributes, policy, validation
+from herald.store.base import Store, TopicRecord
+from herald.types import RequestContext
+
+PAGE_SIZE = 100
+MAX_TOPICS_PER_ACCOUNT = 100_000
+CACHE_SIZE = 10_000
+
+# Attributes that an empty value removes rather than sets.
+_CLEARABLE = frozenset(
+    {"KmsMasterKeyId", "DeliveryPolicy", "Policy", "ArchivePolicy", "DataProtectionPolicy"}
+    | {n for n in attributes.TOPIC_ATTRIBUTES if n.endswith(("RoleArn", "SampleRate"))}
+)
+
+
+class Topics:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache: OrderedDict[str, TopicRecord] = OrderedDict()
+
+    # -- lookup and access -------------------------------------------------------------
+
+    async def resolve(
+        self, ctx: RequestContext, arn: str | None, action: str, field: str = "TopicArn"
+    ) -> TopicRecord:
+        """The topic named by ``arn``, if the caller may perform ``action`` on it.
+
+        Raises InvalidParameter (malformed ARN, other region), NotFound, AccessDenied.
+        """
+        parsed = arns.topic_arn(arn, field)
+        if parsed.region != ctx.region:
+            raise InvalidParameter(
+                f"Invalid parameter: {field} Reason: A ARN must be in the region of the request"
+            )
+        topic = await self.get(str(parsed))
+        if topic is None:
+            raise NotFound("Topic does not exist")
+        authorize(ctx, topic.account_id, topic.arn, action)
+        return topic
+
+    async def get(self, arn: str) -> TopicRecord | None:
+        cached = self._cache.get(arn)
+        if cached is not None:
+            self._cache.move_to_end(arn)
+            return cached
+        topic = await self._store.get_topic(arn)
+        if topic is not None:
+            self._remember(topic)
+        return topic
+
+    def _remember(self, topic: TopicRecord) -> None:
+        self._cache[topic.arn] = topic
+        self._cache.move_to_end(topic.arn)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    # -- operations --------------------------------------------------------------------
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        name: str,
+        requested: Mapping[str, str],
+        tags: Sequence[tuple[str | None, str | None]],
+    ) -> str:
+        """Create a topic, or return the ARN of the same topic created before.
+
+        Raises InvalidParameter (name, attributes, or the topic exists with other
+        attributes or tags), TopicLimitExceeded, TagLimitExceeded.
+        """
+        fifo_value = requested.get("FifoTopic", "false")
+        fifo = validation.boolean_attribute("FifoTopic", fifo_value) == "true"
+        if name.endswith(".fifo") and not fifo:
+            raise InvalidParameter("Invalid parameter: Topic Name")
+        validation.topic_name(name, fifo)
+        facts = attributes.TopicFacts(fifo=fifo, creating=True)
+        checked = {k: attributes.check_topic_attribute(k, v, facts) for k, v in requested.items()}
+        if not fifo:
+            checked.pop("FifoTopic", None)
+        tag_map = validation.tags(list(tags))
+        account = ctx.principal.account_id
+        arn = str(arns.TopicARN(ctx.region, account, name))
+        existing = await self.get(arn)
+        if existing is None:
+            count = await self._store.count_topics(account, ctx.region)
+            if count >= MAX_TOPICS_PER_ACCOUNT:
+                raise TopicLimitExceeded("Topic limit exceeded")
+            record = TopicRecord(arn, account, ctx.region, name, checked, self._clock.now())
+            existing, created = await self._store.create_topic(record, tag_map)
+            if created:
+                self._remember(existing)
+                return arn
+        await self._check_same(existing, checked, tag_map)
+        return arn
+
+    async def _check_same(
+        self, topic: TopicRecord, requested: Mapping[str, str], tags: Mapping[str, str]
+    ) -> None:
+        shown = self.visible_attributes(topic)
+        for key, value in requested.items():
+            if shown.get(key, "") != value:
+                raise InvalidParameter(
+                    "Invalid parameter: Attributes Reason: Topic already exists with different "
+                    "attributes"
+                )
+        if tags:
+            current = await self._store.list_tags(topic.arn)
+            if any(current.get(k) != v for k, v in tags.items()):
+                raise InvalidParameter(
+                    "Invalid parameter: Tags Reason: Topic already exists with different tags"
+                )
+
+    def visible_attributes(self, topic: TopicRecord) -> dict[str, str]:
+        """Stored attributes with AWS's defaults filled in (no counts)."""
+        shown = {"DisplayName": "", "Policy": policy.default_policy(topic.arn, topic.account_id)}
+        shown.update(topic.attributes)
+        if shown.get("FifoTopic") == "true":
+            shown.setdefault("ContentBasedDeduplication", "false")
+        return shown
+
+    async def get_attributes(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
+        topic = await self.resolve(ctx, arn, "GetTopicAttributes")
+        counts = await self._store.topic_counts(topic.arn)
+        shown = self.visible_attributes(topic)
+        shown.update(
+            {
+                "TopicArn": topic.arn,
+                "Owner": topic.account_id,
+                "SubscriptionsConfirmed": str(counts.confirmed),
+                "SubscriptionsPending": str(counts.pending),
+                "SubscriptionsDeleted": str(counts.deleted),
+                "EffectiveDeliveryPolicy": attributes.effective_delivery_policy(topic.attributes),
+            }
+        )
+        return shown
+
+    async def set_attribute(
+        self, ctx: RequestContext, arn: str | None, name: str | None, value: str | None
+    ) -> None:
+        """Set one attribute. Raises InvalidParameter, NotFound, AccessDenied."""
+        if not name:
+            raise InvalidParameter(
+                "Invalid parameter: AttributeName Reason: no value for required parameter"
+            )
+        topic = await self.resolve(ctx, arn, "SetTopicAttributes")
+        value = value if value is not None else ""
+        facts = attributes.TopicFacts(
+            fifo=topic.attributes.get("FifoTopic") == "true", creating=False
+        )
+        if value == "" and name in _CLEARABLE:
+            updated = await self._store.set_topic_attributes(topic.arn, {}, [name])
+        else:
+            checked = attributes.check_topic_attribute(name, value, facts)
+            updated = await self._store.set_topic_attributes(topic.arn, {name: checked}, [])
+        self._remember(updated)
+
+    async def delete(self, ctx: RequestContext, arn: str | None) -> None:
+        """Delete a topic and its subscriptions; deleting a missing topic succeeds."""
+        parsed = arns.topic_arn(arn)
+        topic = await self.get(str(parsed))
+        if topic is None:
+            return
+        authorize(ctx, topic.account_id, topic.arn, "DeleteTopic")
+        await self._store.delete_topic(topic.arn)
+        self._cache.pop(topic.arn, None)
+
+    async def list(self, ctx: RequestContext, token: str | None) -> tuple[list[str], str | None]:
+        after = decode_token(token)
+        topics = await self._store.list_topics(
+            ctx.principal.account_id, ctx.region, after, PAGE_SIZE + 1
+        )
+        page = topics[:PAGE_SIZE]
+        more = len(topics) > PAGE_SIZE
+        return [t.arn for t in page], encode_token(page[-1].arn) if more else None
+
+    async def add_permission(
+        self,
+        ctx: RequestContext,
+        arn: str | None,
+        label: str | None,
+        account_ids: Sequence[str],
+        actions: Sequence[str],
+    ) -> None:
+        topic = await self.resolve(ctx, arn, "AddPermission")
+        label = validation.permission_label(label or "")
+        current = self.visible_attributes(topic)["Policy"]
+        updated = policy.add_permission(current, topic.arn, label, account_ids, actions)
+        self._remember(await self._store.set_topic_attributes(topic.arn, {"Policy": updated}, []))
+
+    async def remove_permission(
+        self, ctx: RequestContext, arn: str | None, label: str | None
+    ) -> None:
+        topic = await self.resolve(ctx, arn, "RemovePermission")
+        label = validation.permission_label(label or "")
+        current = self.visible_attributes(topic)["Policy"]
+        updated = policy.remove_permission(current, label)
+        self._remember(await self._store.set_topic_attributes(topic.arn, {"Policy": updated}, []))
+
+    # -- tags --------------------------------------------------------------------------
+
+    async def tag(
+        self, ctx: RequestContext, arn: str | None, tags: Sequence[tuple[str | None, str | None]]
+    ) -> None:
+        topic = await self._tagged(ctx, arn, "TagResource")
+        if not tags:
+            raise InvalidParameter(
+                "Invalid parameter: Tags Reason: no value for required parameter"
+            )
+        await self._store.tag_resource(topic, validation.tags(list(tags)), validation.MAX_TAGS)
+
+    async def untag(self, ctx: RequestContext, arn: str | None, keys: Sequence[str]) -> None:
+        topic = await self._tagged(ctx, arn, "UntagResource")
+        if not keys:
+            raise InvalidParameter(
+                "Invalid parameter: TagKeys Reason: no value for required parameter"
+            )
+        await self._store.untag_resource(topic, validation.tag_keys(list(keys)))
+
+    async def list_tags(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
+        topic = await self._tagged(ctx, arn, "ListTagsForResource")
+        return await self._store.list_tags(topic)
+
+    async def _tagged(self, ctx: RequestContext, arn: str | None, action: str) -> str:
+        parsed = arns.topic_arn(arn, "ResourceArn")
+        topic = await self.get(str(parsed))
+        if topic is None:
+            raise ResourceNotFound("Resource does not exist")
+        authorize(ctx, topic.account_id, topic.arn, action)
+        return topic.arn
+
+
+def authorize(ctx: RequestContext, owner: str, resource: str, action: str) -> None:
+    """Allow the owning account; everything else waits for policy evaluation.
+
+    Until topic policies are evaluated, only principals of the topic's own account may act
+    on it, which is what the default topic policy grants.
+    """
+    if ctx.principal.account_id != owner:
+        raise AccessDenied(
+            f"User: {ctx.principal.arn} is not authorized to perform: SNS:{action} "
+            f"on resource: {resource}"
+        )
+
+
+def encode_token(marker: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": marker}).encode()).decode()
+
+
+def decode_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        after = decoded["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError) as exc:
+        raise InvalidParameter("Invalid parameter: NextToken") from exc
+    if not isinstance(after, str):
+        raise InvalidParameter("Invalid parameter: NextToken")
+    return after

@@ -1,0 +1,1 @@
+"""Persistence: one narrow interface (base.py) and its implementations."""

@@ -1,0 +1,211 @@
+"""The store interface: everything that must survive a restart goes through it.
+
+Records are frozen values; the store never interprets attribute maps, it keeps them.
+Every method is one atomic unit: it either happens whole or raises and changes nothing.
+No SQL exists outside this package.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+@dataclass(frozen=True)
+class AccessKeyRecord:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    account_id: str
+    principal_arn: str
+    user_id: str
+    status: KeyStatus
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    arn: str
+    account_id: str
+    region: str
+    name: str
+    attributes: Mapping[str, str]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TopicCounts:
+    confirmed: int
+    pending: int
+    deleted: int
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    arn: str
+    topic_arn: str
+    owner: str
+    protocol: str
+    endpoint: str
+    attributes: Mapping[str, str]
+    confirmed: bool
+    token: str | None = field(repr=False)
+    token_expires_at: float | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A published message as stored. ``body`` is opaque bytes to the store."""
+
+    message_id: str
+    topic_arn: str
+    subject: str | None
+    body: bytes = field(repr=False)
+    body_format: str  # how ``body`` is to be read: "plain" (later: sealed envelopes)
+    message_structure: str | None
+    attributes: str  # JSON of the message attributes, as published
+    group_id: str | None
+    deduplication_id: str | None
+    sequence_number: str | None
+    publisher_arn: str
+    published_at: float
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing; ``next_marker`` is where the next page starts."""
+
+    items: Sequence[object]
+    next_marker: str | None
+
+
+class Store(ABC):
+    """What Herald keeps. Implementations: ``sqlite.SQLiteStore`` (later PostgreSQL)."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending schema migrations."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish queued work and release the connection."""
+
+    # -- accounts and credentials ------------------------------------------------------
+
+    @abstractmethod
+    async def ensure_account(self, account_id: str, now: float) -> None: ...
+
+    @abstractmethod
+    async def put_access_key(self, key: AccessKeyRecord) -> None: ...
+
+    @abstractmethod
+    async def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None: ...
+
+    # -- topics ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_topic(
+        self, topic: TopicRecord, tags: Mapping[str, str]
+    ) -> tuple[TopicRecord, bool]:
+        """Insert ``topic`` with ``tags`` unless its ARN exists; return (stored, created)."""
+
+    @abstractmethod
+    async def get_topic(self, arn: str) -> TopicRecord | None: ...
+
+    @abstractmethod
+    async def set_topic_attributes(
+        self, arn: str, set_: Mapping[str, str], remove: Sequence[str]
+    ) -> TopicRecord:
+        """Set and remove attributes in one step. Raises NotFound."""
+
+    @abstractmethod
+    async def delete_topic(self, arn: str) -> None:
+        """Delete the topic, its subscriptions and tags; no error if it is gone."""
+
+    @abstractmethod
+    async def list_topics(
+        self, account_id: str, region: str, after: str | None, limit: int
+    ) -> list[TopicRecord]:
+        """Topics ordered by ARN, starting after the ARN ``after``."""
+
+    @abstractmethod
+    async def count_topics(self, account_id: str, region: str) -> int: ...
+
+    @abstractmethod
+    async def topic_counts(self, arn: str) -> TopicCounts: ...
+
+    # -- tags --------------------------------------------------------------------------
+
+    @abstractmethod
+    async def tag_resource(self, arn: str, tags: Mapping[str, str], max_tags: int) -> None:
+        """Add or overwrite tags. Raises ResourceNotFound, TagLimitExceeded."""
+
+    @abstractmethod
+    async def untag_resource(self, arn: str, keys: Sequence[str]) -> None:
+        """Remove tags. Raises ResourceNotFound."""
+
+    @abstractmethod
+    async def list_tags(self, arn: str) -> dict[str, str]:
+        """Tags of a resource. Raises ResourceNotFound."""
+
+    # -- subscriptions -----------------------------------------------------------------
+
+    @abstractmethod
+    async def create_subscription(
+        self, sub: SubscriptionRecord, max_per_topic: int
+    ) -> tuple[SubscriptionRecord, bool]:
+        """Insert ``sub`` unless the topic has one for the same protocol and endpoint;
+        return (stored, created). Raises NotFound (topic), SubscriptionLimitExceeded."""
+
+    @abstractmethod
+    async def get_subscription(self, arn: str) -> SubscriptionRecord | None: ...
+
+    @abstractmethod
+    async def find_subscription_by_token(self, token: str) -> SubscriptionRecord | None: ...
+
+    @abstractmethod
+    async def update_subscription(
+        self,
+        arn: str,
+        *,
+        set_: Mapping[str, str] | None = None,
+        remove: Sequence[str] = (),
+        confirmed: bool | None = None,
+        token: str | None = None,
+        token_expires_at: float | None = None,
+    ) -> SubscriptionRecord:
+        """Change a subscription in one step. Raises NotFound."""
+
+    @abstractmethod
+    async def delete_subscription(self, arn: str) -> bool:
+        """Delete it; True if it existed (the topic's deleted count grows)."""
+
+    @abstractmethod
+    async def list_subscriptions(
+        self, account_id: str, region: str, after: str | None, limit: int
+    ) -> list[SubscriptionRecord]:
+        """Subscriptions to the account's topics in the region, ordered by ARN."""
+
+    @abstractmethod
+    async def list_subscriptions_by_topic(
+        self, topic_arn: str, after: str | None, limit: int
+    ) -> list[SubscriptionRecord]: ...
+
+    # -- messages ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def add_messages(self, messages: Sequence[MessageRecord]) -> None:
+        """Commit messages durably; returns only once they are on disk."""
+
+    @abstractmethod
+    async def get_message(self, message_id: str) -> MessageRecord | None: ...
+
+    @abstractmethod
+    async def count_messages(self, topic_arn: str) -> int: ...

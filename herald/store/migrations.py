@@ -1,0 +1,72 @@
+"""Versioned schema migrations, applied in order on start; never edit a released one.
+
+The SQL is kept to what SQLite and PostgreSQL both accept, so one list serves both stores.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE access_keys (
+                access_key_id TEXT PRIMARY KEY,
+                secret TEXT NOT NULL,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                principal_arn TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE topics (
+                arn TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                region TEXT NOT NULL,
+                name TEXT NOT NULL,
+                attributes TEXT NOT NULL,
+                subscriptions_deleted INTEGER NOT NULL DEFAULT 0,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX topics_by_owner ON topics(account_id, region, arn)",
+            """CREATE TABLE tags (
+                resource_arn TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (resource_arn, key)
+            )""",
+            """CREATE TABLE subscriptions (
+                arn TEXT PRIMARY KEY,
+                topic_arn TEXT NOT NULL,
+                owner TEXT NOT NULL,
+                protocol TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                attributes TEXT NOT NULL,
+                confirmed INTEGER NOT NULL,
+                token TEXT,
+                token_expires_at DOUBLE PRECISION,
+                created_at DOUBLE PRECISION NOT NULL,
+                UNIQUE (topic_arn, protocol, endpoint)
+            )""",
+            "CREATE INDEX subscriptions_by_token ON subscriptions(token)",
+            """CREATE TABLE messages (
+                message_id TEXT PRIMARY KEY,
+                topic_arn TEXT NOT NULL,
+                subject TEXT,
+                body BLOB NOT NULL,
+                body_format TEXT NOT NULL,
+                message_structure TEXT,
+                attributes TEXT NOT NULL,
+                group_id TEXT,
+                deduplication_id TEXT,
+                sequence_number TEXT,
+                publisher_arn TEXT NOT NULL,
+                published_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX messages_by_topic ON messages(topic_arn, published_at)",
+        ],
+    ),
+]

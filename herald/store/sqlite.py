@@ -1,0 +1,585 @@
+"""The embedded store: SQLite in WAL mode, one writer thread, group commit.
+
+How it works: every store call becomes a job (a function of the connection) queued to one
+thread that owns the connection. The thread takes every job waiting, runs each inside its
+own SAVEPOINT of a single transaction, commits once, and only then resolves the callers'
+futures. A job that raises rolls back to its savepoint, so a failed request writes nothing
+while the others in its batch still commit. With ``synchronous=FULL`` a commit is on disk
+when it returns, so one fsync covers every publish that arrived while the previous one
+was being written: durability does not cost one fsync per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from herald.errors import (
+    NotFound,
+    ResourceNotFound,
+    StoreUnavailable,
+    SubscriptionLimitExceeded,
+    TagLimitExceeded,
+)
+from herald.store.base import (
+    AccessKeyRecord,
+    KeyStatus,
+    MessageRecord,
+    Store,
+    SubscriptionRecord,
+    TopicCounts,
+    TopicRecord,
+)
+from herald.store.migrations import MIGRATIONS
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+MAX_BATCH = 512
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="herald-sqlite", daemon=True
+        )
+        self._thread.start()
+        await ready
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._jobs.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        _migrate(conn)
+        return conn
+
+    def _run(self, ready: asyncio.Future[None]) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        try:
+            conn = self._connect()
+        except Exception as exc:  # reported to open()'s caller
+            failed: list[Outcome] = [(ready, None, exc)]
+            loop.call_soon_threadsafe(_settle, failed)
+            return
+        opened: list[Outcome] = [(ready, None, None)]
+        loop.call_soon_threadsafe(_settle, opened)
+        try:
+            while True:
+                first = self._jobs.get()
+                if first is None:
+                    break
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        nxt = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                loop.call_soon_threadsafe(_settle, _run_batch(conn, batch))
+                if stop:
+                    break
+        finally:
+            conn.close()
+
+    async def _call(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._loop is None or self._thread is None:
+            raise StoreUnavailable("The store is not open.")
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._jobs.put((job, future))
+        return await future
+
+    # -- accounts and credentials ------------------------------------------------------
+
+    async def ensure_account(self, account_id: str, now: float) -> None:
+        await self._call(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO accounts(id, created_at) VALUES (?, ?)", (account_id, now)
+            )
+        )
+
+    async def put_access_key(self, key: AccessKeyRecord) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT OR REPLACE INTO access_keys(access_key_id, secret, account_id, "
+                "principal_arn, user_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.access_key_id,
+                    key.secret_access_key,
+                    key.account_id,
+                    key.principal_arn,
+                    key.user_id,
+                    key.status.value,
+                    key.created_at,
+                ),
+            )
+
+        await self._call(job)
+
+    async def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
+        def job(c: sqlite3.Connection) -> AccessKeyRecord | None:
+            row = c.execute(
+                "SELECT access_key_id, secret, account_id, principal_arn, user_id, status, "
+                "created_at FROM access_keys WHERE access_key_id = ?",
+                (access_key_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return AccessKeyRecord(
+                row[0], row[1], row[2], row[3], row[4], KeyStatus(row[5]), row[6]
+            )
+
+        return await self._call(job)
+
+    # -- topics ------------------------------------------------------------------------
+
+    async def create_topic(
+        self, topic: TopicRecord, tags: Mapping[str, str]
+    ) -> tuple[TopicRecord, bool]:
+        def job(c: sqlite3.Connection) -> tuple[TopicRecord, bool]:
+            existing = _get_topic(c, topic.arn)
+            if existing is not None:
+                return existing, False
+            c.execute(
+                "INSERT INTO topics(arn, account_id, region, name, attributes, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    topic.arn,
+                    topic.account_id,
+                    topic.region,
+                    topic.name,
+                    json.dumps(dict(topic.attributes)),
+                    topic.created_at,
+                ),
+            )
+            c.executemany(
+                "INSERT INTO tags(resource_arn, key, value) VALUES (?, ?, ?)",
+                [(topic.arn, k, v) for k, v in tags.items()],
+            )
+            return topic, True
+
+        return await self._call(job)
+
+    async def get_topic(self, arn: str) -> TopicRecord | None:
+        return await self._call(lambda c: _get_topic(c, arn))
+
+    async def set_topic_attributes(
+        self, arn: str, set_: Mapping[str, str], remove: Sequence[str]
+    ) -> TopicRecord:
+        def job(c: sqlite3.Connection) -> TopicRecord:
+            topic = _get_topic(c, arn)
+            if topic is None:
+                raise NotFound("Topic does not exist")
+            attributes = dict(topic.attributes)
+            attributes.update(set_)
+            for name in remove:
+                attributes.pop(name, None)
+            c.execute(
+                "UPDATE topics SET attributes = ? WHERE arn = ?", (json.dumps(attributes), arn)
+            )
+            return TopicRecord(
+                topic.arn, topic.account_id, topic.region, topic.name, attributes, topic.created_at
+            )
+
+        return await self._call(job)
+
+    async def delete_topic(self, arn: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM subscriptions WHERE topic_arn = ?", (arn,))
+            c.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+            c.execute("DELETE FROM topics WHERE arn = ?", (arn,))
+
+        await self._call(job)
+
+    async def list_topics(
+        self, account_id: str, region: str, after: str | None, limit: int
+    ) -> list[TopicRecord]:
+        def job(c: sqlite3.Connection) -> list[TopicRecord]:
+            rows = c.execute(
+                f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE account_id = ? AND region = ? "
+                "AND arn > ? ORDER BY arn LIMIT ?",
+                (account_id, region, after or "", limit),
+            ).fetchall()
+            return [_topic(r) for r in rows]
+
+        return await self._call(job)
+
+    async def count_topics(self, account_id: str, region: str) -> int:
+        def job(c: sqlite3.Connection) -> int:
+            row = c.execute(
+                "SELECT COUNT(*) FROM topics WHERE account_id = ? AND region = ?",
+                (account_id, region),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._call(job)
+
+    async def topic_counts(self, arn: str) -> TopicCounts:
+        def job(c: sqlite3.Connection) -> TopicCounts:
+            row = c.execute(
+                "SELECT COALESCE(SUM(confirmed), 0), COALESCE(SUM(1 - confirmed), 0) "
+                "FROM subscriptions WHERE topic_arn = ?",
+                (arn,),
+            ).fetchone()
+            deleted = c.execute(
+                "SELECT subscriptions_deleted FROM topics WHERE arn = ?", (arn,)
+            ).fetchone()
+            return TopicCounts(int(row[0]), int(row[1]), int(deleted[0]) if deleted else 0)
+
+        return await self._call(job)
+
+    # -- tags --------------------------------------------------------------------------
+
+    async def tag_resource(self, arn: str, tags: Mapping[str, str], max_tags: int) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            _require_resource(c, arn)
+            c.executemany(
+                "INSERT INTO tags(resource_arn, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(resource_arn, key) DO UPDATE SET value = excluded.value",
+                [(arn, k, v) for k, v in tags.items()],
+            )
+            count = c.execute(
+                "SELECT COUNT(*) FROM tags WHERE resource_arn = ?", (arn,)
+            ).fetchone()[0]
+            if count > max_tags:
+                raise TagLimitExceeded(
+                    "Could not complete request: tag quota of per resource exceeded"
+                )
+
+        await self._call(job)
+
+    async def untag_resource(self, arn: str, keys: Sequence[str]) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            _require_resource(c, arn)
+            c.executemany(
+                "DELETE FROM tags WHERE resource_arn = ? AND key = ?", [(arn, k) for k in keys]
+            )
+
+        await self._call(job)
+
+    async def list_tags(self, arn: str) -> dict[str, str]:
+        def job(c: sqlite3.Connection) -> dict[str, str]:
+            _require_resource(c, arn)
+            rows = c.execute(
+                "SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key", (arn,)
+            ).fetchall()
+            return {k: v for k, v in rows}
+
+        return await self._call(job)
+
+    # -- subscriptions -----------------------------------------------------------------
+
+    async def create_subscription(
+        self, sub: SubscriptionRecord, max_per_topic: int
+    ) -> tuple[SubscriptionRecord, bool]:
+        def job(c: sqlite3.Connection) -> tuple[SubscriptionRecord, bool]:
+            if _get_topic(c, sub.topic_arn) is None:
+                raise NotFound("Topic does not exist")
+            row = c.execute(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions "
+                "WHERE topic_arn = ? AND protocol = ? AND endpoint = ?",
+                (sub.topic_arn, sub.protocol, sub.endpoint),
+            ).fetchone()
+            if row is not None:
+                return _subscription(row), False
+            count = c.execute(
+                "SELECT COUNT(*) FROM subscriptions WHERE topic_arn = ?", (sub.topic_arn,)
+            ).fetchone()[0]
+            if count >= max_per_topic:
+                raise SubscriptionLimitExceeded("Too many subscriptions for this topic.")
+            c.execute(
+                f"INSERT INTO subscriptions({_SUB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sub.arn,
+                    sub.topic_arn,
+                    sub.owner,
+                    sub.protocol,
+                    sub.endpoint,
+                    json.dumps(dict(sub.attributes)),
+                    int(sub.confirmed),
+                    sub.token,
+                    sub.token_expires_at,
+                    sub.created_at,
+                ),
+            )
+            return sub, True
+
+        return await self._call(job)
+
+    async def get_subscription(self, arn: str) -> SubscriptionRecord | None:
+        return await self._call(lambda c: _get_subscription(c, "arn", arn))
+
+    async def find_subscription_by_token(self, token: str) -> SubscriptionRecord | None:
+        return await self._call(lambda c: _get_subscription(c, "token", token))
+
+    async def update_subscription(
+        self,
+        arn: str,
+        *,
+        set_: Mapping[str, str] | None = None,
+        remove: Sequence[str] = (),
+        confirmed: bool | None = None,
+        token: str | None = None,
+        token_expires_at: float | None = None,
+    ) -> SubscriptionRecord:
+        def job(c: sqlite3.Connection) -> SubscriptionRecord:
+            sub = _get_subscription(c, "arn", arn)
+            if sub is None:
+                raise NotFound("Subscription does not exist")
+            attributes = dict(sub.attributes)
+            attributes.update(set_ or {})
+            for name in remove:
+                attributes.pop(name, None)
+            new_confirmed = sub.confirmed if confirmed is None else confirmed
+            new_token = sub.token if token is None else token
+            new_expiry = sub.token_expires_at if token_expires_at is None else token_expires_at
+            c.execute(
+                "UPDATE subscriptions SET attributes = ?, confirmed = ?, token = ?, "
+                "token_expires_at = ? WHERE arn = ?",
+                (json.dumps(attributes), int(new_confirmed), new_token, new_expiry, arn),
+            )
+            return SubscriptionRecord(
+                sub.arn,
+                sub.topic_arn,
+                sub.owner,
+                sub.protocol,
+                sub.endpoint,
+                attributes,
+                new_confirmed,
+                new_token,
+                new_expiry,
+                sub.created_at,
+            )
+
+        return await self._call(job)
+
+    async def delete_subscription(self, arn: str) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            row = c.execute("SELECT topic_arn FROM subscriptions WHERE arn = ?", (arn,)).fetchone()
+            if row is None:
+                return False
+            c.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,))
+            c.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+            c.execute(
+                "UPDATE topics SET subscriptions_deleted = subscriptions_deleted + 1 WHERE arn = ?",
+                (row[0],),
+            )
+            return True
+
+        return await self._call(job)
+
+    async def list_subscriptions(
+        self, account_id: str, region: str, after: str | None, limit: int
+    ) -> list[SubscriptionRecord]:
+        def job(c: sqlite3.Connection) -> list[SubscriptionRecord]:
+            rows = c.execute(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE topic_arn IN "
+                "(SELECT arn FROM topics WHERE account_id = ? AND region = ?) "
+                "AND arn > ? ORDER BY arn LIMIT ?",
+                (account_id, region, after or "", limit),
+            ).fetchall()
+            return [_subscription(r) for r in rows]
+
+        return await self._call(job)
+
+    async def list_subscriptions_by_topic(
+        self, topic_arn: str, after: str | None, limit: int
+    ) -> list[SubscriptionRecord]:
+        def job(c: sqlite3.Connection) -> list[SubscriptionRecord]:
+            rows = c.execute(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE topic_arn = ? AND arn > ? "
+                "ORDER BY arn LIMIT ?",
+                (topic_arn, after or "", limit),
+            ).fetchall()
+            return [_subscription(r) for r in rows]
+
+        return await self._call(job)
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def add_messages(self, messages: Sequence[MessageRecord]) -> None:
+        rows = [
+            (
+                m.message_id,
+                m.topic_arn,
+                m.subject,
+                m.body,
+                m.body_format,
+                m.message_structure,
+                m.attributes,
+                m.group_id,
+                m.deduplication_id,
+                m.sequence_number,
+                m.publisher_arn,
+                m.published_at,
+            )
+            for m in messages
+        ]
+
+        def job(c: sqlite3.Connection) -> None:
+            c.executemany(
+                f"INSERT INTO messages({_MESSAGE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        await self._call(job)
+
+    async def get_message(self, message_id: str) -> MessageRecord | None:
+        def job(c: sqlite3.Connection) -> MessageRecord | None:
+            row = c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ?", (message_id,)
+            ).fetchone()
+            return None if row is None else MessageRecord(*row)
+
+        return await self._call(job)
+
+    async def count_messages(self, topic_arn: str) -> int:
+        def job(c: sqlite3.Connection) -> int:
+            row = c.execute(
+                "SELECT COUNT(*) FROM messages WHERE topic_arn = ?", (topic_arn,)
+            ).fetchone()
+            return int(row[0])
+
+        return await self._call(job)
+
+
+# -- helpers run on the store thread ---------------------------------------------------
+
+_TOPIC_COLUMNS = "arn, account_id, region, name, attributes, created_at"
+_SUB_COLUMNS = (
+    "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, "
+    "token_expires_at, created_at"
+)
+_MESSAGE_COLUMNS = (
+    "message_id, topic_arn, subject, body, body_format, message_structure, attributes, "
+    "group_id, deduplication_id, sequence_number, publisher_arn, published_at"
+)
+
+
+def _topic(row: Sequence[Any]) -> TopicRecord:
+    return TopicRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+
+
+def _get_topic(c: sqlite3.Connection, arn: str) -> TopicRecord | None:
+    row = c.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE arn = ?", (arn,)).fetchone()
+    return None if row is None else _topic(row)
+
+
+def _subscription(row: Sequence[Any]) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        json.loads(row[5]),
+        bool(row[6]),
+        row[7],
+        row[8],
+        row[9],
+    )
+
+
+def _get_subscription(c: sqlite3.Connection, column: str, value: str) -> SubscriptionRecord | None:
+    assert column in ("arn", "token")
+    row = c.execute(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {column} = ?", (value,)
+    ).fetchone()
+    return None if row is None else _subscription(row)
+
+
+def _require_resource(c: sqlite3.Connection, arn: str) -> None:
+    found = c.execute("SELECT 1 FROM topics WHERE arn = ?", (arn,)).fetchone()
+    if found is None:
+        raise ResourceNotFound("Resource does not exist")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    for version, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _run_batch(
+    conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        failure = StoreUnavailable(f"The store could not start a transaction: {exc}")
+        return [(future, None, failure) for _, future in batch]
+    for job, future in batch:
+        conn.execute("SAVEPOINT job")
+        try:
+            result = job(conn)
+        except BaseException as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            if isinstance(exc, sqlite3.Error):
+                exc = StoreUnavailable(f"The store failed: {exc}")
+            outcomes.append((future, None, exc))
+        else:
+            conn.execute("RELEASE job")
+            outcomes.append((future, result, None))
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        failure = StoreUnavailable(f"The store could not commit: {exc}")
+        return [(future, None, failure) for _, future in batch]
+    return outcomes
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    for future, result, exc in outcomes:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
