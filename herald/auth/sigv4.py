@@ -395,10 +395,16 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
 
 
 def _parse_amz(value: str) -> int | None:
-    try:
-        return calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ"))
-    except ValueError:
+    """Seconds since the epoch of a YYYYMMDDTHHMMSSZ time, or None if it is no time."""
+    if not _AMZ_DATE.match(value):
         return None
+    year, month, day = int(value[0:4]), int(value[4:6]), int(value[6:8])
+    hour, minute, second = int(value[9:11]), int(value[11:13]), int(value[13:15])
+    if year < 1970 or not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+        return None
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
 
 
 def _amz(when: float) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from herald import errors
+from herald import errors, ids
 from herald.auth import sigv4
 from herald.clock import Clock
 from herald.edge.authn import Authenticator
@@ -133,7 +132,7 @@ class HeraldApp:
         await send({"type": "http.response.body", "body": response.body})
 
     async def _respond(self, scope: Scope, receive: Receive) -> Response:
-        request_id = str(uuid.uuid4())
+        request_id = ids.uuid4()
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             return Response(200, b'{"status":"ok"}', "application/json", request_id)
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from herald import ids
 from herald.clock import Clock
 from herald.errors import (
     BatchEntryIdsNotDistinct,
@@ -151,7 +151,7 @@ class Publisher:
         now = self._clock.now()
         fifo = topic.attributes.get("FifoTopic") == "true"
         record = MessageRecord(
-            message_id=str(uuid.uuid4()),
+            message_id=ids.uuid4(),
             topic_arn=topic.arn,
             subject=subject,
             body=body.encode("utf-8"),

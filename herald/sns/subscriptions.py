@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from collections.abc import Mapping, Sequence
 
+from herald import ids
 from herald.clock import Clock
 from herald.errors import InvalidParameter, NotFound
 from herald.sns import arns, attributes
@@ -117,7 +117,7 @@ class Subscriptions:
         )
         now = self._clock.now()
         record = SubscriptionRecord(
-            arn=f"{topic.arn}:{uuid.uuid4()}",
+            arn=f"{topic.arn}:{ids.uuid4()}",
             topic_arn=topic.arn,
             owner=ctx.principal.account_id,
             protocol=protocol,
