@@ -85,7 +85,7 @@ def add_permission(
             )
     for account in account_ids:
         if not (account.isdigit() and len(account) == 12) and account != "*":
-            raise InvalidParameter("Invalid parameter: AWSAccountId")
+            raise InvalidParameter("Invalid parameter: A provided account ID is not valid")
     document = _load(policy)
     statements = _statements(document)
     if any(s.get("Sid") == label for s in statements):
@@ -108,10 +108,8 @@ def remove_permission(policy: str, label: str) -> str:
     """Return ``policy`` without the statement ``label``."""
     document = _load(policy)
     statements = _statements(document)
-    kept = [s for s in statements if s.get("Sid") != label]
-    if len(kept) == len(statements):
-        raise InvalidParameter("Invalid parameter: Statement does not exist")
-    document["Statement"] = kept
+    # Removing a label that is not there is not an error in SNS.
+    document["Statement"] = [s for s in statements if s.get("Sid") != label]
     return json.dumps(document, separators=(",", ":"))
 
 

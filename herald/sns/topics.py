@@ -51,16 +51,20 @@ class Topics:
 
         Raises InvalidParameter (malformed ARN, other region), NotFound, AccessDenied.
         """
-        parsed = arns.topic_arn(arn, field)
-        if parsed.region != ctx.region:
-            raise InvalidParameter(
-                f"Invalid parameter: {field} Reason: A ARN must be in the region of the request"
-            )
+        parsed = self._parse(ctx, arn, field)
         topic = await self.get(str(parsed))
         if topic is None:
             raise NotFound("Topic does not exist")
         authorize(ctx, topic.account_id, topic.arn, action)
         return topic
+
+    @staticmethod
+    def _parse(ctx: RequestContext, arn: str | None, field: str) -> arns.TopicARN:
+        parsed = arns.topic_arn(arn, field)
+        # SNS answers an ARN of another region with the same words as a malformed one.
+        if parsed.region != ctx.region:
+            raise InvalidParameter(f"Invalid parameter: {field}")
+        return parsed
 
     async def get(self, arn: str) -> TopicRecord | None:
         cached = self._cache.get(arn)
@@ -94,7 +98,8 @@ class Topics:
         """
         fifo_value = requested.get("FifoTopic", "false")
         fifo = validation.boolean_attribute("FifoTopic", fifo_value) == "true"
-        if name.endswith(".fifo") and not fifo:
+        # AWS words every mismatch of name and FifoTopic as a bad topic name.
+        if name.endswith(".fifo") != fifo:
             raise InvalidParameter("Invalid parameter: Topic Name")
         validation.topic_name(name, fifo)
         facts = attributes.TopicFacts(fifo=fifo, creating=True)
@@ -180,7 +185,7 @@ class Topics:
 
     async def delete(self, ctx: RequestContext, arn: str | None) -> None:
         """Delete a topic and its subscriptions; deleting a missing topic succeeds."""
-        parsed = arns.topic_arn(arn)
+        parsed = self._parse(ctx, arn, "TopicArn")
         topic = await self.get(str(parsed))
         if topic is None:
             return
