@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from herald.errors import InvalidParameter
-from herald.sns import validation
+from herald.sns import documents, filter_policy, validation
 
 DEFAULT_HTTP_RETRY = {
     "minDelayTarget": 20,
@@ -51,12 +51,9 @@ SET_PREFIX = "Invalid parameter: "
 
 def _json_object(field: str, value: str) -> dict[str, Any]:
     try:
-        parsed = json.loads(value)
-    except (ValueError, RecursionError) as exc:
-        raise Reason(f"{field}: failed to parse JSON. {exc}") from exc
-    if not isinstance(parsed, dict):
-        raise Reason(f"{field}: failed to parse JSON. The document must be a JSON object")
-    return parsed
+        return documents.parse_object(value)
+    except documents.DocumentError as exc:
+        raise Reason(f"{field}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -322,19 +319,6 @@ SUBSCRIPTION_ATTRIBUTES = (
     "DeliveryPolicy",
     "SubscriptionRoleArn",
 )
-FILTER_OPERATORS = frozenset(
-    {
-        "prefix",
-        "suffix",
-        "anything-but",
-        "numeric",
-        "exists",
-        "equals-ignore-case",
-        "cidr",
-        "wildcard",
-    }
-)
-MAX_FILTER_POLICY_BYTES = 256 * 1024
 
 
 def check_subscription_attribute(name: str, value: str, protocol: str, creating: bool) -> str:
@@ -356,7 +340,10 @@ def _subscription_attribute(name: str, value: str, protocol: str) -> str:
         return value.lower()
     if name == "FilterPolicy":
         if value:
-            filter_policy(value)
+            try:
+                filter_policy.check(value)
+            except filter_policy.FilterPolicyError as exc:
+                raise Reason(f"FilterPolicy: {exc}") from None
         return value
     if name == "FilterPolicyScope":
         if value not in ("MessageAttributes", "MessageBody"):
@@ -390,97 +377,6 @@ def _redrive_policy(value: str) -> None:
     extra = set(document) - {"deadLetterTargetArn"}
     if extra:
         raise Reason(f"RedrivePolicy: Unrecognized field {sorted(extra)[0]}")
-
-
-def filter_policy(value: str) -> dict[str, Any]:
-    """Check a filter policy's shape: nested objects whose leaves are arrays of matchers.
-
-    Matching itself belongs to delivery; here the policy is refused early with AWS's words
-    when it could never match anything (SNS "Filter policy constraints").
-    """
-    if len(value.encode()) > MAX_FILTER_POLICY_BYTES:
-        raise Reason("FilterPolicy: Filter policy is too big")
-    document = _json_object("FilterPolicy", value)
-    if len([k for k in document if k != "$or"]) > 5:
-        raise Reason("FilterPolicy: Filter policy can not have more than 5 keys")
-    if _filter_combinations(document, depth=1) > 150:
-        raise Reason("FilterPolicy: Filter policy is too complex")
-    return document
-
-
-def is_nested_filter_policy(value: str) -> bool:
-    document = json.loads(value)
-    return any(isinstance(v, dict) for k, v in document.items() if k != "$or")
-
-
-def _filter_combinations(node: dict[str, Any], depth: int) -> int:
-    if depth > 5:
-        raise Reason("FilterPolicy: Filter policy is too complex")
-    total = 1
-    for key, value in node.items():
-        if key == "$or":
-            if not isinstance(value, list) or len(value) < 2:
-                raise Reason("FilterPolicy: $or must be an array of at least two objects")
-            total *= sum(_filter_combinations(_object(v), depth) for v in value)
-        elif isinstance(value, dict):
-            total *= _filter_combinations(value, depth + 1)
-        elif isinstance(value, list):
-            if not value:
-                raise Reason("FilterPolicy: Empty arrays are not allowed")
-            for matcher in value:
-                _matcher(matcher)
-            total *= len(value)
-        else:
-            raise Reason(f'FilterPolicy: "{key}" must be an object or an array')
-    return total
-
-
-def _object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Reason("FilterPolicy: $or must be an array of at least two objects")
-    return value
-
-
-def _matcher(matcher: Any) -> None:
-    if isinstance(matcher, list):
-        raise Reason("FilterPolicy: Match value must be String, number, true, false, or null")
-    if not isinstance(matcher, dict):
-        return
-    if len(matcher) != 1:
-        raise Reason("FilterPolicy: Only one key allowed in match expression")
-    operator, operand = next(iter(matcher.items()))
-    if operator not in FILTER_OPERATORS:
-        raise Reason(f"FilterPolicy: Unrecognized match type {operator}")
-    if operator in ("prefix", "suffix", "equals-ignore-case", "wildcard") and not isinstance(
-        operand, str
-    ):
-        raise Reason(f"FilterPolicy: {operator} match pattern must be a string")
-    if operator == "exists" and not isinstance(operand, bool):
-        raise Reason("FilterPolicy: exists match pattern must be either true or false.")
-    if operator == "numeric":
-        _numeric_matcher(operand)
-
-
-_NUMERIC_OPERATORS = ("=", "<", "<=", ">", ">=")
-
-
-def _numeric_matcher(operand: Any) -> None:
-    if not isinstance(operand, list) or not operand:
-        raise Reason("FilterPolicy: Invalid member in numeric match: ]")
-    if len(operand) > 4:
-        raise Reason("FilterPolicy: Too many elements in numeric expression")
-    for index in range(0, len(operand), 2):
-        operator = operand[index]
-        if not isinstance(operator, str):
-            raise Reason(f"FilterPolicy: Invalid member in numeric match: {operator}")
-        if operator not in _NUMERIC_OPERATORS:
-            raise Reason(f"FilterPolicy: Unrecognized numeric range operator: {operator}")
-        if (
-            index + 1 >= len(operand)
-            or isinstance(operand[index + 1], bool)
-            or not isinstance(operand[index + 1], (int, float))
-        ):
-            raise Reason(f"FilterPolicy: Value of {operator} must be numeric")
 
 
 def effective_subscription_delivery_policy(

@@ -88,7 +88,7 @@ class Publisher:
         topic = await self._topics.resolve(
             ctx, arn, "Publish", field="TopicArn" if topic_arn else "TargetArn"
         )
-        record, _ = self._record(ctx, topic, message, _limit(topic), batch=False)
+        record, _ = self._record(ctx, topic, message, _limit(topic), batch=None)
         await self._store.add_messages([record])
         return Published(None, record.message_id, record.sequence_number)
 
@@ -115,7 +115,10 @@ class Publisher:
         for entry_id in ids:
             validation.batch_entry_id(entry_id)
         limit = _limit(topic)
-        built = [self._record(ctx, topic, e, limit, batch=True) for e in entries]
+        built = [
+            self._record(ctx, topic, e, limit, batch=index)
+            for index, e in enumerate(entries, start=1)
+        ]
         records = [record for record, _ in built]
         if sum(size for _, size in built) > limit:
             raise BatchRequestTooLong(
@@ -133,10 +136,18 @@ class Publisher:
         topic: TopicRecord,
         message: PublishInput,
         limit: int,
-        batch: bool,
+        batch: int | None,
     ) -> tuple[MessageRecord, int]:
-        """The record to store and its size as SNS counts it (body and attributes)."""
-        attributes = validation.message_attributes(list(message.attributes))
+        """The record to store and its size as SNS counts it (body and attributes).
+
+        ``batch`` is the 1-based position of the entry in a PublishBatch, None for Publish.
+        """
+        location = (
+            "messageAttributes"
+            if batch is None
+            else f"publishBatchRequestEntries.{batch}.member.messageAttributes"
+        )
+        attributes = validation.message_attributes(list(message.attributes), location)
         if message.message is None:
             raise InvalidParameter(
                 "Invalid parameter: Message Reason: no value for required parameter"
@@ -145,7 +156,7 @@ class Publisher:
         subject = validation.subject(message.subject)
         # A batch is measured as a whole (BatchRequestTooLong), not entry by entry.
         size = validation.message_size(
-            body, attributes, validation.MAX_MESSAGE_SIZE_LIMIT * 10 if batch else limit
+            body, attributes, validation.MAX_MESSAGE_SIZE_LIMIT * 10 if batch is not None else limit
         )
         group_id, dedup_id = self._fifo(topic, message, body)
         now = self._clock.now()

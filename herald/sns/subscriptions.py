@@ -8,6 +8,7 @@ in the topic's own account are confirmed at once, as in AWS.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from herald import ids
 from herald.clock import Clock
 from herald.errors import InvalidParameter, NotFound
-from herald.sns import arns, attributes
+from herald.sns import arns, attributes, filter_policy
 from herald.sns.topics import PAGE_SIZE, Topics, authorize, decode_token, encode_token
 from herald.store.base import Store, SubscriptionRecord, TopicRecord
 from herald.types import RequestContext
@@ -107,6 +108,7 @@ class Subscriptions:
             for name, value in requested.items()
         }
         _check_filter_scope(checked, attributes.CREATE_PREFIX)
+        _check_fifo_dead_letter(topic, endpoint, checked, attributes.CREATE_PREFIX)
         if protocol == "firehose" and not checked.get("SubscriptionRoleArn"):
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: SubscriptionRoleArn is required for "
@@ -216,6 +218,9 @@ class Subscriptions:
         )
         merged = {**sub.attributes, name: checked}
         _check_filter_scope(merged, attributes.SET_PREFIX)
+        topic = await self._topics.get(sub.topic_arn)
+        if topic is not None:
+            _check_fifo_dead_letter(topic, sub.endpoint, merged, attributes.SET_PREFIX)
         if checked == "" and name != "FilterPolicy":
             await self._store.update_subscription(sub.arn, remove=[name])
         else:
@@ -271,10 +276,24 @@ def _check_same(stored: SubscriptionRecord, requested: Mapping[str, str]) -> Non
             )
 
 
+def _check_fifo_dead_letter(
+    topic: TopicRecord, endpoint: str, attrs: Mapping[str, str], prefix: str
+) -> None:
+    """A FIFO queue subscribed to a FIFO topic needs a FIFO dead-letter queue."""
+    redrive = attrs.get("RedrivePolicy")
+    if not redrive or topic.attributes.get("FifoTopic") != "true" or not endpoint.endswith(".fifo"):
+        return
+    if not str(json.loads(redrive).get("deadLetterTargetArn", "")).endswith(".fifo"):
+        raise InvalidParameter(
+            f"{prefix}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a "
+            "FIFO Topic."
+        )
+
+
 def _check_filter_scope(attrs: Mapping[str, str], prefix: str) -> None:
     policy = attrs.get("FilterPolicy")
     scope = attrs.get("FilterPolicyScope", "MessageAttributes")
-    if policy and scope == "MessageAttributes" and attributes.is_nested_filter_policy(policy):
+    if policy and scope == "MessageAttributes" and filter_policy.is_nested(policy):
         raise InvalidParameter(
             "Invalid parameter: Filter policy scope MessageAttributes does not support nested "
             "filter policy"

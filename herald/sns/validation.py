@@ -139,7 +139,11 @@ class MessageAttribute:
 
 
 def message_attribute(
-    name: str, data_type: str | None, string_value: str | None, binary_value: str | None
+    name: str,
+    data_type: str | None,
+    string_value: str | None,
+    binary_value: str | None,
+    location: str = "messageAttributes",
 ) -> MessageAttribute:
     """Validate one message attribute as published (BinaryValue still base64).
 
@@ -148,7 +152,7 @@ def message_attribute(
     _attribute_name(name)
     if data_type is None:
         raise ValidationFailed(
-            f"1 validation error detected: Value null at 'messageAttributes.{name}.member."
+            f"1 validation error detected: Value null at '{location}.{name}.member."
             "dataType' failed to satisfy constraint: Member must not be null"
         )
     if not _DATA_TYPE.match(data_type) or len(data_type) > 256:
@@ -195,15 +199,20 @@ def _empty_value(name: str, data_type: str) -> InvalidParameterValue:
 
 def message_attributes(
     raw: list[tuple[str | None, str | None, str | None, str | None]],
+    location: str = "messageAttributes",
 ) -> dict[str, MessageAttribute]:
-    """Validate the published attributes: (name, DataType, StringValue, BinaryValue)."""
+    """Validate the published attributes: (name, DataType, StringValue, BinaryValue).
+
+    ``location`` is where the attributes sit in the request, as AWS names it in
+    validation errors.
+    """
     result: dict[str, MessageAttribute] = {}
     for name, data_type, string_value, binary_value in raw:
         if name is None:
             raise InvalidParameterValue("The message attribute name must not be empty.")
         if name in result:
             raise InvalidParameterValue(f"Message attribute name '{name}' is duplicated.")
-        result[name] = message_attribute(name, data_type, string_value, binary_value)
+        result[name] = message_attribute(name, data_type, string_value, binary_value, location)
     if len(result) > MAX_MESSAGE_ATTRIBUTES:
         raise InvalidParameterValue(
             f"Number of message attributes [{len(result)}] exceeds the allowed maximum "
