@@ -27,6 +27,13 @@ ErrorTable = dict[type[BaseException], WireError]
 
 # Errors every AWS service answers with the same code (AWS "Common Errors").
 COMMON: ErrorTable = {
+    # Every caller fault is a 4xx even before it has an entry of its own.
+    e.CallerFault: WireError("InvalidRequest", 400),
+    e.AuthFailure: WireError("AccessDenied", 403),
+    e.AlreadyExists: WireError("AlreadyExists", 400),
+    e.LimitExceeded: WireError("LimitExceeded", 400),
+    e.AccessDenied: WireError("AccessDenied", 403),
+    e.NotFound: WireError("NotFound", 404),
     e.MissingAuthenticationToken: WireError("MissingAuthenticationToken", 403),
     e.IncompleteSignature: WireError("IncompleteSignature", 400),
     e.InvalidClientTokenId: WireError("InvalidClientTokenId", 403),

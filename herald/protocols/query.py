@@ -8,12 +8,15 @@ action handler reads the shape it expects and nothing else. Sans-IO: bytes in, v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from herald.errors import InvalidParameter, MalformedRequest
 
 MAX_FIELDS = 2000
+# List indices are small positive ASCII numbers; anything else is a malformed name.
+_INDEX = re.compile(r"^[1-9][0-9]{0,5}$")
 
 
 class QueryParams:
@@ -64,7 +67,7 @@ class QueryParams:
             if not key.startswith(start):
                 continue
             index, _, rest = key[len(start) :].partition(".")
-            if not index.isdigit() or int(index) < 1:
+            if not _INDEX.match(index):
                 raise InvalidParameter(f"Invalid parameter: {key} Reason: bad list index")
             groups.setdefault(int(index), []).append((rest, value))
         return [QueryParams(groups[i]) for i in sorted(groups)]
@@ -76,7 +79,7 @@ class QueryParams:
         for key, value in self._values.items():
             if key.startswith(start):
                 index = key[len(start) :]
-                if not index.isdigit() or int(index) < 1:
+                if not _INDEX.match(index):
                     raise InvalidParameter(f"Invalid parameter: {key} Reason: bad list index")
                 items[int(index)] = value
         return [items[i] for i in sorted(items)]
@@ -110,7 +113,7 @@ def parse_form(body: bytes, query: str = "") -> QueryParams:
                     keep_blank_values=True,
                     strict_parsing=False,
                     errors="strict",
-                    max_num_fields=MAX_FIELDS,
+                    max_num_fields=MAX_FIELDS - len(pairs),
                 )
             )
         except UnicodeDecodeError as exc:

@@ -1,0 +1,598 @@
+"""The Store contract (herald.store.base), run against every backend.
+
+Each backend gets a fresh store in ``tmp_path``. The store is asynchronous; these tests
+stay synchronous (no pytest plugin beyond pytest's own) and drive it through one event
+loop per test, ``run``, which is the loop the store was opened on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from herald.errors import (
+    NotFound,
+    ResourceNotFound,
+    StoreUnavailable,
+    SubscriptionLimitExceeded,
+    TagLimitExceeded,
+)
+from herald.store.base import (
+    AccessKeyRecord,
+    KeyStatus,
+    MessageRecord,
+    Store,
+    SubscriptionRecord,
+    TopicCounts,
+    TopicRecord,
+)
+from herald.store.sqlite import SQLiteStore
+
+T = TypeVar("T")
+Run = Callable[[Coroutine[Any, Any, T]], T]
+
+ACCOUNT = "000000000000"
+OTHER_ACCOUNT = "111111111111"
+REGION = "us-east-1"
+NOW = 1_700_000_000.0
+
+# Backends under the contract; PostgreSQL joins here (and must fail, not skip, when absent).
+BACKENDS: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda folder: SQLiteStore(folder / "herald.db"),
+}
+
+
+@pytest.fixture
+def run() -> Iterator[Run[Any]]:
+    """Run a coroutine to completion on this test's event loop."""
+    with asyncio.Runner() as runner:
+        yield runner.run
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def open_store(
+    request: pytest.FixtureRequest, tmp_path: Path, run: Run[Any]
+) -> Iterator[Callable[[], Store]]:
+    """Open a store over this test's storage; each call is a new instance (a restart)."""
+    opened: list[Store] = []
+
+    def open_one() -> Store:
+        store = BACKENDS[request.param](tmp_path)
+        run(store.open())
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        run(store.close())
+
+
+@pytest.fixture
+def store(open_store: Callable[[], Store]) -> Store:
+    """An open, empty store."""
+    return open_store()
+
+
+# -- records ---------------------------------------------------------------------------
+
+
+def topic_record(
+    name: str = "orders",
+    *,
+    account: str = ACCOUNT,
+    region: str = REGION,
+    attributes: dict[str, str] | None = None,
+) -> TopicRecord:
+    arn = f"arn:aws:sns:{region}:{account}:{name}"
+    return TopicRecord(arn, account, region, name, attributes or {}, NOW)
+
+
+def subscription_record(
+    topic: TopicRecord,
+    endpoint: str = "arn:aws:sqs:us-east-1:000000000000:q",
+    *,
+    protocol: str = "sqs",
+    confirmed: bool = True,
+    token: str | None = None,
+    attributes: dict[str, str] | None = None,
+) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        arn=f"{topic.arn}:{uuid.uuid4()}",
+        topic_arn=topic.arn,
+        owner=topic.account_id,
+        protocol=protocol,
+        endpoint=endpoint,
+        attributes=attributes or {},
+        confirmed=confirmed,
+        token=token,
+        token_expires_at=NOW + 3 * 86400 if token else None,
+        created_at=NOW,
+    )
+
+
+def message_record(topic: TopicRecord, body: bytes = b"hello", **fields: Any) -> MessageRecord:
+    values: dict[str, Any] = dict(
+        message_id=str(uuid.uuid4()),
+        topic_arn=topic.arn,
+        subject=None,
+        body=body,
+        body_format="plain",
+        message_structure=None,
+        attributes="{}",
+        group_id=None,
+        deduplication_id=None,
+        sequence_number=None,
+        publisher_arn=f"arn:aws:iam::{ACCOUNT}:root",
+        published_at=NOW,
+    )
+    values.update(fields)
+    return MessageRecord(**values)
+
+
+def with_topic(store: Store, run: Run[Any], topic: TopicRecord | None = None) -> TopicRecord:
+    topic = topic or topic_record()
+    run(store.create_topic(topic, {}))
+    return topic
+
+
+# -- topics ----------------------------------------------------------------------------
+
+
+def test_create_topic_inserts_once_and_then_returns_the_stored_topic(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a topic created with an attribute and a tag
+    first = topic_record(attributes={"DisplayName": "Orders"})
+    stored, created = run(store.create_topic(first, {"team": "core"}))
+    assert (stored, created) == (first, True)
+    # When the same ARN is created again with other attributes and tags
+    again = topic_record(attributes={"DisplayName": "Changed"})
+    stored, created = run(store.create_topic(again, {"team": "other"}))
+    # Then nothing is created and the first topic comes back, unchanged
+    assert (stored, created) == (first, False)
+    assert run(store.get_topic(first.arn)) == first
+    assert run(store.list_tags(first.arn)) == {"team": "core"}
+
+
+def test_an_unknown_topic_is_none(store: Store, run: Run[Any]) -> None:
+    assert run(store.get_topic(topic_record("missing").arn)) is None
+
+
+def test_set_topic_attributes_sets_and_removes_in_one_step(store: Store, run: Run[Any]) -> None:
+    # Given a topic with two attributes
+    topic = with_topic(store, run, topic_record(attributes={"DisplayName": "O", "Policy": "{}"}))
+    # When one is changed, one added and one removed
+    updated = run(
+        store.set_topic_attributes(
+            topic.arn, {"DisplayName": "Orders", "DeliveryPolicy": "{}"}, ["Policy", "Absent"]
+        )
+    )
+    # Then the returned and the stored record agree on the result
+    expected = {"DisplayName": "Orders", "DeliveryPolicy": "{}"}
+    assert dict(updated.attributes) == expected
+    stored = run(store.get_topic(topic.arn))
+    assert stored is not None
+    assert dict(stored.attributes) == expected
+    assert (stored.name, stored.created_at) == (topic.name, topic.created_at)
+
+
+def test_set_topic_attributes_of_an_unknown_topic_is_not_found(store: Store, run: Run[Any]) -> None:
+    with pytest.raises(NotFound):
+        run(store.set_topic_attributes(topic_record("missing").arn, {"DisplayName": "x"}, []))
+
+
+def test_delete_topic_removes_its_subscriptions_and_tags(store: Store, run: Run[Any]) -> None:
+    # Given a topic with a tag and a subscription
+    topic = topic_record()
+    run(store.create_topic(topic, {"team": "core"}))
+    sub, _ = run(store.create_subscription(subscription_record(topic), 100))
+    # When the topic is deleted
+    run(store.delete_topic(topic.arn))
+    # Then the topic and its subscription are gone
+    assert run(store.get_topic(topic.arn)) is None
+    assert run(store.get_subscription(sub.arn)) is None
+    with pytest.raises(ResourceNotFound):
+        run(store.list_tags(topic.arn))
+    # And a topic created again under the same ARN starts with nothing
+    run(store.create_topic(topic, {}))
+    assert run(store.list_tags(topic.arn)) == {}
+    assert run(store.list_subscriptions_by_topic(topic.arn, None, 100)) == []
+    assert run(store.topic_counts(topic.arn)) == TopicCounts(0, 0, 0)
+
+
+def test_deleting_an_unknown_topic_succeeds(store: Store, run: Run[Any]) -> None:
+    run(store.delete_topic(topic_record("missing").arn))
+
+
+def test_list_topics_pages_through_the_accounts_topics_in_arn_order(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given topics created out of order, and topics of another account and region
+    names = ["delta", "alpha", "echo", "charlie", "bravo"]
+    for name in names:
+        with_topic(store, run, topic_record(name))
+    with_topic(store, run, topic_record("alpha", account=OTHER_ACCOUNT))
+    with_topic(store, run, topic_record("alpha", region="eu-west-1"))
+    # When they are listed two at a time, each page starting after the last ARN
+    pages: list[list[str]] = []
+    after: str | None = None
+    while True:
+        page = run(store.list_topics(ACCOUNT, REGION, after, 2))
+        if not page:
+            break
+        pages.append([t.name for t in page])
+        after = page[-1].arn
+    # Then every topic of the account and region comes once, ordered by ARN
+    assert pages == [["alpha", "bravo"], ["charlie", "delta"], ["echo"]]
+    assert run(store.count_topics(ACCOUNT, REGION)) == 5
+    assert run(store.count_topics(OTHER_ACCOUNT, REGION)) == 1
+
+
+# -- tags ------------------------------------------------------------------------------
+
+
+def test_tags_are_added_overwritten_and_removed(store: Store, run: Run[Any]) -> None:
+    # Given a topic with one tag
+    topic = topic_record()
+    run(store.create_topic(topic, {"team": "core"}))
+    # When a tag is overwritten, one added, and then one removed
+    run(store.tag_resource(topic.arn, {"team": "edge", "env": "prod"}, 50))
+    run(store.untag_resource(topic.arn, ["env", "never-set"]))
+    # Then the tags are as last written
+    assert run(store.list_tags(topic.arn)) == {"team": "edge"}
+
+
+def test_tagging_up_to_the_limit_counts_overwrites_once(store: Store, run: Run[Any]) -> None:
+    # Given a topic with three tags and a limit of four
+    topic = topic_record()
+    run(store.create_topic(topic, {"a": "1", "b": "2", "c": "3"}))
+    # When two tags are written, one of them overwriting
+    run(store.tag_resource(topic.arn, {"a": "one", "d": "4"}, 4))
+    # Then the topic has exactly four tags
+    assert run(store.list_tags(topic.arn)) == {"a": "one", "b": "2", "c": "3", "d": "4"}
+
+
+def test_tagging_past_the_limit_raises_and_writes_nothing(store: Store, run: Run[Any]) -> None:
+    # Given a topic with three tags and a limit of four
+    topic = topic_record()
+    before = {"a": "1", "b": "2", "c": "3"}
+    run(store.create_topic(topic, before))
+    # When a request would overwrite one and add two more
+    with pytest.raises(TagLimitExceeded):
+        run(store.tag_resource(topic.arn, {"a": "changed", "d": "4", "e": "5"}, 4))
+    # Then no tag was written, not even the overwrite
+    assert run(store.list_tags(topic.arn)) == before
+
+
+TAG_CALLS: dict[str, Callable[[Store, str], Coroutine[Any, Any, object]]] = {
+    "tag_resource": lambda store, arn: store.tag_resource(arn, {"a": "1"}, 50),
+    "untag_resource": lambda store, arn: store.untag_resource(arn, ["a"]),
+    "list_tags": lambda store, arn: store.list_tags(arn),
+}
+
+
+@pytest.mark.parametrize("call", TAG_CALLS.values(), ids=TAG_CALLS.keys())
+def test_tag_calls_on_an_unknown_resource_are_resource_not_found(
+    store: Store, run: Run[Any], call: Callable[[Store, str], Coroutine[Any, Any, object]]
+) -> None:
+    with pytest.raises(ResourceNotFound):
+        run(call(store, topic_record("missing").arn))
+
+
+# -- subscriptions ---------------------------------------------------------------------
+
+
+def test_a_subscription_is_unique_per_topic_protocol_and_endpoint(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a topic with an SQS subscription
+    topic = with_topic(store, run)
+    first, created = run(store.create_subscription(subscription_record(topic), 100))
+    assert created
+    # When the same protocol and endpoint subscribe again (under a new ARN)
+    again, created = run(store.create_subscription(subscription_record(topic), 100))
+    # Then the first subscription comes back and nothing is added
+    assert (again, created) == (first, False)
+    assert run(store.list_subscriptions_by_topic(topic.arn, None, 100)) == [first]
+
+
+def subscription_variants(topic: TopicRecord, other: TopicRecord) -> dict[str, SubscriptionRecord]:
+    return {
+        "other endpoint": subscription_record(topic, "arn:aws:sqs:us-east-1:000000000000:q2"),
+        "other protocol": subscription_record(topic, protocol="lambda"),
+        "other topic": subscription_record(other),
+    }
+
+
+@pytest.mark.parametrize("variant", ["other endpoint", "other protocol", "other topic"])
+def test_a_subscription_differing_in_one_part_is_created(
+    store: Store, run: Run[Any], variant: str
+) -> None:
+    # Given a topic with an SQS subscription, and a second topic
+    topic = with_topic(store, run)
+    other = with_topic(store, run, topic_record("other"))
+    run(store.create_subscription(subscription_record(topic), 100))
+    # When a subscription differing in one part of (topic, protocol, endpoint) is made
+    sub = subscription_variants(topic, other)[variant]
+    stored, created = run(store.create_subscription(sub, 100))
+    # Then it is a new subscription
+    assert (stored, created) == (sub, True)
+    assert run(store.get_subscription(sub.arn)) == sub
+
+
+def test_subscribing_past_the_topics_limit_raises_and_writes_nothing(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a topic with two subscriptions and a limit of two
+    topic = with_topic(store, run)
+    for queue in ("q1", "q2"):
+        endpoint = f"arn:aws:sqs:us-east-1:000000000000:{queue}"
+        run(store.create_subscription(subscription_record(topic, endpoint), 2))
+    # When a third subscribes
+    third = subscription_record(topic, "arn:aws:sqs:us-east-1:000000000000:q3")
+    with pytest.raises(SubscriptionLimitExceeded):
+        run(store.create_subscription(third, 2))
+    # Then it was not stored
+    assert run(store.get_subscription(third.arn)) is None
+    assert len(run(store.list_subscriptions_by_topic(topic.arn, None, 100))) == 2
+
+
+def test_subscribing_to_an_unknown_topic_is_not_found(store: Store, run: Run[Any]) -> None:
+    sub = subscription_record(topic_record("missing"))
+    with pytest.raises(NotFound):
+        run(store.create_subscription(sub, 100))
+    assert run(store.get_subscription(sub.arn)) is None
+
+
+def test_a_subscription_is_found_by_its_confirmation_token(store: Store, run: Run[Any]) -> None:
+    # Given a pending email subscription with a token
+    topic = with_topic(store, run)
+    sub = subscription_record(
+        topic, "ops@example.com", protocol="email", confirmed=False, token="t0ken"
+    )
+    run(store.create_subscription(sub, 100))
+    # When it is looked up by token, Then it is found; another token finds nothing
+    assert run(store.find_subscription_by_token("t0ken")) == sub
+    assert run(store.find_subscription_by_token("other")) is None
+
+
+def test_update_subscription_changes_only_what_it_is_given(store: Store, run: Run[Any]) -> None:
+    # Given a pending subscription with attributes and a token
+    topic = with_topic(store, run)
+    sub = subscription_record(
+        topic,
+        "https://example.com/hook",
+        protocol="https",
+        confirmed=False,
+        token="first",
+        attributes={"RawMessageDelivery": "false", "FilterPolicy": "{}"},
+    )
+    run(store.create_subscription(sub, 100))
+    # When it is confirmed with one attribute changed and one removed
+    updated = run(
+        store.update_subscription(
+            sub.arn, set_={"RawMessageDelivery": "true"}, remove=["FilterPolicy"], confirmed=True
+        )
+    )
+    # Then those change, and its token, expiry and identity stay
+    assert dict(updated.attributes) == {"RawMessageDelivery": "true"}
+    assert updated.confirmed
+    assert (updated.token, updated.token_expires_at) == (sub.token, sub.token_expires_at)
+    assert (updated.arn, updated.endpoint, updated.created_at) == (
+        sub.arn,
+        sub.endpoint,
+        sub.created_at,
+    )
+    assert run(store.get_subscription(sub.arn)) == updated
+    # And a new token replaces the old one for look-ups
+    run(store.update_subscription(sub.arn, token="second", token_expires_at=NOW + 60))
+    assert run(store.find_subscription_by_token("first")) is None
+    found = run(store.find_subscription_by_token("second"))
+    assert found is not None
+    assert (found.arn, found.token_expires_at) == (sub.arn, NOW + 60)
+
+
+def test_updating_an_unknown_subscription_is_not_found(store: Store, run: Run[Any]) -> None:
+    with pytest.raises(NotFound):
+        run(store.update_subscription("arn:aws:sns:us-east-1:0:t:nope", confirmed=True))
+
+
+def test_deleting_a_subscription_counts_it_as_deleted_once(store: Store, run: Run[Any]) -> None:
+    # Given a topic with a confirmed and a pending subscription
+    topic = with_topic(store, run)
+    confirmed, _ = run(store.create_subscription(subscription_record(topic), 100))
+    pending = subscription_record(topic, "a@example.com", protocol="email", confirmed=False)
+    run(store.create_subscription(pending, 100))
+    assert run(store.topic_counts(topic.arn)) == TopicCounts(confirmed=1, pending=1, deleted=0)
+    # When the confirmed one is deleted twice
+    assert run(store.delete_subscription(confirmed.arn)) is True
+    assert run(store.delete_subscription(confirmed.arn)) is False
+    # Then it is gone and counted as deleted once
+    assert run(store.get_subscription(confirmed.arn)) is None
+    assert run(store.topic_counts(topic.arn)) == TopicCounts(confirmed=0, pending=1, deleted=1)
+
+
+def test_the_counts_of_an_unknown_topic_are_zero(store: Store, run: Run[Any]) -> None:
+    assert run(store.topic_counts(topic_record("missing").arn)) == TopicCounts(0, 0, 0)
+
+
+def test_list_subscriptions_pages_through_the_accounts_topics_in_arn_order(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given subscriptions on two topics of the account and one of another account
+    mine = [with_topic(store, run, topic_record(n)) for n in ("a", "b")]
+    theirs = with_topic(store, run, topic_record("a", account=OTHER_ACCOUNT))
+    subs = [
+        run(store.create_subscription(subscription_record(t, f"{t.name}-{i}@x.io", protocol=p), 9))
+        for t in mine
+        for i, p in enumerate(("email", "email-json"))
+    ]
+    run(store.create_subscription(subscription_record(theirs), 9))
+    expected = sorted(s.arn for s, _ in subs)
+    # When they are listed three at a time
+    listed: list[str] = []
+    after: str | None = None
+    while page := run(store.list_subscriptions(ACCOUNT, REGION, after, 3)):
+        assert len(page) <= 3
+        listed += [s.arn for s in page]
+        after = page[-1].arn
+    # Then each of the account's subscriptions comes once, in ARN order
+    assert listed == expected
+    by_topic = run(store.list_subscriptions_by_topic(mine[0].arn, None, 100))
+    assert [s.arn for s in by_topic] == sorted(s.arn for s, _ in subs[:2])
+
+
+# -- messages --------------------------------------------------------------------------
+
+
+def test_messages_read_back_exactly_as_added(store: Store, run: Run[Any]) -> None:
+    # Given a FIFO-style message with every field set, and a plain one
+    topic = with_topic(store, run)
+    full = message_record(
+        topic,
+        b"\x00\xffbinary body",
+        subject="Subject ሴ",
+        message_structure="json",
+        attributes='{"k":{"DataType":"String","StringValue":"v"}}',
+        group_id="g",
+        deduplication_id="d",
+        sequence_number="10000000000000000001",
+    )
+    plain = message_record(topic)
+    # When both are added in one call
+    run(store.add_messages([full, plain]))
+    # Then each reads back field for field, and the topic counts two
+    assert run(store.get_message(full.message_id)) == full
+    assert run(store.get_message(plain.message_id)) == plain
+    assert run(store.count_messages(topic.arn)) == 2
+    assert run(store.count_messages(topic_record("other").arn)) == 0
+    assert run(store.get_message(str(uuid.uuid4()))) is None
+
+
+def test_concurrent_add_messages_from_200_tasks_are_all_committed(
+    open_store: Callable[[], Store], run: Run[Any]
+) -> None:
+    # Given a topic
+    store = open_store()
+    topic = with_topic(store, run)
+    messages = [message_record(topic, f"message {i}".encode()) for i in range(200)]
+
+    # When 200 tasks add one message each, at once
+    async def publish_all() -> None:
+        await asyncio.gather(*(store.add_messages([m]) for m in messages))
+
+    run(publish_all())
+    # Then every message is stored, and still is after a restart
+    assert run(store.count_messages(topic.arn)) == 200
+    run(store.close())
+    reopened = open_store()
+    assert run(reopened.count_messages(topic.arn)) == 200
+    assert all(run(reopened.get_message(m.message_id)) == m for m in messages)
+
+
+def test_a_failing_call_among_concurrent_ones_rolls_back_only_itself(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a topic with three tags, a limit of four, and many writes ready to go at once
+    topic = topic_record()
+    run(store.create_topic(topic, {"a": "1", "b": "2", "c": "3"}))
+    messages = [message_record(topic) for _ in range(100)]
+    others = [topic_record(f"t{i}") for i in range(50)]
+
+    async def together() -> list[object]:
+        calls: list[Awaitable[object]] = [store.add_messages([m]) for m in messages[:50]]
+        # This one writes two tags before it finds the limit passed, then raises.
+        calls.append(store.tag_resource(topic.arn, {"a": "x", "d": "4", "e": "5"}, 4))
+        calls.append(store.set_topic_attributes(topic_record("gone").arn, {"x": "y"}, []))
+        calls += [store.create_topic(t, {"n": t.name}) for t in others]
+        calls += [store.add_messages([m]) for m in messages[50:]]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    # When they run concurrently
+    outcomes = run(together())
+    # Then exactly the two bad calls failed, each with its own error
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert [type(f) for f in failures] == [TagLimitExceeded, NotFound]
+    # And the failed tag write left nothing behind, while every other write committed
+    assert run(store.list_tags(topic.arn)) == {"a": "1", "b": "2", "c": "3"}
+    assert run(store.count_messages(topic.arn)) == 100
+    assert all(run(store.list_tags(t.arn)) == {"n": t.name} for t in others)
+    assert run(store.count_topics(ACCOUNT, REGION)) == 51
+
+
+# -- credentials and lifecycle ---------------------------------------------------------
+
+
+def access_key(secret: str = "s3cret", status: KeyStatus = KeyStatus.ACTIVE) -> AccessKeyRecord:
+    return AccessKeyRecord(
+        access_key_id="AKIAHERALDSTORETEST1",
+        secret_access_key=secret,
+        account_id=ACCOUNT,
+        principal_arn=f"arn:aws:iam::{ACCOUNT}:root",
+        user_id=ACCOUNT,
+        status=status,
+        created_at=NOW,
+    )
+
+
+def test_an_access_key_is_stored_and_replaced(store: Store, run: Run[Any]) -> None:
+    # Given an account (created twice: the second time is a no-op) and a key
+    run(store.ensure_account(ACCOUNT, NOW))
+    run(store.ensure_account(ACCOUNT, NOW + 1))
+    run(store.put_access_key(access_key()))
+    assert run(store.get_access_key("AKIAHERALDSTORETEST1")) == access_key()
+    # When the key is put again with another secret and status
+    replaced = access_key("n3w", KeyStatus.INACTIVE)
+    run(store.put_access_key(replaced))
+    # Then the new one is what is read back
+    assert run(store.get_access_key("AKIAHERALDSTORETEST1")) == replaced
+    assert run(store.get_access_key("AKIAUNKNOWN")) is None
+
+
+def test_everything_survives_closing_and_reopening(
+    open_store: Callable[[], Store], run: Run[Any]
+) -> None:
+    # Given a store holding a key, a topic with tags, a subscription and a message
+    store = open_store()
+    run(store.ensure_account(ACCOUNT, NOW))
+    run(store.put_access_key(access_key()))
+    topic = topic_record(attributes={"DisplayName": "Orders"})
+    run(store.create_topic(topic, {"team": "core"}))
+    sub, _ = run(
+        store.create_subscription(
+            subscription_record(
+                topic, "a@example.com", protocol="email", confirmed=False, token="tok"
+            ),
+            100,
+        )
+    )
+    gone, _ = run(store.create_subscription(subscription_record(topic), 100))
+    run(store.delete_subscription(gone.arn))
+    message = message_record(topic, b"kept")
+    run(store.add_messages([message]))
+    # When it is closed and a new store is opened over the same storage
+    run(store.close())
+    reopened = open_store()
+    # Then everything reads back as it was
+    assert run(reopened.get_access_key("AKIAHERALDSTORETEST1")) == access_key()
+    assert run(reopened.get_topic(topic.arn)) == topic
+    assert run(reopened.list_tags(topic.arn)) == {"team": "core"}
+    assert run(reopened.get_subscription(sub.arn)) == sub
+    assert run(reopened.find_subscription_by_token("tok")) == sub
+    assert run(reopened.topic_counts(topic.arn)) == TopicCounts(confirmed=0, pending=1, deleted=1)
+    assert run(reopened.get_message(message.message_id)) == message
+
+
+def test_a_closed_store_refuses_calls(store: Store, run: Run[Any]) -> None:
+    # Given a store that was open and is now closed
+    run(store.close())
+    # When it is called, Then it says it is unavailable
+    with pytest.raises(StoreUnavailable):
+        run(store.get_topic(topic_record().arn))
+    # And closing it again is harmless
+    run(store.close())
