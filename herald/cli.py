@@ -221,7 +221,7 @@ def _announce(
     if source != "environment":
         lines.append(
             f"Credentials: export AWS_SHARED_CREDENTIALS_FILE={settings.credentials_path.resolve()}"
-            f" AWS_PROFILE=herald AWS_REGION=us-east-1"
+            f" AWS_PROFILE=herald AWS_DEFAULT_REGION=us-east-1"
         )
     print("\n".join(lines), flush=True)
 
