@@ -25,6 +25,7 @@ from herald.clock import SystemClock
 from herald.edge.app import HeraldApp
 from herald.edge.authn import Authenticator
 from herald.edge.bootstrap import bootstrap
+from herald.edge.http import BoundedHttpToolsProtocol
 from herald.edge.tls import ensure_self_signed
 from herald.sns.service import SNSService
 from herald.store.sqlite import SQLiteStore
@@ -192,7 +193,7 @@ def _uvicorn_config(
     return uvicorn.Config(
         app,
         lifespan="off",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,
         log_config=None,
         log_level=settings.log_level,
         access_log=settings.access_log,

@@ -327,6 +327,27 @@ def test_a_chunked_body_over_1_mib_is_refused(server: HeraldProcess) -> None:
     assert (reply.status, reply.code) == (413, "RequestEntityTooLarge")
 
 
+@pytest.mark.parametrize("shape", ["many headers", "one endless header"])
+def test_a_request_head_over_64_kib_is_refused_and_the_server_lives_on(
+    server: HeraldProcess, sns: Any, shape: str
+) -> None:
+    # Given a client that keeps sending a request head (up to 16 MB of it)
+    line = b"X-Pad: " + b"a" * 8000 + b"\r\n" if shape == "many headers" else b"a" * 8000
+    start = b"POST / HTTP/1.1\r\nHost: x\r\n" + (b"" if shape == "many headers" else b"X-Big: ")
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=HANG) as sock:
+        try:
+            sock.sendall(start)
+            for _ in range(2000):
+                sock.sendall(line)
+        except OSError:
+            pass  # the server closed the connection while the client was still sending
+        # When the server answers, Then it is 431 and the connection is closed
+        answer = sock.recv(200)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    # And the server still serves others
+    assert "Topics" in sns.list_topics()
+
+
 # -- malformed forms -------------------------------------------------------------------
 
 
