@@ -1,32 +1,23 @@
-"""The embedded store: SQLite in WAL mode, one writer thread, group commit.
+"""The embedded store: SQLite in WAL mode (see ``_sqlite_worker`` for how it commits).
 
-How it works: every store call becomes a job (a function of the connection) queued to one
-thread that owns the connection. The thread takes every job waiting, runs each inside its
-own SAVEPOINT of a single transaction, commits once, and only then resolves the callers'
-futures. A job that raises rolls back to its savepoint, so a failed request writes nothing
-while the others in its batch still commit. With ``synchronous=FULL`` a commit is on disk
-when it returns, so one fsync covers every publish that arrived while the previous one
-was being written: durability does not cost one fsync per request.
+Each method is one job run on the worker's connection, so it happens whole or not at all.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import queue
 import sqlite3
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from herald.errors import (
     NotFound,
     ResourceNotFound,
-    StoreUnavailable,
     SubscriptionLimitExceeded,
     TagLimitExceeded,
 )
+from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
     AccessKeyRecord,
     KeyStatus,
@@ -36,86 +27,18 @@ from herald.store.base import (
     TopicCounts,
     TopicRecord,
 )
-from herald.store.migrations import MIGRATIONS
-
-T = TypeVar("T")
-Job = Callable[[sqlite3.Connection], Any]
-MAX_BATCH = 512
 
 
 class SQLiteStore(Store):
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
+        self._worker = SQLiteWorker(str(path))
+        self._call = self._worker.call
 
     async def open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = self._loop.create_future()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name="herald-sqlite", daemon=True
-        )
-        self._thread.start()
-        await ready
+        await self._worker.open()
 
     async def close(self) -> None:
-        if self._thread is None:
-            return
-        self._jobs.put(None)
-        await asyncio.to_thread(self._thread.join)
-        self._thread = None
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        _migrate(conn)
-        return conn
-
-    def _run(self, ready: asyncio.Future[None]) -> None:
-        assert self._loop is not None
-        loop = self._loop
-        try:
-            conn = self._connect()
-        except Exception as exc:  # reported to open()'s caller
-            failed: list[Outcome] = [(ready, None, exc)]
-            loop.call_soon_threadsafe(_settle, failed)
-            return
-        opened: list[Outcome] = [(ready, None, None)]
-        loop.call_soon_threadsafe(_settle, opened)
-        try:
-            while True:
-                first = self._jobs.get()
-                if first is None:
-                    break
-                batch = [first]
-                stop = False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        nxt = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                loop.call_soon_threadsafe(_settle, _run_batch(conn, batch))
-                if stop:
-                    break
-        finally:
-            conn.close()
-
-    async def _call(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        if self._loop is None or self._thread is None:
-            raise StoreUnavailable("The store is not open.")
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((job, future))
-        return await future
+        await self._worker.close()
 
     # -- accounts and credentials ------------------------------------------------------
 
@@ -521,65 +444,3 @@ def _require_resource(c: sqlite3.Connection, arn: str) -> None:
     found = c.execute("SELECT 1 FROM topics WHERE arn = ?", (arn,)).fetchone()
     if found is None:
         raise ResourceNotFound("Resource does not exist")
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    current = row[0] or 0
-    for version, statements in MIGRATIONS:
-        if version <= current:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-
-Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
-
-
-def _run_batch(
-    conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
-) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        failure = StoreUnavailable(f"The store could not start a transaction: {exc}")
-        return [(future, None, failure) for _, future in batch]
-    for job, future in batch:
-        conn.execute("SAVEPOINT job")
-        try:
-            result = job(conn)
-        except BaseException as exc:
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            if isinstance(exc, sqlite3.Error):
-                exc = StoreUnavailable(f"The store failed: {exc}")
-            outcomes.append((future, None, exc))
-        else:
-            conn.execute("RELEASE job")
-            outcomes.append((future, result, None))
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
-        failure = StoreUnavailable(f"The store could not commit: {exc}")
-        return [(future, None, failure) for _, future in batch]
-    return outcomes
-
-
-def _settle(outcomes: list[Outcome]) -> None:
-    for future, result, exc in outcomes:
-        if future.cancelled():
-            continue
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
