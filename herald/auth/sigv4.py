@@ -49,6 +49,9 @@ _MISMATCH = (
 _SPACES = re.compile(r"\s+")
 _AMZ_DATE = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 _DIGITS = re.compile(r"^[0-9]{1,10}$")
+# Regions become part of ARNs, so only the characters AWS uses in region names pass.
+_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SERVICE = re.compile(r"^[a-z0-9-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,10 @@ def _claims(
             f"Credential should be scoped with a valid terminator: 'aws4_request', "
             f"not '{terminator}'."
         )
+    if not _REGION.match(region) or len(region) > 32:
+        raise SignatureMismatch(f"Credential should be scoped to a valid region, not '{region}'.")
+    if not _SERVICE.match(service):
+        raise SignatureMismatch(f"Credential should be scoped to a valid service, not '{service}'.")
     if not _AMZ_DATE.match(amz_date) or _parse_amz(amz_date) is None:
         raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.")
     if date != amz_date[:8]:

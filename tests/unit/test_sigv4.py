@@ -444,3 +444,23 @@ def test_the_wrong_secret_is_a_mismatch() -> None:
     request = botocore_signed("GET", SNS + "/?Action=ListTopics")
     with pytest.raises(SignatureMismatch, match=r"^The request signature we calculated"):
         check(request, secret=SECRET + "x")
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ("AKIDEXAMPLE/20150830/US_EAST/service/aws4_request", "valid region"),
+        ("AKIDEXAMPLE/20150830/us-east-1-/service/aws4_request", "valid region"),
+        ("AKIDEXAMPLE/20150830/" + "a" * 33 + "/service/aws4_request", "valid region"),
+        ("AKIDEXAMPLE/20150830/us-east-1/SNS!/aws4_request", "valid service"),
+    ],
+)
+def test_a_credential_scope_with_a_bad_region_or_service_is_refused(
+    scope: str, message: str
+) -> None:
+    # Given an Authorization header whose scope names no possible region or service
+    auth = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-amz-date, {_SIG}"
+    request = vector_request(VANILLA, authorization=auth)
+    # When it is parsed, Then it is refused before any ARN could be built from it
+    with pytest.raises(SignatureMismatch, match=message):
+        sigv4.parse(request)
