@@ -22,7 +22,7 @@ class Principal:
     access_key_id: str
 
     def __post_init__(self) -> None:
-        if not _ACCOUNT.match(self.account_id):
+        if not _ACCOUNT.fullmatch(self.account_id):
             raise ValueError("account_id must be 12 digits")
         if not self.arn.startswith("arn:"):
             raise ValueError("arn must be an ARN")

@@ -18,6 +18,7 @@ How it works, following AWS's "Create a signed AWS API request" (Signature Versi
 from __future__ import annotations
 
 import calendar
+import datetime
 import hashlib
 import hmac
 import re
@@ -171,7 +172,7 @@ def _parse_query(query: dict[str, str]) -> SignedRequest:
     # A presigned request must say when it stops being valid; without X-Amz-Expires it
     # could be replayed forever.
     raw = query.get("X-Amz-Expires", "")
-    if not _DIGITS.match(raw) or not 0 < int(raw) <= MAX_PRESIGN_EXPIRES:
+    if not _DIGITS.fullmatch(raw) or not 0 < int(raw) <= MAX_PRESIGN_EXPIRES:
         raise IncompleteSignature(
             f"X-Amz-Expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds."
         )
@@ -210,11 +211,11 @@ def _claims(
             f"Credential should be scoped with a valid terminator: 'aws4_request', "
             f"not '{terminator}'."
         )
-    if not _REGION.match(region) or len(region) > 32:
+    if not _REGION.fullmatch(region) or len(region) > 32:
         raise SignatureMismatch(f"Credential should be scoped to a valid region, not '{region}'.")
-    if not _SERVICE.match(service):
+    if not _SERVICE.fullmatch(service):
         raise SignatureMismatch(f"Credential should be scoped to a valid service, not '{service}'.")
-    if not _AMZ_DATE.match(amz_date) or _parse_amz(amz_date) is None:
+    if not _AMZ_DATE.fullmatch(amz_date) or _parse_amz(amz_date) is None:
         raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.")
     if date != amz_date[:8]:
         raise SignatureMismatch(
@@ -403,7 +404,7 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
 
 def _parse_amz(value: str) -> int | None:
     """Seconds since the epoch of a YYYYMMDDTHHMMSSZ time, or None if it is no time."""
-    if not _AMZ_DATE.match(value):
+    if not _AMZ_DATE.fullmatch(value):
         return None
     year, month, day = int(value[0:4]), int(value[4:6]), int(value[6:8])
     hour, minute, second = int(value[9:11]), int(value[11:13]), int(value[13:15])
@@ -420,12 +421,14 @@ def _amz(when: float) -> str:
 
 def _http_date_to_amz(value: str) -> str:
     """An RFC 7231 Date header (any zone form botocore writes) as an X-Amz-Date value."""
-    if _AMZ_DATE.match(value.strip()):
+    if _AMZ_DATE.fullmatch(value.strip()):
         return value.strip()
     try:
         when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError) as exc:
+        if when.tzinfo is None:  # "-0000" means UTC with no zone known (RFC 5322)
+            when = when.replace(tzinfo=datetime.UTC)
+        return _amz(when.timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError, OSError) as exc:
         raise IncompleteSignature(
             f"Date must be in ISO-8601 'basic format'. Got '{value}'."
         ) from exc
-    return _amz(when.timestamp())

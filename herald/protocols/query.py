@@ -67,7 +67,7 @@ class QueryParams:
             if not key.startswith(start):
                 continue
             index, _, rest = key[len(start) :].partition(".")
-            if not _INDEX.match(index):
+            if not _INDEX.fullmatch(index):
                 raise InvalidParameter(f"Invalid parameter: {key} Reason: bad list index")
             groups.setdefault(int(index), []).append((rest, value))
         return [QueryParams(groups[i]) for i in sorted(groups)]
@@ -79,7 +79,7 @@ class QueryParams:
         for key, value in self._values.items():
             if key.startswith(start):
                 index = key[len(start) :]
-                if not _INDEX.match(index):
+                if not _INDEX.fullmatch(index):
                     raise InvalidParameter(f"Invalid parameter: {key} Reason: bad list index")
                 items[int(index)] = value
         return [items[i] for i in sorted(items)]

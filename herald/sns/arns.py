@@ -41,7 +41,7 @@ def topic_arn(value: str | None, field: str = "TopicArn") -> TopicARN:
             f"Invalid parameter: {field} Reason: no value for required parameter"
         )
     _elements(value, field)
-    match = _TOPIC_ARN.match(value)
+    match = _TOPIC_ARN.fullmatch(value)
     if match is None:
         raise InvalidParameter(f"Invalid parameter: {field}")
     return TopicARN(match["region"], match["account"], match["name"])
@@ -54,7 +54,7 @@ def subscription_topic(value: str | None, field: str = "SubscriptionArn") -> Top
             f"Invalid parameter: {field} Reason: no value for required parameter"
         )
     _elements(value, field)
-    match = _SUBSCRIPTION_ARN.match(value)
+    match = _SUBSCRIPTION_ARN.fullmatch(value)
     if match is None:
         if len(value.split(":")) == 6:
             raise InvalidParameter("Invalid parameter: SubscriptionId")
@@ -63,4 +63,4 @@ def subscription_topic(value: str | None, field: str = "SubscriptionArn") -> Top
 
 
 def is_topic_arn(value: str) -> bool:
-    return _TOPIC_ARN.match(value) is not None
+    return _TOPIC_ARN.fullmatch(value) is not None

@@ -188,13 +188,14 @@ def _topic_delivery_policy(name: str, value: str, facts: TopicFacts) -> str:
 
 
 def _role_arn(name: str, value: str, facts: TopicFacts) -> str:
-    if not _ROLE_ARN.match(value):
+    if not _ROLE_ARN.fullmatch(value):
         raise Reason(f"{name}: {value} is not a valid IAM role ARN")
     return value
 
 
 def _sample_rate(name: str, value: str, facts: TopicFacts) -> str:
-    if not value.isdigit() or not 0 <= int(value) <= 100:
+    rate = validation.small_int(value, max_digits=3)
+    if rate is None or rate > 100:
         raise Reason(f"{name}: {value} value provided is not an integer between 0-100")
     return value
 
@@ -363,7 +364,7 @@ def _subscription_attribute(name: str, value: str, protocol: str) -> str:
             )
         return subscription_delivery_policy(value) if value else value
     if name == "SubscriptionRoleArn":
-        if value and not _ROLE_ARN.match(value):
+        if value and not _ROLE_ARN.fullmatch(value):
             raise Reason(f"SubscriptionRoleArn: {value} is not a valid IAM role ARN")
         return value
     raise Reason("AttributeName")
@@ -372,7 +373,7 @@ def _subscription_attribute(name: str, value: str, protocol: str) -> str:
 def _redrive_policy(value: str) -> None:
     document = _json_object("RedrivePolicy", value)
     target = document.get("deadLetterTargetArn")
-    if not isinstance(target, str) or not _SQS_ARN.match(target):
+    if not isinstance(target, str) or not _SQS_ARN.fullmatch(target):
         raise Reason("RedrivePolicy: deadLetterTargetArn is an invalid arn")
     extra = set(document) - {"deadLetterTargetArn"}
     if extra:
@@ -403,4 +404,4 @@ def _compact(document: Any) -> str:
 
 
 def is_arn(value: str) -> bool:
-    return _ANY_ARN.match(value) is not None
+    return _ANY_ARN.fullmatch(value) is not None

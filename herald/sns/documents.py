@@ -23,14 +23,21 @@ class DocumentError(ValueError):
 def parse_object(text: str) -> dict[str, Any]:
     """Parse ``text`` as a JSON object; raise DocumentError worded as SNS words it."""
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"failed to parse JSON. {_jackson(exc)}") from None
     except RecursionError:
         raise DocumentError("failed to parse JSON. The document is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit limit
+        raise DocumentError(f"failed to parse JSON. {exc}") from None
     if not isinstance(parsed, dict):
         raise DocumentError("failed to parse JSON. The document must be a JSON object")
     return parsed
+
+
+def _no_constant(name: str) -> Any:
+    # Python's parser reads NaN and Infinity; JSON (and Jackson, as SNS runs it) does not.
+    raise ValueError(f"Non-standard token '{name}': not a valid JSON value")
 
 
 def _jackson(exc: json.JSONDecodeError) -> str:

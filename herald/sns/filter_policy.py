@@ -108,7 +108,7 @@ def _cidr(operator: str, operand: Any) -> None:
     if operand.count("/") != 1:
         raise FilterPolicyError("Malformed CIDR, one '/' required")
     address, _, bits = operand.partition("/")
-    if not bits.isascii() or not bits.isdigit():
+    if not bits.isascii() or not bits.isdigit() or len(bits) > 3:
         raise FilterPolicyError("Malformed CIDR, mask bits must be an integer")
     try:
         parsed = ipaddress.ip_address(address)

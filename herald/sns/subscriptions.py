@@ -48,10 +48,10 @@ def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> s
         if not value.lower().startswith(protocol + "://") or len(value) <= len(protocol) + 3:
             raise InvalidParameter("Invalid parameter: Endpoint must match the specified protocol")
     elif protocol in ("email", "email-json"):
-        if not _EMAIL.match(value) or len(value) > 254:
+        if not _EMAIL.fullmatch(value) or len(value) > 254:
             raise InvalidParameter("Invalid parameter: Email address")
     elif protocol == "sqs":
-        match = _SQS_ARN.match(value)
+        match = _SQS_ARN.fullmatch(value)
         if match is None:
             raise InvalidParameter("Invalid parameter: SQS endpoint ARN")
         if match["fifo"] and topic.attributes.get("FifoTopic") != "true":
@@ -60,16 +60,16 @@ def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> s
                 "be subscribed to standard SNS topics"
             )
     elif protocol == "lambda":
-        if not _LAMBDA_ARN.match(value):
+        if not _LAMBDA_ARN.fullmatch(value):
             raise InvalidParameter("Invalid parameter: Lambda endpoint ARN")
     elif protocol == "firehose":
-        if not _FIREHOSE_ARN.match(value):
+        if not _FIREHOSE_ARN.fullmatch(value):
             raise InvalidParameter("Invalid parameter: Firehose endpoint ARN")
     elif protocol == "application":
-        if not _APPLICATION_ARN.match(value):
+        if not _APPLICATION_ARN.fullmatch(value):
             raise InvalidParameter(f"Invalid parameter: Application endpoint arn invalid:{value}")
     elif protocol == "sms":
-        if not _PHONE.match(value):
+        if not _PHONE.fullmatch(value):
             raise InvalidParameter(f"Invalid SMS endpoint: {value}")
     else:
         raise InvalidParameter(
@@ -149,7 +149,7 @@ class Subscriptions:
         parsed = arns.topic_arn(topic_arn)
         if parsed.region != ctx.region:
             raise InvalidParameter("Invalid parameter: Topic")
-        if not _TOKEN.match(token):
+        if not _TOKEN.fullmatch(token):
             raise InvalidParameter("Invalid token")
         sub = await self._store.find_subscription_by_token(token)
         if (

@@ -38,6 +38,9 @@ _GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128
 _TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_SMALL_INT = re.compile(r"[0-9]+")
+_NUMBER_MAX = Decimal("1e126")
+_NUMBER_MIN = Decimal("-1e128")
 _PHONE = re.compile(r"^\+[1-9][0-9]{4,14}$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -45,14 +48,14 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 def topic_name(name: str, fifo: bool) -> str:
     """Check a topic name against SNS's rules for standard and FIFO topics."""
     if fifo:
-        if not _FIFO_TOPIC_NAME.match(name):
+        if not _FIFO_TOPIC_NAME.fullmatch(name):
             raise InvalidParameter(
                 "Invalid parameter: Fifo Topic names must end with .fifo and must be made up "
                 "of only uppercase and lowercase ASCII letters, numbers, underscores, and "
                 "hyphens, and must be between 1 and 256 characters long."
             )
         return name
-    if not _TOPIC_NAME.match(name):
+    if not _TOPIC_NAME.fullmatch(name):
         raise InvalidParameter("Invalid parameter: Topic Name")
     return name
 
@@ -78,9 +81,20 @@ def json_object(field: str, value: str) -> dict[str, Any]:
     return parsed
 
 
+def small_int(value: str, max_digits: int = 9) -> int | None:
+    """``value`` as an int if it is a plain ASCII decimal of at most ``max_digits`` digits.
+
+    ``str.isdigit`` accepts other scripts' digits (and ``int`` then refuses some), and
+    ``int`` refuses strings of more than 4300 digits: neither may reach a caller as a 500.
+    """
+    if not _SMALL_INT.fullmatch(value) or len(value) > max_digits:
+        return None
+    return int(value)
+
+
 def is_phone_number(value: str) -> bool:
     """E.164: a plus sign, then up to 15 digits."""
-    return _PHONE.match(value) is not None
+    return _PHONE.fullmatch(value) is not None
 
 
 # -- publish ---------------------------------------------------------------------------
@@ -155,7 +169,7 @@ def message_attribute(
             f"1 validation error detected: Value null at '{location}.{name}.member."
             "dataType' failed to satisfy constraint: Member must not be null"
         )
-    if not _DATA_TYPE.match(data_type) or len(data_type) > 256:
+    if not _DATA_TYPE.fullmatch(data_type) or len(data_type) > 256:
         raise InvalidParameterValue(
             f"The message attribute '{name}' has an invalid message attribute type, the set "
             "of supported type prefixes is Binary, Number, and String."
@@ -251,7 +265,7 @@ def _attribute_name(name: str) -> None:
 
 
 def _number(name: str, value: str) -> None:
-    if not _NUMBER.match(value.strip()):
+    if len(value) > 1000 or not _NUMBER.fullmatch(value.strip()):
         raise InvalidParameterValue(f"Could not cast message attribute '{name}' value to number.")
     try:
         number = Decimal(value)
@@ -259,8 +273,9 @@ def _number(name: str, value: str) -> None:
         raise InvalidParameterValue(
             f"Could not cast message attribute '{name}' value to number."
         ) from exc
-    digits = len(number.normalize().as_tuple().digits)
-    if digits > 38 or abs(number) > Decimal("1e126"):
+    # Counted on the digit tuple, not with normalize(), which overflows past 10**999999.
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    if len(digits) > 38 or number > _NUMBER_MAX or number < _NUMBER_MIN:
         raise InvalidParameterValue(
             f"Value {value} for parameter MessageAttributes is invalid. Reason: Number values "
             "can have up to 38 digits of precision and be between -10^128 and 10^126."
@@ -287,7 +302,7 @@ def message_size(body: str, attributes: Mapping[str, MessageAttribute], limit: i
 
 
 def fifo_id(field: str, value: str) -> str:
-    if not _GROUP_ID.match(value):
+    if not _GROUP_ID.fullmatch(value):
         raise InvalidParameter(
             f"Invalid parameter: {field} Reason: {field} can only contain alphanumeric "
             "characters and punctuation, and can be at most 128 characters long."
@@ -300,7 +315,7 @@ def batch_entry_id(value: str) -> str:
         raise InvalidBatchEntryId(
             f"The Id of a batch entry in the batch request is too long: {value}"
         )
-    if not _BATCH_ID.match(value):
+    if not _BATCH_ID.fullmatch(value):
         raise InvalidBatchEntryId(
             "The Id of a batch entry in the batch request contains an impermissible "
             f"character: {value}"
@@ -320,7 +335,7 @@ def tags(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
                 f"'tags.{len(result) + 1}.member.key' "
                 "failed to satisfy constraint: Member must have length less than or equal to 128"
             )
-        if key is None or not key or not _TAG_CHARS.match(key):
+        if key is None or not key or not _TAG_CHARS.fullmatch(key):
             raise InvalidParameter(
                 "Invalid parameter: Tags Reason: Tag keys must be between 1 and 128 "
                 "characters and contain only Unicode letters, digits, white space, and "
@@ -331,7 +346,7 @@ def tags(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
                 "Invalid parameter: Tags Reason: Tag keys cannot start with the reserved "
                 "prefix aws:"
             )
-        if value is None or len(value) > 256 or not _TAG_CHARS.match(value):
+        if value is None or len(value) > 256 or not _TAG_CHARS.fullmatch(value):
             raise InvalidParameter(
                 "Invalid parameter: Tags Reason: Tag values must be at most 256 characters "
                 "and contain only Unicode letters, digits, white space, and _ . : / = + - @"
@@ -354,7 +369,7 @@ def tag_keys(keys: list[str]) -> list[str]:
 
 
 def permission_label(label: str) -> str:
-    if not _LABEL.match(label):
+    if not _LABEL.fullmatch(label):
         raise InvalidParameter(
             "Invalid parameter: Label Reason: Label can contain alphanumeric characters, "
             "hyphens and underscores, and can be up to 255 characters long."

@@ -12,6 +12,7 @@ durability does not cost one fsync per request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 from herald.errors import StoreUnavailable
 from herald.store.migrations import MIGRATIONS
 
+log = logging.getLogger("herald.store")
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
@@ -33,6 +35,7 @@ class SQLiteWorker:
         self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._alive = False
 
     async def open(self) -> None:
         """Start the thread, connect and migrate; raises what connecting raised."""
@@ -54,7 +57,7 @@ class SQLiteWorker:
 
     async def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` on the connection; returns once its transaction is committed."""
-        if self._loop is None or self._thread is None:
+        if self._loop is None or self._thread is None or not self._alive:
             raise StoreUnavailable("The store is not open.")
         future: asyncio.Future[T] = self._loop.create_future()
         self._jobs.put((job, future))
@@ -79,6 +82,7 @@ class SQLiteWorker:
             loop.call_soon_threadsafe(_settle, failed)
             return
         opened: list[Outcome] = [(ready, None, None)]
+        self._alive = True
         loop.call_soon_threadsafe(_settle, opened)
         try:
             while True:
@@ -87,7 +91,10 @@ class SQLiteWorker:
                     loop.call_soon_threadsafe(_settle, _run_batch(conn, batch))
                 if stop:
                     break
+        except RuntimeError:
+            log.error("the event loop closed before the store; queued work is dropped")
         finally:
+            self._alive = False
             conn.close()
 
     def _next_batch(self) -> tuple[list[tuple[Job, asyncio.Future[Any]]], bool]:
@@ -128,17 +135,31 @@ def _migrate(conn: sqlite3.Connection) -> None:
 def _run_batch(
     conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
+    """Run a batch in one transaction; never raises, every job gets an outcome."""
     try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        failure = StoreUnavailable(f"The store could not start a transaction: {exc}")
+        return _commit_batch(conn, batch)
+    except Exception as exc:
+        # The connection failed under the batch (disk full, I/O error, a failed savepoint):
+        # nothing of it is written, and every caller hears so.
+        _abandon(conn)
+        failure = StoreUnavailable(f"The store could not write: {exc}")
         return [(future, None, failure) for _, future in batch]
+
+
+def _commit_batch(
+    conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
+) -> list[Outcome]:
+    conn.execute("BEGIN IMMEDIATE")
+    outcomes: list[Outcome] = []
     for job, future in batch:
         conn.execute("SAVEPOINT job")
         try:
             result = job(conn)
-        except BaseException as exc:
+        except Exception as exc:
+            if not conn.in_transaction:
+                # SQLite has rolled the whole transaction back on its own (SQLITE_FULL,
+                # SQLITE_IOERR, ...): the batch fails as one.
+                raise
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
             if isinstance(exc, sqlite3.Error):
@@ -147,13 +168,16 @@ def _run_batch(
         else:
             conn.execute("RELEASE job")
             outcomes.append((future, result, None))
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
-        failure = StoreUnavailable(f"The store could not commit: {exc}")
-        return [(future, None, failure) for _, future in batch]
+    conn.execute("COMMIT")
     return outcomes
+
+
+def _abandon(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is already rolled back or unusable; the next batch says
 
 
 def _settle(outcomes: list[Outcome]) -> None:
