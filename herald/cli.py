@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-request-bytes", type=int, help="largest request body (HERALD_MAX_REQUEST_BYTES)"
     )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="connections and requests served at once per listener; more get 503 "
+        "(HERALD_MAX_CONNECTIONS, 1024)",
+    )
     serve.add_argument("--log-level", help="debug, info, warning, error (HERALD_LOG_LEVEL)")
     serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
     return parser
@@ -73,6 +79,9 @@ def serve(settings: config.Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("uvicorn.access").addFilter(_without_query)
+    # Everything Herald writes (database, keys, credentials) is for its own user alone.
+    os.umask(0o077)
     try:
         _prepare_data_dir(settings.data_dir)
         with _listening(settings) as (http_sock, tls_sock):
@@ -94,9 +103,21 @@ def _run(coro: object) -> None:
         runner.run(coro)  # type: ignore[arg-type]
 
 
+def _without_query(record: logging.LogRecord) -> bool:
+    """Drop the query string from access-log lines: presigned URLs carry credentials in it,
+    and GET requests can carry message bodies."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+        record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+    return True
+
+
 def _prepare_data_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.stat().st_mode & 0o077:
+            log.warning("data folder %s was open to other users; it is now 0700", path)
+            path.chmod(0o700)
         probe = path / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
@@ -160,7 +181,7 @@ async def _serve(
             cert, key = ensure_self_signed(settings.data_dir)
         app = HeraldApp(
             sns=SNSService(store, clock),
-            authenticator=Authenticator(store),
+            authenticator=Authenticator(store, clock),
             clock=clock,
             max_body=settings.max_request_bytes,
         )
@@ -201,6 +222,9 @@ def _uvicorn_config(
         ssl_keyfile=str(key) if key else None,
         timeout_graceful_shutdown=30,
         server_header=False,
+        # Herald is the edge: no client may claim TLS or another address by header.
+        proxy_headers=False,
+        limit_concurrency=settings.max_connections,
     )
 
 

@@ -15,6 +15,7 @@ DEFAULT_PORT = 4566
 DEFAULT_TLS_PORT = 4567
 DEFAULT_DATA_DIR = ".herald"
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 1024
 BOOTSTRAP_ACCOUNT = "000000000000"
 
 
@@ -31,6 +32,7 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     log_level: str = "info"
     access_log: bool = False
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         for name in ("port", "tls_port"):
@@ -47,6 +49,8 @@ class Settings:
             )
         if self.max_request_bytes < 1024:
             raise ValueError("max-request-bytes must be at least 1024")
+        if self.max_connections < 1:
+            raise ValueError("max-connections must be at least 1")
 
     @property
     def database_path(self) -> Path:
@@ -89,6 +93,7 @@ def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> 
         root_access_key_id=env.get("HERALD_ROOT_ACCESS_KEY_ID") or None,
         root_secret_access_key=env.get("HERALD_ROOT_SECRET_ACCESS_KEY") or None,
         max_request_bytes=number("max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
+        max_connections=number("max_connections", DEFAULT_MAX_CONNECTIONS),
         log_level=(pick("log_level") or "info").lower(),
         access_log=(pick("access_log") or "").lower() in ("1", "true", "yes"),
     )

@@ -126,6 +126,10 @@ class RequestTooLarge(CallerFault):
     """The request body is over the size limit."""
 
 
+class RequestTimeout(CallerFault):
+    """The request did not arrive in time."""
+
+
 class InvalidAction(CallerFault):
     """The Action (or X-Amz-Target) names no operation of the service."""
 

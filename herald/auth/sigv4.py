@@ -261,8 +261,12 @@ def verify(request: HTTPRequest, claims: SignedRequest, secret: str, now: float)
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
     candidates = [declared] if declared is not None else [request.body_sha256]
-    if claims.presigned and declared is None:
+    # A presigned URL may leave its payload unsigned (S3 does), but then it must carry no
+    # body: otherwise whoever holds the URL could add parameters its signer never saw.
+    if claims.presigned and declared is None and request.body_sha256 == EMPTY_SHA256:
         candidates.append(UNSIGNED_PAYLOAD)
+    if declared == UNSIGNED_PAYLOAD and request.body_sha256 != EMPTY_SHA256:
+        raise SignatureMismatch(_MISMATCH)
     key = signing_key(secret, claims.date, claims.region, claims.service)
     for payload_hash in candidates:
         canonical = canonical_request(request, claims, payload_hash)

@@ -8,6 +8,7 @@ shapes through the owning protocol's error table.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -32,6 +33,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_MAX_BODY = 1024 * 1024
+BODY_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/_herald/health"
 
 
@@ -177,6 +179,15 @@ class HeraldApp:
             raise errors.RequestTooLarge(
                 f"The request body is larger than the limit of {self._max_body} bytes."
             )
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                return await self._receive_body(receive)
+        except TimeoutError:
+            raise errors.RequestTimeout(
+                f"The request body did not arrive within {BODY_TIMEOUT_SECONDS} seconds."
+            ) from None
+
+    async def _receive_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:

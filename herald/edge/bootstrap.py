@@ -8,6 +8,7 @@ else it is made now with a random secret and written there with mode 0600.
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import secrets
 import string
@@ -18,7 +19,9 @@ from herald.clock import Clock
 from herald.config import BOOTSTRAP_ACCOUNT, Settings
 from herald.store.base import AccessKeyRecord, KeyStatus, Store
 
+log = logging.getLogger("herald.bootstrap")
 PROFILE = "herald"
+ROOT_ARN = f"arn:aws:iam::{BOOTSTRAP_ACCOUNT}:root"
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
@@ -82,10 +85,15 @@ async def bootstrap(store: Store, settings: Settings, clock: Clock) -> RootCrede
                 access_key_id=creds.access_key_id,
                 secret_access_key=creds.secret_access_key,
                 account_id=BOOTSTRAP_ACCOUNT,
-                principal_arn=f"arn:aws:iam::{BOOTSTRAP_ACCOUNT}:root",
+                principal_arn=ROOT_ARN,
                 user_id=BOOTSTRAP_ACCOUNT,
                 status=KeyStatus.ACTIVE,
                 created_at=now,
             )
         )
+    # The bootstrap root has one key: the one configured now. A key it had before (rotated
+    # out of the environment or the credentials file) stops working.
+    revoked = await store.deactivate_access_keys(ROOT_ARN, keep=creds.access_key_id)
+    for key_id in revoked:
+        log.warning("root access key %s is no longer configured; it is now Inactive", key_id)
     return creds

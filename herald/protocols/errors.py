@@ -44,6 +44,7 @@ COMMON: ErrorTable = {
     e.InvalidVersion: WireError("InvalidAction", 400),
     e.MalformedRequest: WireError("MalformedQueryString", 404),
     e.RequestTooLarge: WireError("RequestEntityTooLarge", 413),
+    e.RequestTimeout: WireError("RequestTimeout", 408),
     e.UnsupportedOperation: WireError("UnsupportedOperation", 400),
     e.InvalidParameter: WireError("InvalidParameterValue", 400),
     e.Throttled: WireError("ThrottlingException", 400),

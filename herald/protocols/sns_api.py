@@ -13,8 +13,7 @@ from herald.protocols import xml
 from herald.protocols.query import QueryParams
 from herald.sns.publishing import PublishInput, RawAttribute
 from herald.sns.service import SNSService
-from herald.sns.subscriptions import listed_arn
-from herald.store.base import SubscriptionRecord
+from herald.sns.subscriptions import ListedSubscription
 from herald.types import RequestContext
 
 NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/"
@@ -52,11 +51,11 @@ def _publish_input(params: QueryParams, entry_id: str | None = None) -> PublishI
     )
 
 
-def _subscription(sub: SubscriptionRecord) -> xml.Node:
+def _subscription(sub: ListedSubscription) -> xml.Node:
     return xml.node(
         "member",
         [
-            xml.el("SubscriptionArn", listed_arn(sub)),
+            xml.el("SubscriptionArn", sub.arn),
             xml.el("Owner", sub.owner),
             xml.el("Protocol", sub.protocol),
             xml.el("Endpoint", sub.endpoint),

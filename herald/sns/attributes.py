@@ -111,9 +111,10 @@ def topic_delivery_policy(value: str) -> str:
     for key in ("defaultSicklyRetryPolicy", "defaultThrottlePolicy"):
         if http.get(key) is not None:
             normalised[key] = http[key]
-    normalised["disableSubscriptionOverrides"] = bool(
-        http.get("disableSubscriptionOverrides", False)
-    )
+    overrides = http.get("disableSubscriptionOverrides", False)
+    if not isinstance(overrides, bool):
+        raise Reason("DeliveryPolicy: http.disableSubscriptionOverrides must be true or false")
+    normalised["disableSubscriptionOverrides"] = overrides
     if http.get("defaultRequestPolicy") is not None:
         normalised["defaultRequestPolicy"] = http["defaultRequestPolicy"]
     return _compact({"http": normalised})
@@ -281,6 +282,9 @@ TOPIC_ATTRIBUTES: dict[str, Checker] = {
 }
 
 
+MAX_ATTRIBUTE_BYTES = 30_720
+
+
 def check_topic_attribute(name: str, value: str, facts: TopicFacts) -> str:
     """The normalised value of topic attribute ``name``; raises InvalidParameter."""
     prefix = CREATE_PREFIX if facts.creating else SET_PREFIX
@@ -288,6 +292,8 @@ def check_topic_attribute(name: str, value: str, facts: TopicFacts) -> str:
     try:
         if checker is None:
             raise Reason("AttributeName")
+        if len(value.encode()) > MAX_ATTRIBUTE_BYTES:
+            raise Reason(f"{name}: the value is over {MAX_ATTRIBUTE_BYTES} bytes")
         return checker(name, value, facts)
     except Reason as reason:
         raise InvalidParameter(prefix + str(reason)) from None
@@ -312,6 +318,7 @@ def effective_delivery_policy(attributes: Mapping[str, str]) -> str:
 
 RAW_PROTOCOLS = ("sqs", "http", "https", "firehose")
 DELIVERY_POLICY_PROTOCOLS = ("http", "https")
+MAX_FILTER_POLICY_BYTES = filter_policy.MAX_BYTES
 SUBSCRIPTION_ATTRIBUTES = (
     "RawMessageDelivery",
     "FilterPolicy",
@@ -327,6 +334,9 @@ def check_subscription_attribute(name: str, value: str, protocol: str, creating:
     subscription; raises InvalidParameter worded for Subscribe or SetSubscriptionAttributes."""
     prefix = CREATE_PREFIX if creating else SET_PREFIX
     try:
+        limit = MAX_FILTER_POLICY_BYTES if name == "FilterPolicy" else MAX_ATTRIBUTE_BYTES
+        if len(value.encode()) > limit:
+            raise Reason(f"{name}: the value is over {limit} bytes")
         return _subscription_attribute(name, value, protocol)
     except Reason as reason:
         raise InvalidParameter(prefix + str(reason)) from None

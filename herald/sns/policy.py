@@ -8,6 +8,7 @@ from typing import Any
 
 from herald.errors import InvalidParameter
 
+MAX_POLICY_BYTES = 30_720
 DEFAULT_ACTIONS = [
     "SNS:GetTopicAttributes",
     "SNS:SetTopicAttributes",
@@ -101,7 +102,12 @@ def add_permission(
         }
     )
     document["Statement"] = statements
-    return json.dumps(document, separators=(",", ":"))
+    result = json.dumps(document, separators=(",", ":"))
+    if len(result) > MAX_POLICY_BYTES:
+        raise InvalidParameter(
+            f"Invalid parameter: Policy Reason: the policy would be over {MAX_POLICY_BYTES} bytes"
+        )
+    return result
 
 
 def remove_permission(policy: str, label: str) -> str:

@@ -22,6 +22,7 @@ from herald.errors import (
     InvalidParameter,
     TooManyEntriesInBatchRequest,
     UnsupportedOperation,
+    ValidationFailed,
 )
 from herald.sns import arns, validation
 from herald.sns.topics import Topics
@@ -107,6 +108,12 @@ class Publisher:
                 "The batch request contains more entries than permissible."
             )
         topic = await self._topics.resolve(ctx, topic_arn, "Publish")
+        for index, entry in enumerate(entries, start=1):
+            if entry.entry_id is None:
+                raise ValidationFailed(
+                    f"1 validation error detected: Value null at 'publishBatchRequestEntries."
+                    f"{index}.member.id' failed to satisfy constraint: Member must not be null"
+                )
         ids = [e.entry_id or "" for e in entries]
         if len(set(ids)) != len(ids):
             raise BatchEntryIdsNotDistinct(

@@ -11,13 +11,24 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import urllib.parse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from herald import ids
 from herald.clock import Clock
 from herald.errors import InvalidParameter, NotFound
-from herald.sns import arns, attributes, filter_policy
-from herald.sns.topics import PAGE_SIZE, Topics, authorize, decode_token, encode_token
+from herald.sns import arns, attributes, filter_policy, validation
+from herald.sns.topics import (
+    LARGE_MESSAGE_PROTOCOLS,
+    LARGE_MESSAGE_RULE,
+    LARGE_MESSAGE_SUBSCRIPTIONS,
+    PAGE_SIZE,
+    Topics,
+    authorize,
+    decode_token,
+    encode_token,
+)
 from herald.store.base import Store, SubscriptionRecord, TopicRecord
 from herald.types import RequestContext
 
@@ -37,6 +48,8 @@ _FIREHOSE_ARN = re.compile(r"^arn:aws:firehose:[a-z0-9-]+:\d{12}:deliverystream/
 _APPLICATION_ARN = re.compile(r"^arn:aws:sns:[a-z0-9-]+:\d{12}:endpoint/[\w.-]+/[\w.-]+/[\w-]+$")
 _PHONE = re.compile(r"^\+?[0-9]{5,15}$")
 _TOKEN = re.compile(r"^[0-9a-f]{64,512}$")
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+MAX_ENDPOINT_CHARS = 2048
 _DEFAULTS = {"RawMessageDelivery": "false", "FilterPolicyScope": "MessageAttributes"}
 _NEED_CONFIRMATION = ("http", "https", "email", "email-json")
 
@@ -44,9 +57,14 @@ _NEED_CONFIRMATION = ("http", "https", "email", "email-json")
 def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> str:
     """Check that ``endpoint`` suits ``protocol``; raise InvalidParameter as SNS does."""
     value = endpoint or ""
+    if len(value) > MAX_ENDPOINT_CHARS:
+        raise InvalidParameter(
+            f"Invalid parameter: Endpoint Reason: must be at most {MAX_ENDPOINT_CHARS} characters"
+        )
     if protocol in ("http", "https"):
-        if not value.lower().startswith(protocol + "://") or len(value) <= len(protocol) + 3:
+        if not value.lower().startswith(protocol + "://"):
             raise InvalidParameter("Invalid parameter: Endpoint must match the specified protocol")
+        _check_url(value)
     elif protocol in ("email", "email-json"):
         if not _EMAIL.fullmatch(value) or len(value) > 254:
             raise InvalidParameter("Invalid parameter: Email address")
@@ -76,6 +94,17 @@ def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> s
             f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}"
         )
     return value
+
+
+def _check_url(value: str) -> None:
+    """An endpoint URL that an HTTP request can be sent to: a host, no spaces or controls."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or not parts.hostname or _URL_FORBIDDEN.search(value):
+        raise InvalidParameter("Invalid parameter: Endpoint Reason: not a valid URL")
 
 
 class Subscriptions:
@@ -114,6 +143,7 @@ class Subscriptions:
                 "Invalid parameter: Attributes Reason: SubscriptionRoleArn is required for "
                 "firehose subscriptions"
             )
+        await self._check_large_messages(topic, protocol)
         pending = protocol in _NEED_CONFIRMATION or (
             protocol == "sqs" and endpoint.split(":")[4] != topic.account_id
         )
@@ -136,6 +166,16 @@ class Subscriptions:
         if stored.confirmed or return_arn:
             return stored.arn
         return PENDING_ARN
+
+    async def _check_large_messages(self, topic: TopicRecord, protocol: str) -> None:
+        size = int(topic.attributes.get("MaximumMessageSize", validation.MAX_MESSAGE_BYTES))
+        if size <= validation.MAX_MESSAGE_BYTES:
+            return
+        existing = await self._store.list_subscriptions_by_topic(
+            topic.arn, None, LARGE_MESSAGE_SUBSCRIPTIONS
+        )
+        if protocol not in LARGE_MESSAGE_PROTOCOLS or len(existing) >= LARGE_MESSAGE_SUBSCRIPTIONS:
+            raise InvalidParameter(LARGE_MESSAGE_RULE)
 
     async def confirm(self, ctx: RequestContext, topic_arn: str | None, token: str | None) -> str:
         """Confirm a pending subscription with its token; repeating it is harmless.
@@ -216,19 +256,24 @@ class Subscriptions:
         checked = attributes.check_subscription_attribute(
             name, value or "", sub.protocol, creating=False
         )
-        merged = {**sub.attributes, name: checked}
-        _check_filter_scope(merged, attributes.SET_PREFIX)
         topic = await self._topics.get(sub.topic_arn)
-        if topic is not None:
-            _check_fifo_dead_letter(topic, sub.endpoint, merged, attributes.SET_PREFIX)
-        if checked == "" and name != "FilterPolicy":
-            await self._store.update_subscription(sub.arn, remove=[name])
-        else:
-            await self._store.update_subscription(sub.arn, set_={name: checked})
+
+        def change(current: Mapping[str, str]) -> Mapping[str, str]:
+            # Checked against the attributes as they are at the moment of writing, so two
+            # concurrent changes cannot together store what neither could alone.
+            merged = {**current, name: checked}
+            _check_filter_scope(merged, attributes.SET_PREFIX)
+            if topic is not None:
+                _check_fifo_dead_letter(topic, sub.endpoint, merged, attributes.SET_PREFIX)
+            if checked == "" and name != "FilterPolicy":
+                merged.pop(name)
+            return merged
+
+        await self._store.edit_subscription_attributes(sub.arn, change)
 
     async def list_all(
         self, ctx: RequestContext, token: str | None
-    ) -> tuple[list[SubscriptionRecord], str | None]:
+    ) -> tuple[list[ListedSubscription], str | None]:
         after = decode_token(token)
         subs = await self._store.list_subscriptions(
             ctx.principal.account_id, ctx.region, after, PAGE_SIZE + 1
@@ -237,7 +282,7 @@ class Subscriptions:
 
     async def list_by_topic(
         self, ctx: RequestContext, topic_arn: str | None, token: str | None
-    ) -> tuple[list[SubscriptionRecord], str | None]:
+    ) -> tuple[list[ListedSubscription], str | None]:
         topic = await self._topics.resolve(ctx, topic_arn, "ListSubscriptionsByTopic")
         after = decode_token(token)
         subs = await self._store.list_subscriptions_by_topic(topic.arn, after, PAGE_SIZE + 1)
@@ -256,14 +301,30 @@ class Subscriptions:
         return sub
 
 
-def listed_arn(sub: SubscriptionRecord) -> str:
-    return sub.arn if sub.confirmed else LISTED_PENDING_ARN
+@dataclass(frozen=True)
+class ListedSubscription:
+    """A subscription as ListSubscriptions shows it (pending ones without their ARN)."""
+
+    arn: str
+    owner: str
+    protocol: str
+    endpoint: str
+    topic_arn: str
 
 
-def _page(subs: Sequence[SubscriptionRecord]) -> tuple[list[SubscriptionRecord], str | None]:
-    page = list(subs[:PAGE_SIZE])
+def _page(subs: Sequence[SubscriptionRecord]) -> tuple[list[ListedSubscription], str | None]:
+    page = [
+        ListedSubscription(
+            s.arn if s.confirmed else LISTED_PENDING_ARN,
+            s.owner,
+            s.protocol,
+            s.endpoint,
+            s.topic_arn,
+        )
+        for s in subs[:PAGE_SIZE]
+    ]
     more = len(subs) > PAGE_SIZE
-    return page, encode_token(page[-1].arn) if more else None
+    return page, encode_token(subs[PAGE_SIZE - 1].arn) if more else None
 
 
 def _check_same(stored: SubscriptionRecord, requested: Mapping[str, str]) -> None:

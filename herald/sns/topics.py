@@ -28,6 +28,12 @@ from herald.types import RequestContext
 PAGE_SIZE = 100
 MAX_TOPICS_PER_ACCOUNT = 100_000
 CACHE_SIZE = 10_000
+LARGE_MESSAGE_SUBSCRIPTIONS = 100
+LARGE_MESSAGE_PROTOCOLS = ("sqs", "firehose", "lambda")
+LARGE_MESSAGE_RULE = (
+    "Invalid parameter: MaximumMessageSize Reason: a topic whose MaximumMessageSize is over "
+    "262144 can have at most 100 subscriptions, each of protocol sqs, firehose or lambda"
+)
 
 # Attributes that an empty value removes rather than sets.
 _CLEARABLE = frozenset(
@@ -111,7 +117,9 @@ class Topics:
         arn = str(arns.TopicARN(ctx.region, account, name))
         existing = await self.get(arn)
         if existing is None:
-            count = await self._store.count_topics(account, ctx.region)
+            # Counted over every region: regions here are names a client chooses, so a
+            # per-region quota alone would bound nothing.
+            count = await self._store.count_topics(account)
             if count >= MAX_TOPICS_PER_ACCOUNT:
                 raise TopicLimitExceeded("Topic limit exceeded")
             record = TopicRecord(arn, account, ctx.region, name, checked, self._clock.now())
@@ -180,8 +188,23 @@ class Topics:
             updated = await self._store.set_topic_attributes(topic.arn, {}, [name])
         else:
             checked = attributes.check_topic_attribute(name, value, facts)
+            if name == "MaximumMessageSize":
+                await self._check_large_messages(topic.arn, int(checked))
             updated = await self._store.set_topic_attributes(topic.arn, {name: checked}, [])
         self._remember(updated)
+
+    async def _check_large_messages(self, arn: str, size: int) -> None:
+        """AWS: a topic taking messages over 256 KiB has at most 100 subscriptions, each an
+        sqs, firehose or lambda one."""
+        if size <= validation.MAX_MESSAGE_BYTES:
+            return
+        subs = await self._store.list_subscriptions_by_topic(
+            arn, None, LARGE_MESSAGE_SUBSCRIPTIONS + 1
+        )
+        if len(subs) > LARGE_MESSAGE_SUBSCRIPTIONS or any(
+            s.protocol not in LARGE_MESSAGE_PROTOCOLS for s in subs
+        ):
+            raise InvalidParameter(LARGE_MESSAGE_RULE)
 
     async def delete(self, ctx: RequestContext, arn: str | None) -> None:
         """Delete a topic and its subscriptions; deleting a missing topic succeeds."""
@@ -212,18 +235,25 @@ class Topics:
     ) -> None:
         topic = await self.resolve(ctx, arn, "AddPermission")
         label = validation.permission_label(label or "")
-        current = self.visible_attributes(topic)["Policy"]
-        updated = policy.add_permission(current, topic.arn, label, account_ids, actions)
-        self._remember(await self._store.set_topic_attributes(topic.arn, {"Policy": updated}, []))
+
+        def add(current: Mapping[str, str]) -> Mapping[str, str]:
+            document = current.get("Policy") or policy.default_policy(topic.arn, topic.account_id)
+            updated = policy.add_permission(document, topic.arn, label, account_ids, actions)
+            return {**current, "Policy": updated}
+
+        self._remember(await self._store.edit_topic_attributes(topic.arn, add))
 
     async def remove_permission(
         self, ctx: RequestContext, arn: str | None, label: str | None
     ) -> None:
         topic = await self.resolve(ctx, arn, "RemovePermission")
         label = validation.permission_label(label or "")
-        current = self.visible_attributes(topic)["Policy"]
-        updated = policy.remove_permission(current, label)
-        self._remember(await self._store.set_topic_attributes(topic.arn, {"Policy": updated}, []))
+
+        def remove(current: Mapping[str, str]) -> Mapping[str, str]:
+            document = current.get("Policy") or policy.default_policy(topic.arn, topic.account_id)
+            return {**current, "Policy": policy.remove_permission(document, label)}
+
+        self._remember(await self._store.edit_topic_attributes(topic.arn, remove))
 
     # -- tags --------------------------------------------------------------------------
 
@@ -250,7 +280,7 @@ class Topics:
         return await self._store.list_tags(topic)
 
     async def _tagged(self, ctx: RequestContext, arn: str | None, action: str) -> str:
-        parsed = arns.topic_arn(arn, "ResourceArn")
+        parsed = self._parse(ctx, arn, "ResourceArn")
         topic = await self.get(str(parsed))
         if topic is None:
             raise ResourceNotFound("Resource does not exist")

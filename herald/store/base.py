@@ -8,9 +8,12 @@ No SQL exists outside this package.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# A pure function from an attribute map to its replacement; it may raise to refuse.
+AttributeEdit = Callable[[Mapping[str, str]], Mapping[str, str]]
 
 
 class KeyStatus(StrEnum):
@@ -108,6 +111,10 @@ class Store(ABC):
     @abstractmethod
     async def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None: ...
 
+    @abstractmethod
+    async def deactivate_access_keys(self, principal_arn: str, keep: str) -> list[str]:
+        """Set every active key of ``principal_arn`` but ``keep`` Inactive; return their ids."""
+
     # -- topics ------------------------------------------------------------------------
 
     @abstractmethod
@@ -120,10 +127,23 @@ class Store(ABC):
     async def get_topic(self, arn: str) -> TopicRecord | None: ...
 
     @abstractmethod
+    async def edit_topic_attributes(self, arn: str, edit: AttributeEdit) -> TopicRecord:
+        """Replace the topic's attributes with ``edit(current)``, atomically: no other change
+        to the topic comes between the read and the write. Raises NotFound, and whatever
+        ``edit`` raises (then nothing changes)."""
+
     async def set_topic_attributes(
         self, arn: str, set_: Mapping[str, str], remove: Sequence[str]
     ) -> TopicRecord:
         """Set and remove attributes in one step. Raises NotFound."""
+
+        def change(current: Mapping[str, str]) -> Mapping[str, str]:
+            updated = {**current, **set_}
+            for name in remove:
+                updated.pop(name, None)
+            return updated
+
+        return await self.edit_topic_attributes(arn, change)
 
     @abstractmethod
     async def delete_topic(self, arn: str) -> None:
@@ -136,7 +156,8 @@ class Store(ABC):
         """Topics ordered by ARN, starting after the ARN ``after``."""
 
     @abstractmethod
-    async def count_topics(self, account_id: str, region: str) -> int: ...
+    async def count_topics(self, account_id: str, region: str | None = None) -> int:
+        """Topics of the account in ``region``, or in every region when it is None."""
 
     @abstractmethod
     async def topic_counts(self, arn: str) -> TopicCounts: ...
@@ -182,6 +203,13 @@ class Store(ABC):
         token_expires_at: float | None = None,
     ) -> SubscriptionRecord:
         """Change a subscription in one step. Raises NotFound."""
+
+    @abstractmethod
+    async def edit_subscription_attributes(
+        self, arn: str, edit: AttributeEdit
+    ) -> SubscriptionRecord:
+        """Replace the subscription's attributes with ``edit(current)``, atomically.
+        Raises NotFound, and whatever ``edit`` raises (then nothing changes)."""
 
     @abstractmethod
     async def delete_subscription(self, arn: str) -> bool:

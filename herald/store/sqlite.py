@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from herald.errors import (
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
     AccessKeyRecord,
+    AttributeEdit,
     KeyStatus,
     MessageRecord,
     Store,
@@ -82,6 +84,21 @@ class SQLiteStore(Store):
 
         return await self._call(job)
 
+    async def deactivate_access_keys(self, principal_arn: str, keep: str) -> list[str]:
+        def job(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute(
+                "SELECT access_key_id FROM access_keys WHERE principal_arn = ? "
+                "AND access_key_id != ? AND status = ?",
+                (principal_arn, keep, KeyStatus.ACTIVE.value),
+            ).fetchall()
+            c.executemany(
+                "UPDATE access_keys SET status = ? WHERE access_key_id = ?",
+                [(KeyStatus.INACTIVE.value, r[0]) for r in rows],
+            )
+            return [r[0] for r in rows]
+
+        return await self._call(job)
+
     # -- topics ------------------------------------------------------------------------
 
     async def create_topic(
@@ -114,17 +131,12 @@ class SQLiteStore(Store):
     async def get_topic(self, arn: str) -> TopicRecord | None:
         return await self._call(lambda c: _get_topic(c, arn))
 
-    async def set_topic_attributes(
-        self, arn: str, set_: Mapping[str, str], remove: Sequence[str]
-    ) -> TopicRecord:
+    async def edit_topic_attributes(self, arn: str, edit: AttributeEdit) -> TopicRecord:
         def job(c: sqlite3.Connection) -> TopicRecord:
             topic = _get_topic(c, arn)
             if topic is None:
                 raise NotFound("Topic does not exist")
-            attributes = dict(topic.attributes)
-            attributes.update(set_)
-            for name in remove:
-                attributes.pop(name, None)
+            attributes = dict(edit(topic.attributes))
             c.execute(
                 "UPDATE topics SET attributes = ? WHERE arn = ?", (json.dumps(attributes), arn)
             )
@@ -155,12 +167,17 @@ class SQLiteStore(Store):
 
         return await self._call(job)
 
-    async def count_topics(self, account_id: str, region: str) -> int:
+    async def count_topics(self, account_id: str, region: str | None = None) -> int:
         def job(c: sqlite3.Connection) -> int:
-            row = c.execute(
-                "SELECT COUNT(*) FROM topics WHERE account_id = ? AND region = ?",
-                (account_id, region),
-            ).fetchone()
+            if region is None:
+                row = c.execute(
+                    "SELECT COUNT(*) FROM topics WHERE account_id = ?", (account_id,)
+                ).fetchone()
+            else:
+                row = c.execute(
+                    "SELECT COUNT(*) FROM topics WHERE account_id = ? AND region = ?",
+                    (account_id, region),
+                ).fetchone()
             return int(row[0])
 
         return await self._call(job)
@@ -301,6 +318,22 @@ class SQLiteStore(Store):
                 new_expiry,
                 sub.created_at,
             )
+
+        return await self._call(job)
+
+    async def edit_subscription_attributes(
+        self, arn: str, edit: AttributeEdit
+    ) -> SubscriptionRecord:
+        def job(c: sqlite3.Connection) -> SubscriptionRecord:
+            sub = _get_subscription(c, "arn", arn)
+            if sub is None:
+                raise NotFound("Subscription does not exist")
+            attributes = dict(edit(sub.attributes))
+            c.execute(
+                "UPDATE subscriptions SET attributes = ? WHERE arn = ?",
+                (json.dumps(attributes), arn),
+            )
+            return replace(sub, attributes=attributes)
 
         return await self._call(job)
 
