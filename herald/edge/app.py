@@ -175,7 +175,7 @@ class HeraldApp:
         self, scope: Scope, receive: Receive, headers: list[tuple[str, str]]
     ) -> bytes:
         declared = next((v for k, v in headers if k == "content-length"), None)
-        if declared is not None and declared.strip().isdigit() and int(declared) > self._max_body:
+        if declared is not None and _declared_too_large(declared.strip(), self._max_body):
             raise errors.RequestTooLarge(
                 f"The request body is larger than the limit of {self._max_body} bytes."
             )
@@ -204,6 +204,12 @@ class HeraldApp:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _declared_too_large(declared: str, limit: int) -> bool:
+    if not declared.isascii() or not declared.isdigit():
+        return False  # the HTTP parser has refused a malformed length already
+    return len(declared) > 15 or int(declared) > limit
 
 
 def _form_body(headers: list[tuple[str, str]], body: bytes) -> bytes:

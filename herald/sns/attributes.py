@@ -232,11 +232,12 @@ def _choice(*allowed: str) -> Checker:
 
 
 def _max_message_size(name: str, value: str, facts: TopicFacts) -> str:
-    if not value.isdigit() or not 1024 <= int(value) <= validation.MAX_MESSAGE_SIZE_LIMIT:
+    size = validation.small_int(value, max_digits=7)
+    if size is None or not 1024 <= size <= validation.MAX_MESSAGE_SIZE_LIMIT:
         raise Reason(
             f"MaximumMessageSize: Invalid value [{value}]. Must be an integer from 1024 to 1048576"
         )
-    return str(int(value))
+    return str(size)
 
 
 def _kms_key(name: str, value: str, facts: TopicFacts) -> str:

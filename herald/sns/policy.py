@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from herald.errors import InvalidParameter
 
 MAX_POLICY_BYTES = 30_720
+_ACCOUNT = re.compile(r"[0-9]{12}")
 DEFAULT_ACTIONS = [
     "SNS:GetTopicAttributes",
     "SNS:SetTopicAttributes",
@@ -85,7 +87,7 @@ def add_permission(
                 "Invalid parameter: Policy statement action out of service scope!"
             )
     for account in account_ids:
-        if not (account.isdigit() and len(account) == 12) and account != "*":
+        if not _ACCOUNT.fullmatch(account) and account != "*":
             raise InvalidParameter("Invalid parameter: A provided account ID is not valid")
     document = _load(policy)
     statements = _statements(document)
