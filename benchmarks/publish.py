@@ -57,7 +57,7 @@ class Target:
 
 async def _roundtrip(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
-) -> int:
+) -> tuple[int, bytes]:
     writer.write(payload)
     status_line = await reader.readline()
     length = 0
@@ -68,19 +68,17 @@ async def _roundtrip(
         name, _, value = line.decode().partition(":")
         if name.lower() == "content-length":
             length = int(value)
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
+    return int(status_line.split()[1]), await reader.readexactly(length)
 
 
 async def _create_topic(target: Target) -> str:
     reader, writer = await asyncio.open_connection(target.host, target.port)
     payload = target.signed({"Action": "CreateTopic", "Name": "bench", "Version": "2010-03-31"})
-    writer.write(payload)
-    data = await reader.read(65536)
+    _, body = await _roundtrip(reader, writer, payload)
     writer.close()
-    match = re.search(rb"<TopicArn>([^<]+)</TopicArn>", data)
+    match = re.search(rb"<TopicArn>([^<]+)</TopicArn>", body)
     if not match:
-        raise SystemExit(f"CreateTopic failed: {data[:500]!r}")
+        raise SystemExit(f"CreateTopic failed: {body[:500]!r}")
     return match[1].decode()
 
 
@@ -97,7 +95,7 @@ async def _worker(
     while time.perf_counter() < deadline:
         payload = target.signed(params)
         start = time.perf_counter()
-        status = await _roundtrip(reader, writer, payload)
+        status, _ = await _roundtrip(reader, writer, payload)
         latencies.append(time.perf_counter() - start)
         if status != 200:
             errors.append(status)
