@@ -127,10 +127,7 @@ class Subscriptions:
         Raises InvalidParameter, NotFound, AccessDenied, SubscriptionLimitExceeded.
         """
         topic = await self._topics.resolve(ctx, topic_arn, "Subscribe")
-        if not protocol:
-            raise InvalidParameter(
-                "Invalid parameter: Protocol Reason: no value for required parameter"
-            )
+        protocol = validation.required("Protocol", protocol)
         endpoint = check_endpoint(protocol, endpoint, topic)
         checked = {
             name: attributes.check_subscription_attribute(name, value, protocol, creating=True)
@@ -182,10 +179,7 @@ class Subscriptions:
 
         Raises InvalidParameter (malformed or unknown token, wrong topic).
         """
-        if not token:
-            raise InvalidParameter(
-                "Invalid parameter: Token Reason: no value for required parameter"
-            )
+        token = validation.required("Token", token)
         parsed = arns.topic_arn(topic_arn)
         if parsed.region != ctx.region:
             raise InvalidParameter("Invalid parameter: Topic")
@@ -248,10 +242,7 @@ class Subscriptions:
     async def set_attribute(
         self, ctx: RequestContext, arn: str | None, name: str | None, value: str | None
     ) -> None:
-        if not name:
-            raise InvalidParameter(
-                "Invalid parameter: AttributeName Reason: no value for required parameter"
-            )
+        name = validation.required("AttributeName", name)
         sub = await self._owned(ctx, arn, "SetSubscriptionAttributes")
         checked = attributes.check_subscription_attribute(
             name, value or "", sub.protocol, creating=False

@@ -175,10 +175,7 @@ class Topics:
         self, ctx: RequestContext, arn: str | None, name: str | None, value: str | None
     ) -> None:
         """Set one attribute. Raises InvalidParameter, NotFound, AccessDenied."""
-        if not name:
-            raise InvalidParameter(
-                "Invalid parameter: AttributeName Reason: no value for required parameter"
-            )
+        name = validation.required("AttributeName", name)
         topic = await self.resolve(ctx, arn, "SetTopicAttributes")
         value = value if value is not None else ""
         facts = attributes.TopicFacts(

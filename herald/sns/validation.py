@@ -81,6 +81,15 @@ def json_object(field: str, value: str) -> dict[str, Any]:
     return parsed
 
 
+def required(field: str, value: str | None) -> str:
+    """``value``, which the caller had to give."""
+    if not value:
+        raise InvalidParameter(
+            f"Invalid parameter: {field} Reason: no value for required parameter"
+        )
+    return value
+
+
 def small_int(value: str, max_digits: int = 9) -> int | None:
     """``value`` as an int if it is a plain ASCII decimal of at most ``max_digits`` digits.
 
