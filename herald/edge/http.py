@@ -51,6 +51,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_done_in_chunk = True
         super().on_message_complete()
 
+    def shutdown(self) -> None:
+        """Graceful shutdown: an idle connection is dropped at once, a busy one finishes
+        its response first (uvicorn's rule)."""
+        if self.cycle is None or self.cycle.response_complete:
+            # Dropped, not closed: closing a TLS connection starts the close_notify
+            # exchange, which waits up to 30 s for a client that is not reading (an idle
+            # keep-alive connection in a client's pool), and shutdown would wait with it.
+            self.transport.abort()
+        else:
+            self.cycle.keep_alive = False
+
     def _refuse(self) -> None:
         if self.transport.is_closing():
             return
