@@ -40,6 +40,10 @@ class ValidationFailed(InvalidParameter):
     """A value breaks a constraint of the API model (length, required member)."""
 
 
+class MalformedPolicy(InvalidParameter):
+    """A policy document that is not valid policy language."""
+
+
 class NotFound(CallerFault):
     """The named resource does not exist."""
 
