@@ -256,7 +256,7 @@ def verify(request: HTTPRequest, claims: SignedRequest, secret: str, now: float)
         # signature could carry any body.
         raise SignatureMismatch(_MISMATCH)
     if declared is not None and declared != UNSIGNED_PAYLOAD:
-        if not hmac.compare_digest(declared.lower(), request.body_sha256):
+        if not hmac.compare_digest(declared.lower().encode("utf-8"), request.body_sha256.encode()):
             raise SignatureMismatch(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )

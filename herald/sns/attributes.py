@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from herald.errors import InvalidParameter
+from herald.auth.policy import parse_policy
+from herald.auth.policy.document import Kind
+from herald.errors import InvalidParameter, MalformedPolicy
 from herald.sns import documents, filter_policy, validation
 
 DEFAULT_HTTP_RETRY = {
@@ -94,6 +96,11 @@ def _policy(name: str, value: str, facts: TopicFacts) -> str:
                 action == "*" or action.lower().startswith("sns:")
             ):
                 raise Reason("Policy statement action out of service scope!")
+    # The same parser that enforces the policy checks it, so what is stored is enforceable.
+    try:
+        parse_policy(document, Kind.RESOURCE, "topic policy")
+    except MalformedPolicy as exc:
+        raise Reason(f"Policy Error: {exc.message}") from None
     return value
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from herald import ids
+from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import InvalidParameter, NotFound
 from herald.sns import arns, attributes, filter_policy, validation
@@ -25,7 +26,6 @@ from herald.sns.topics import (
     LARGE_MESSAGE_SUBSCRIPTIONS,
     PAGE_SIZE,
     Topics,
-    authorize,
     decode_token,
     encode_token,
 )
@@ -126,7 +126,12 @@ class Subscriptions:
 
         Raises InvalidParameter, NotFound, AccessDenied, SubscriptionLimitExceeded.
         """
-        topic = await self._topics.resolve(ctx, topic_arn, "Subscribe")
+        keys: dict[str, ContextValue] = {}
+        if protocol:
+            keys["sns:Protocol"] = protocol
+        if endpoint:
+            keys["sns:Endpoint"] = endpoint
+        topic = await self._topics.resolve(ctx, topic_arn, "Subscribe", context=keys)
         protocol = validation.required("Protocol", protocol)
         endpoint = check_endpoint(protocol, endpoint, topic)
         checked = {
@@ -206,8 +211,9 @@ class Subscriptions:
         if sub is None:
             return
         topic = await self._topics.get(sub.topic_arn)
+        # The subscriber and the topic's owners may unsubscribe (SNS API reference).
         if sub.owner != ctx.principal.account_id:
-            authorize(ctx, topic.account_id if topic else sub.owner, sub.arn, "Unsubscribe")
+            self._topics.access.check(ctx, "Unsubscribe", sub.arn, topic)
         await self._store.delete_subscription(sub.arn)
 
     async def get_attributes(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
@@ -288,7 +294,8 @@ class Subscriptions:
         if sub is None:
             raise NotFound("Subscription does not exist")
         if sub.owner != ctx.principal.account_id:
-            authorize(ctx, parsed.account_id, sub.arn, action)
+            topic = await self._topics.get(sub.topic_arn)
+            self._topics.access.check(ctx, action, sub.arn, topic)
         return sub
 
 

@@ -13,15 +13,16 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
+from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import (
-    AccessDenied,
     InvalidParameter,
     NotFound,
     ResourceNotFound,
     TopicLimitExceeded,
 )
 from herald.sns import arns, attributes, policy, validation
+from herald.sns.access import TopicAccess
 from herald.store.base import Store, TopicRecord
 from herald.types import RequestContext
 
@@ -47,11 +48,17 @@ class Topics:
         self._store = store
         self._clock = clock
         self._cache: OrderedDict[str, TopicRecord] = OrderedDict()
+        self.access = TopicAccess(clock)
 
     # -- lookup and access -------------------------------------------------------------
 
     async def resolve(
-        self, ctx: RequestContext, arn: str | None, action: str, field: str = "TopicArn"
+        self,
+        ctx: RequestContext,
+        arn: str | None,
+        action: str,
+        field: str = "TopicArn",
+        context: Mapping[str, ContextValue] | None = None,
     ) -> TopicRecord:
         """The topic named by ``arn``, if the caller may perform ``action`` on it.
 
@@ -61,7 +68,7 @@ class Topics:
         topic = await self.get(str(parsed))
         if topic is None:
             raise NotFound("Topic does not exist")
-        authorize(ctx, topic.account_id, topic.arn, action)
+        self.access.check(ctx, action, topic.arn, topic, context)
         return topic
 
     @staticmethod
@@ -115,6 +122,7 @@ class Topics:
         tag_map = validation.tags(list(tags))
         account = ctx.principal.account_id
         arn = str(arns.TopicARN(ctx.region, account, name))
+        self.access.check(ctx, "CreateTopic", arn, None)
         existing = await self.get(arn)
         if existing is None:
             # Counted over every region: regions here are names a client chooses, so a
@@ -209,11 +217,13 @@ class Topics:
         topic = await self.get(str(parsed))
         if topic is None:
             return
-        authorize(ctx, topic.account_id, topic.arn, "DeleteTopic")
+        self.access.check(ctx, "DeleteTopic", topic.arn, topic)
         await self._store.delete_topic(topic.arn)
         self._cache.pop(topic.arn, None)
 
     async def list(self, ctx: RequestContext, token: str | None) -> tuple[list[str], str | None]:
+        own = f"arn:aws:sns:{ctx.region}:{ctx.principal.account_id}:*"
+        self.access.check(ctx, "ListTopics", own, None)
         after = decode_token(token)
         topics = await self._store.list_topics(
             ctx.principal.account_id, ctx.region, after, PAGE_SIZE + 1
@@ -281,21 +291,8 @@ class Topics:
         topic = await self.get(str(parsed))
         if topic is None:
             raise ResourceNotFound("Resource does not exist")
-        authorize(ctx, topic.account_id, topic.arn, action)
+        self.access.check(ctx, action, topic.arn, topic)
         return topic.arn
-
-
-def authorize(ctx: RequestContext, owner: str, resource: str, action: str) -> None:
-    """Allow the owning account; everything else waits for policy evaluation.
-
-    Until topic policies are evaluated, only principals of the topic's own account may act
-    on it, which is what the default topic policy grants.
-    """
-    if ctx.principal.account_id != owner:
-        raise AccessDenied(
-            f"User: {ctx.principal.arn} is not authorized to perform: SNS:{action} "
-            f"on resource: {resource}"
-        )
 
 
 def encode_token(marker: str) -> str:

@@ -464,3 +464,16 @@ def test_a_credential_scope_with_a_bad_region_or_service_is_refused(
     # When it is parsed, Then it is refused before any ARN could be built from it
     with pytest.raises(SignatureMismatch, match=message):
         sigv4.parse(request)
+
+
+def test_a_non_ascii_content_hash_is_a_mismatch_not_a_crash() -> None:
+    # Given a request whose x-amz-content-sha256 header is not ASCII
+    request = botocore_signed("POST", SNS + "/", data=b"Action=ListTopics")
+    headers = [(k, v) for k, v in request.headers if k != "x-amz-content-sha256"]
+    headers.append(("x-amz-content-sha256", "é" * 64))
+    tampered = sigv4.HTTPRequest(
+        request.method, request.path, request.query, headers, request.body_sha256
+    )
+    # When it is verified, Then it is refused as a signature mismatch
+    with pytest.raises(SignatureMismatch):
+        check(tampered)
