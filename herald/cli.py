@@ -20,7 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
-from herald import __version__, config
+from herald import __version__, admin, config
 from herald.clock import SystemClock
 from herald.edge.app import HeraldApp
 from herald.edge.authn import Authenticator
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", help="debug, info, warning, error (HERALD_LOG_LEVEL)")
     serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
+    admin.add_parser(commands)
     return parser
 
 
@@ -72,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"herald: {exc}", file=sys.stderr)
             return 2
         return serve(settings)
+    if args.command == "admin":
+        return admin.run(args)
     return 2
 
 

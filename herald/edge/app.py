@@ -20,7 +20,7 @@ from herald.auth import sigv4
 from herald.clock import Clock
 from herald.edge.authn import Authenticator
 from herald.protocols import errors as wire_errors
-from herald.protocols import query, sns_api
+from herald.protocols import query, sns_api, sts_api
 from herald.protocols import xml as xml_render
 from herald.sns.service import SNSService
 from herald.types import RequestContext
@@ -107,6 +107,9 @@ class HeraldApp:
         self._services: dict[str, QueryService] = {
             "sns": QueryService(
                 "sns", sns_api.NAMESPACE, sns_api.VERSION, sns_api.ACTIONS, wire_errors.SNS, sns
+            ),
+            "sts": QueryService(
+                "sts", sts_api.NAMESPACE, sts_api.VERSION, sts_api.ACTIONS, wire_errors.COMMON, None
             ),
         }
         self._fallback = QueryService(

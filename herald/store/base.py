@@ -106,6 +106,14 @@ class Store(ABC):
     async def ensure_account(self, account_id: str, now: float) -> None: ...
 
     @abstractmethod
+    async def create_account(self, account_id: str, now: float) -> bool:
+        """Add an account; False if it exists already."""
+
+    @abstractmethod
+    async def list_accounts(self) -> list[tuple[str, float]]:
+        """Every account as (id, created at), ordered by id."""
+
+    @abstractmethod
     async def put_access_key(self, key: AccessKeyRecord) -> None: ...
 
     @abstractmethod

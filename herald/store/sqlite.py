@@ -51,6 +51,22 @@ class SQLiteStore(Store):
             )
         )
 
+    async def create_account(self, account_id: str, now: float) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                "INSERT OR IGNORE INTO accounts(id, created_at) VALUES (?, ?)", (account_id, now)
+            )
+            return cursor.rowcount == 1
+
+        return await self._call(job)
+
+    async def list_accounts(self) -> list[tuple[str, float]]:
+        def job(c: sqlite3.Connection) -> list[tuple[str, float]]:
+            rows = c.execute("SELECT id, created_at FROM accounts ORDER BY id").fetchall()
+            return [(r[0], r[1]) for r in rows]
+
+        return await self._call(job)
+
     async def put_access_key(self, key: AccessKeyRecord) -> None:
         def job(c: sqlite3.Connection) -> None:
             c.execute(
