@@ -27,6 +27,8 @@ from herald.edge.authn import Authenticator
 from herald.edge.bootstrap import bootstrap
 from herald.edge.http import BoundedHttpToolsProtocol
 from herald.edge.tls import ensure_self_signed
+from herald.iam.identities import Identities
+from herald.iam.service import IAMService
 from herald.sns.service import SNSService
 from herald.store.sqlite import SQLiteStore
 
@@ -182,9 +184,12 @@ async def _serve(
         cert, key = (settings.tls_cert, settings.tls_key)
         if cert is None or key is None:
             cert, key = ensure_self_signed(settings.data_dir)
+        identities = Identities(store)
+        authenticator = Authenticator(store, clock)
         app = HeraldApp(
-            sns=SNSService(store, clock),
-            authenticator=Authenticator(store, clock),
+            sns=SNSService(store, clock, identities),
+            iam=IAMService(store, clock, identities, on_key_change=authenticator.forget),
+            authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,
         )

@@ -19,8 +19,9 @@ from herald import errors, ids
 from herald.auth import sigv4
 from herald.clock import Clock
 from herald.edge.authn import Authenticator
+from herald.iam.service import IAMService
 from herald.protocols import errors as wire_errors
-from herald.protocols import query, sns_api, sts_api
+from herald.protocols import iam_api, query, sns_api, sts_api
 from herald.protocols import xml as xml_render
 from herald.sns.service import SNSService
 from herald.types import RequestContext
@@ -97,6 +98,7 @@ class HeraldApp:
         self,
         *,
         sns: SNSService,
+        iam: IAMService,
         authenticator: Authenticator,
         clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,
@@ -107,6 +109,9 @@ class HeraldApp:
         self._services: dict[str, QueryService] = {
             "sns": QueryService(
                 "sns", sns_api.NAMESPACE, sns_api.VERSION, sns_api.ACTIONS, wire_errors.SNS, sns
+            ),
+            "iam": QueryService(
+                "iam", iam_api.NAMESPACE, iam_api.VERSION, iam_api.ACTIONS, wire_errors.IAM, iam
             ),
             "sts": QueryService(
                 "sts", sts_api.NAMESPACE, sts_api.VERSION, sts_api.ACTIONS, wire_errors.COMMON, None

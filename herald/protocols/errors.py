@@ -76,6 +76,20 @@ SNS: ErrorTable = {
     e.ServiceFault: WireError("InternalError", 500, sender_fault=False),
 }
 
+# Codes and statuses from botocore's IAM model (iam/2010-05-08/service-2.json).
+IAM: ErrorTable = {
+    **COMMON,
+    e.InvalidParameter: WireError("InvalidInput", 400),
+    e.ValidationFailed: WireError("ValidationError", 400),
+    e.MalformedPolicy: WireError("MalformedPolicyDocument", 400),
+    e.NotFound: WireError("NoSuchEntity", 404),
+    e.AlreadyExists: WireError("EntityAlreadyExists", 409),
+    e.InvalidState: WireError("DeleteConflict", 409),
+    e.LimitExceeded: WireError("LimitExceeded", 409),
+    e.AccessDenied: WireError("AccessDenied", 403),
+    e.ServiceFault: WireError("ServiceFailure", 500, sender_fault=False),
+}
+
 INTERNAL = WireError("InternalFailure", 500, sender_fault=False)
 
 

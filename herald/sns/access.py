@@ -2,8 +2,8 @@
 by the policy engine (``herald.auth.policy``) as AWS decides it.
 
 Topic policies are parsed once per distinct document (a bounded cache keyed by the text).
-The identity side today is the account root's implicit permissions; IAM users and roles
-with identity policies arrive with the IAM API.
+The identity side is the caller's own policies (``herald.iam.identities``); an account
+root's permissions are implicit.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from herald.auth.policy.document import Kind, Policy
 from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import AccessDenied, MalformedPolicy
+from herald.iam.identities import Identities
 from herald.sns import policy as topic_policy
 from herald.store.base import TopicRecord
 from herald.types import Principal, RequestContext
@@ -53,11 +54,12 @@ def principal_info(principal: Principal) -> PrincipalInfo:
 
 
 class TopicAccess:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, identities: Identities) -> None:
         self._clock = clock
+        self._identities = identities
         self._parsed: OrderedDict[str, Policy | None] = OrderedDict()
 
-    def check(
+    async def check(
         self,
         ctx: RequestContext,
         action: str,
@@ -84,7 +86,8 @@ class TopicAccess:
             },
         )
         resource_policy = self._policy(topic) if topic is not None else None
-        decision = evaluate(request, PolicySet(resource=resource_policy))
+        identity = await self._identities.policies_for(ctx.principal)
+        decision = evaluate(request, PolicySet(identity=identity, resource=resource_policy))
         if not decision.allowed:
             log.info(
                 "denied %s sns:%s on %s: %s",

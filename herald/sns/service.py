@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from herald.clock import Clock
+from herald.iam.identities import Identities
 from herald.sns.publishing import Publisher
 from herald.sns.subscriptions import Subscriptions
 from herald.sns.topics import Topics
@@ -10,7 +11,7 @@ from herald.store.base import Store
 
 
 class SNSService:
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self.topics = Topics(store, clock)
+    def __init__(self, store: Store, clock: Clock, identities: Identities | None = None) -> None:
+        self.topics = Topics(store, clock, identities or Identities(store))
         self.subscriptions = Subscriptions(store, clock, self.topics)
         self.publisher = Publisher(store, clock, self.topics)

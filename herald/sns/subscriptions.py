@@ -213,7 +213,7 @@ class Subscriptions:
         topic = await self._topics.get(sub.topic_arn)
         # The subscriber and the topic's owners may unsubscribe (SNS API reference).
         if sub.owner != ctx.principal.account_id:
-            self._topics.access.check(ctx, "Unsubscribe", sub.arn, topic)
+            await self._topics.access.check(ctx, "Unsubscribe", sub.arn, topic)
         await self._store.delete_subscription(sub.arn)
 
     async def get_attributes(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
@@ -295,7 +295,7 @@ class Subscriptions:
             raise NotFound("Subscription does not exist")
         if sub.owner != ctx.principal.account_id:
             topic = await self._topics.get(sub.topic_arn)
-            self._topics.access.check(ctx, action, sub.arn, topic)
+            await self._topics.access.check(ctx, action, sub.arn, topic)
         return sub
 
 

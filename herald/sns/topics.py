@@ -21,6 +21,7 @@ from herald.errors import (
     ResourceNotFound,
     TopicLimitExceeded,
 )
+from herald.iam.identities import Identities
 from herald.sns import arns, attributes, policy, validation
 from herald.sns.access import TopicAccess
 from herald.store.base import Store, TopicRecord
@@ -44,11 +45,11 @@ _CLEARABLE = frozenset(
 
 
 class Topics:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, identities: Identities) -> None:
         self._store = store
         self._clock = clock
         self._cache: OrderedDict[str, TopicRecord] = OrderedDict()
-        self.access = TopicAccess(clock)
+        self.access = TopicAccess(clock, identities)
 
     # -- lookup and access -------------------------------------------------------------
 
@@ -68,7 +69,7 @@ class Topics:
         topic = await self.get(str(parsed))
         if topic is None:
             raise NotFound("Topic does not exist")
-        self.access.check(ctx, action, topic.arn, topic, context)
+        await self.access.check(ctx, action, topic.arn, topic, context)
         return topic
 
     @staticmethod
@@ -122,7 +123,7 @@ class Topics:
         tag_map = validation.tags(list(tags))
         account = ctx.principal.account_id
         arn = str(arns.TopicARN(ctx.region, account, name))
-        self.access.check(ctx, "CreateTopic", arn, None)
+        await self.access.check(ctx, "CreateTopic", arn, None)
         existing = await self.get(arn)
         if existing is None:
             # Counted over every region: regions here are names a client chooses, so a
@@ -217,13 +218,13 @@ class Topics:
         topic = await self.get(str(parsed))
         if topic is None:
             return
-        self.access.check(ctx, "DeleteTopic", topic.arn, topic)
+        await self.access.check(ctx, "DeleteTopic", topic.arn, topic)
         await self._store.delete_topic(topic.arn)
         self._cache.pop(topic.arn, None)
 
     async def list(self, ctx: RequestContext, token: str | None) -> tuple[list[str], str | None]:
         own = f"arn:aws:sns:{ctx.region}:{ctx.principal.account_id}:*"
-        self.access.check(ctx, "ListTopics", own, None)
+        await self.access.check(ctx, "ListTopics", own, None)
         after = decode_token(token)
         topics = await self._store.list_topics(
             ctx.principal.account_id, ctx.region, after, PAGE_SIZE + 1
@@ -291,7 +292,7 @@ class Topics:
         topic = await self.get(str(parsed))
         if topic is None:
             raise ResourceNotFound("Resource does not exist")
-        self.access.check(ctx, action, topic.arn, topic)
+        await self.access.check(ctx, action, topic.arn, topic)
         return topic.arn
 
 

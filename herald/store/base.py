@@ -33,6 +33,17 @@ class AccessKeyRecord:
 
 
 @dataclass(frozen=True)
+class UserRecord:
+    account_id: str
+    name: str
+    user_id: str
+    arn: str
+    path: str
+    tags: Mapping[str, str]
+    created_at: float
+
+
+@dataclass(frozen=True)
 class TopicRecord:
     arn: str
     account_id: str
@@ -122,6 +133,60 @@ class Store(ABC):
     @abstractmethod
     async def deactivate_access_keys(self, principal_arn: str, keep: str) -> list[str]:
         """Set every active key of ``principal_arn`` but ``keep`` Inactive; return their ids."""
+
+    # -- IAM users and inline policies -------------------------------------------------
+
+    @abstractmethod
+    async def create_user(self, user: UserRecord) -> bool:
+        """Add a user; False if the account has one of that name."""
+
+    @abstractmethod
+    async def get_user(self, account_id: str, name: str) -> UserRecord | None: ...
+
+    @abstractmethod
+    async def list_users(self, account_id: str) -> list[UserRecord]:
+        """The account's users, ordered by name."""
+
+    @abstractmethod
+    async def set_user_tags(self, account_id: str, name: str, tags: Mapping[str, str]) -> None:
+        """Replace the user's tags. Raises NotFound."""
+
+    @abstractmethod
+    async def delete_user(self, account_id: str, name: str) -> None:
+        """Delete a user that has no access keys and no policies.
+        Raises NotFound, InvalidState (keys or policies remain)."""
+
+    @abstractmethod
+    async def list_access_keys(self, principal_arn: str) -> list[AccessKeyRecord]: ...
+
+    @abstractmethod
+    async def add_access_key(self, key: AccessKeyRecord, max_per_principal: int) -> None:
+        """Add a key unless the principal has ``max_per_principal``. Raises LimitExceeded."""
+
+    @abstractmethod
+    async def set_access_key_status(
+        self, principal_arn: str, access_key_id: str, status: KeyStatus
+    ) -> None:
+        """Raises NotFound when the principal has no such key."""
+
+    @abstractmethod
+    async def delete_access_key(self, principal_arn: str, access_key_id: str) -> None:
+        """Raises NotFound when the principal has no such key."""
+
+    @abstractmethod
+    async def put_inline_policy(
+        self, principal_arn: str, name: str, document: str, max_total_chars: int
+    ) -> None:
+        """Add or replace a policy; the principal's policies together stay within
+        ``max_total_chars``. Raises LimitExceeded."""
+
+    @abstractmethod
+    async def get_inline_policies(self, principal_arn: str) -> dict[str, str]:
+        """The principal's inline policies by name."""
+
+    @abstractmethod
+    async def delete_inline_policy(self, principal_arn: str, name: str) -> None:
+        """Raises NotFound."""
 
     # -- topics ------------------------------------------------------------------------
 

@@ -69,4 +69,26 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX messages_by_topic ON messages(topic_arn, published_at)",
         ],
     ),
+    (
+        2,
+        [
+            """CREATE TABLE iam_users (
+                account_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                user_id TEXT NOT NULL UNIQUE,
+                arn TEXT NOT NULL UNIQUE,
+                path TEXT NOT NULL,
+                tags TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (account_id, name)
+            )""",
+            """CREATE TABLE inline_policies (
+                principal_arn TEXT NOT NULL,
+                name TEXT NOT NULL,
+                document TEXT NOT NULL,
+                PRIMARY KEY (principal_arn, name)
+            )""",
+            "CREATE INDEX access_keys_by_principal ON access_keys(principal_arn)",
+        ],
+    ),
 ]

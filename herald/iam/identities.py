@@ -1,0 +1,47 @@
+"""The identity side of every decision: a principal's own policies, parsed once.
+
+Policies are cached per principal ARN and dropped when this process changes them
+(``forget``); the account root has no policies (its permissions are implicit).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from herald.auth.policy import Policy, parse_policy
+from herald.auth.policy.document import Kind
+from herald.errors import MalformedPolicy
+from herald.store.base import Store
+from herald.types import Principal
+
+CACHE_SIZE = 10_000
+
+
+class Identities:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: OrderedDict[str, tuple[Policy, ...]] = OrderedDict()
+
+    async def policies_for(self, principal: Principal) -> tuple[Policy, ...]:
+        """The identity policies that apply to ``principal``."""
+        if principal.is_root:
+            return ()
+        cached = self._cache.get(principal.arn)
+        if cached is not None:
+            self._cache.move_to_end(principal.arn)
+            return cached
+        documents = await self._store.get_inline_policies(principal.arn)
+        policies = []
+        for name, text in documents.items():
+            try:
+                policies.append(parse_policy(text, Kind.IDENTITY, f"inline policy {name}"))
+            except MalformedPolicy:
+                continue  # checked when it was put; a document that no longer parses grants nothing
+        result = tuple(policies)
+        self._cache[principal.arn] = result
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def forget(self, principal_arn: str) -> None:
+        self._cache.pop(principal_arn, None)

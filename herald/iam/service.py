@@ -1,0 +1,288 @@
+"""IAM users, access keys and user inline policies, with IAM's rules and limits.
+
+Every action is authorised like any other: the caller's identity policies (the account
+root may do everything in its account). IAM is global: ARNs carry no region.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Callable, Mapping, Sequence
+
+from herald.auth.policy import PolicySet, Request, evaluate, parse_policy
+from herald.auth.policy.document import Kind
+from herald.clock import Clock
+from herald.errors import (
+    AccessDenied,
+    AlreadyExists,
+    InvalidParameter,
+    LimitExceeded,
+    MalformedPolicy,
+    NotFound,
+    ValidationFailed,
+)
+from herald.iam.identities import Identities
+from herald.sns.access import principal_info
+from herald.store.base import AccessKeyRecord, KeyStatus, Store, UserRecord
+from herald.types import RequestContext
+
+MAX_KEYS_PER_USER = 2
+MAX_USER_INLINE_CHARS = 2048
+MAX_TAGS = 50
+_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+_PATH = re.compile(r"/([\x21-\x7e]{0,510}/)?")
+_ID_ALPHABET = string.ascii_uppercase + "234567"
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+
+
+class UserNotFound(NotFound):
+    pass
+
+
+class IAMService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        identities: Identities,
+        on_key_change: Callable[[str], None] = lambda key_id: None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._identities = identities
+        self._on_key_change = on_key_change
+
+    # -- users -------------------------------------------------------------------------
+
+    async def create_user(
+        self,
+        ctx: RequestContext,
+        name: str | None,
+        path: str | None,
+        tags: Sequence[tuple[str | None, str | None]],
+    ) -> UserRecord:
+        """Raises InvalidParameter, AlreadyExists (EntityAlreadyExists), AccessDenied."""
+        name = _name("userName", name)
+        path = _path(path)
+        tag_map = _tags(tags)
+        account = ctx.principal.account_id
+        arn = f"arn:aws:iam::{account}:user{path}{name}"
+        await self._authorize(ctx, "iam:CreateUser", arn)
+        user = UserRecord(account, name, _new_id("AIDA"), arn, path, tag_map, self._clock.now())
+        if not await self._store.create_user(user):
+            raise AlreadyExists(f"User with name {name} already exists.")
+        return user
+
+    async def get_user(self, ctx: RequestContext, name: str | None) -> UserRecord:
+        """The named user, or the caller's own when no name is given."""
+        if name is None:
+            if ctx.principal.is_root:
+                account = ctx.principal.account_id
+                return UserRecord(account, "", account, ctx.principal.arn, "/", {}, 0.0)
+            name = ctx.principal.arn.rsplit("/", 1)[-1]
+        user = await self._user(ctx, name)
+        await self._authorize(ctx, "iam:GetUser", user.arn)
+        return user
+
+    async def list_users(self, ctx: RequestContext, path_prefix: str | None) -> list[UserRecord]:
+        account = ctx.principal.account_id
+        await self._authorize(ctx, "iam:ListUsers", f"arn:aws:iam::{account}:user/")
+        prefix = path_prefix or "/"
+        return [u for u in await self._store.list_users(account) if u.path.startswith(prefix)]
+
+    async def delete_user(self, ctx: RequestContext, name: str | None) -> None:
+        """Raises NotFound, InvalidState (DeleteConflict: keys or policies remain)."""
+        user = await self._user(ctx, _name("userName", name))
+        await self._authorize(ctx, "iam:DeleteUser", user.arn)
+        await self._store.delete_user(user.account_id, user.name)
+
+    async def tag_user(
+        self,
+        ctx: RequestContext,
+        name: str | None,
+        tags: Sequence[tuple[str | None, str | None]],
+    ) -> None:
+        user = await self._user(ctx, _name("userName", name))
+        await self._authorize(ctx, "iam:TagUser", user.arn)
+        merged = {**user.tags, **_tags(tags)}
+        if len(merged) > MAX_TAGS:
+            raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
+        await self._store.set_user_tags(user.account_id, user.name, merged)
+
+    async def untag_user(self, ctx: RequestContext, name: str | None, keys: Sequence[str]) -> None:
+        user = await self._user(ctx, _name("userName", name))
+        await self._authorize(ctx, "iam:UntagUser", user.arn)
+        remaining = {k: v for k, v in user.tags.items() if k not in set(keys)}
+        await self._store.set_user_tags(user.account_id, user.name, remaining)
+
+    # -- access keys -------------------------------------------------------------------
+
+    async def create_access_key(
+        self, ctx: RequestContext, user_name: str | None
+    ) -> AccessKeyRecord:
+        """A new key for a user (or the caller); the secret is shown only now."""
+        user = await self._key_owner(ctx, user_name)
+        await self._authorize(ctx, "iam:CreateAccessKey", user.arn)
+        key = AccessKeyRecord(
+            access_key_id=_new_id("AKIA"),
+            secret_access_key="".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)),
+            account_id=user.account_id,
+            principal_arn=user.arn,
+            user_id=user.user_id,
+            status=KeyStatus.ACTIVE,
+            created_at=self._clock.now(),
+        )
+        await self._store.add_access_key(key, MAX_KEYS_PER_USER)
+        return key
+
+    async def list_access_keys(
+        self, ctx: RequestContext, user_name: str | None
+    ) -> tuple[UserRecord, list[AccessKeyRecord]]:
+        user = await self._key_owner(ctx, user_name)
+        await self._authorize(ctx, "iam:ListAccessKeys", user.arn)
+        return user, await self._store.list_access_keys(user.arn)
+
+    async def update_access_key(
+        self, ctx: RequestContext, user_name: str | None, key_id: str | None, status: str | None
+    ) -> None:
+        """Active or Inactive; an inactive key is refused from the next request on."""
+        user = await self._key_owner(ctx, user_name)
+        if status not in ("Active", "Inactive"):
+            raise ValidationFailed(
+                f"1 validation error detected: Value '{status}' at 'status' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [Active, Inactive]"
+            )
+        key_id = _name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
+        await self._authorize(ctx, "iam:UpdateAccessKey", user.arn)
+        await self._store.set_access_key_status(user.arn, key_id, KeyStatus(status))
+        self._on_key_change(key_id)
+
+    async def delete_access_key(
+        self, ctx: RequestContext, user_name: str | None, key_id: str | None
+    ) -> None:
+        user = await self._key_owner(ctx, user_name)
+        key_id = _name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
+        await self._authorize(ctx, "iam:DeleteAccessKey", user.arn)
+        await self._store.delete_access_key(user.arn, key_id)
+        self._on_key_change(key_id)
+
+    # -- inline policies ---------------------------------------------------------------
+
+    async def put_user_policy(
+        self, ctx: RequestContext, user_name: str | None, name: str | None, document: str | None
+    ) -> None:
+        """Raises MalformedPolicy (MalformedPolicyDocument), LimitExceeded, NotFound."""
+        user = await self._user(ctx, _name("userName", user_name))
+        name = _name("policyName", name, _POLICY_NAME)
+        if not document:
+            raise MalformedPolicy("Syntax errors in policy.")
+        parse_policy(document, Kind.IDENTITY, name)
+        await self._authorize(ctx, "iam:PutUserPolicy", user.arn)
+        await self._store.put_inline_policy(user.arn, name, document, MAX_USER_INLINE_CHARS)
+        self._identities.forget(user.arn)
+
+    async def get_user_policy(
+        self, ctx: RequestContext, user_name: str | None, name: str | None
+    ) -> tuple[str, str, str]:
+        user = await self._user(ctx, _name("userName", user_name))
+        name = _name("policyName", name, _POLICY_NAME)
+        await self._authorize(ctx, "iam:GetUserPolicy", user.arn)
+        document = (await self._store.get_inline_policies(user.arn)).get(name)
+        if document is None:
+            raise NotFound(f"The user policy with name {name} cannot be found.")
+        return user.name, name, document
+
+    async def list_user_policies(self, ctx: RequestContext, user_name: str | None) -> list[str]:
+        user = await self._user(ctx, _name("userName", user_name))
+        await self._authorize(ctx, "iam:ListUserPolicies", user.arn)
+        return list(await self._store.get_inline_policies(user.arn))
+
+    async def delete_user_policy(
+        self, ctx: RequestContext, user_name: str | None, name: str | None
+    ) -> None:
+        user = await self._user(ctx, _name("userName", user_name))
+        name = _name("policyName", name, _POLICY_NAME)
+        await self._authorize(ctx, "iam:DeleteUserPolicy", user.arn)
+        await self._store.delete_inline_policy(user.arn, name)
+        self._identities.forget(user.arn)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    async def _user(self, ctx: RequestContext, name: str) -> UserRecord:
+        user = await self._store.get_user(ctx.principal.account_id, name)
+        if user is None:
+            raise UserNotFound(f"The user with name {name} cannot be found.")
+        return user
+
+    async def _key_owner(self, ctx: RequestContext, user_name: str | None) -> UserRecord:
+        if user_name is not None:
+            return await self._user(ctx, _name("userName", user_name))
+        if ctx.principal.is_root:
+            raise InvalidParameter(
+                "Herald issues the account root's keys with `herald admin access-keys`; "
+                "name a UserName."
+            )
+        return await self._user(ctx, ctx.principal.arn.rsplit("/", 1)[-1])
+
+    async def _authorize(self, ctx: RequestContext, action: str, resource: str) -> None:
+        identity = await self._identities.policies_for(ctx.principal)
+        request = Request(
+            principal=principal_info(ctx.principal),
+            action=action,
+            resource=resource,
+            resource_account=ctx.principal.account_id,
+            context={"aws:SecureTransport": ctx.secure_transport},
+        )
+        if not evaluate(request, PolicySet(identity=identity)).allowed:
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: {action} "
+                f"on resource: {resource} because no identity-based policy allows the "
+                f"{action} action"
+            )
+
+
+def _name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) -> str:
+    if value is None:
+        raise ValidationFailed(
+            f"1 validation error detected: Value null at '{field}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    if not pattern.fullmatch(value):
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: {pattern.pattern}"
+        )
+    return value
+
+
+def _path(value: str | None) -> str:
+    if value is None:
+        return "/"
+    if not _PATH.fullmatch(value):
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at 'path' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: (\\u002F)|"
+            "(\\u002F[\\u0021-\\u007E]+\\u002F)"
+        )
+    return value
+
+
+def _tags(pairs: Sequence[tuple[str | None, str | None]]) -> Mapping[str, str]:
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if not key or len(key) > 128 or value is None or len(value) > 256:
+            raise InvalidParameter("Tag keys must be 1-128 characters and values at most 256.")
+        result[key] = value
+    if len(result) > MAX_TAGS:
+        raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
+    return result
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+
+
+__all__ = ["AccessKeyRecord", "IAMService", "UserRecord"]

@@ -1,0 +1,152 @@
+"""IAM over the AWS Query protocol: users, access keys, user inline policies."""
+
+from __future__ import annotations
+
+import datetime
+import urllib.parse
+from collections.abc import Awaitable, Callable
+
+from herald.iam.service import AccessKeyRecord, IAMService, UserRecord
+from herald.protocols import xml
+from herald.protocols.query import QueryParams
+from herald.types import RequestContext
+
+NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
+VERSION = "2010-05-08"
+
+Result = list[xml.Node] | None
+Handler = Callable[[IAMService, RequestContext, QueryParams], Awaitable[Result]]
+
+
+def _date(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tags(p: QueryParams) -> list[tuple[str | None, str | None]]:
+    return [(m.get("Key"), m.get("Value")) for m in p.members("Tags.member")]
+
+
+def _user(name: str, user: UserRecord) -> xml.Node:
+    tags = [
+        xml.node("member", [xml.el("Key", k), xml.el("Value", v)]) for k, v in user.tags.items()
+    ]
+    children = [
+        xml.el("Path", user.path),
+        xml.el("UserName", user.name or None),
+        xml.el("UserId", user.user_id),
+        xml.el("Arn", user.arn),
+        xml.el("CreateDate", _date(user.created_at)),
+    ]
+    if tags:
+        children.append(xml.node("Tags", tags))
+    return xml.node(name, children)
+
+
+def _key(name: str, user: str, key: AccessKeyRecord, secret: bool) -> xml.Node:
+    return xml.node(
+        name,
+        [
+            xml.el("UserName", user),
+            xml.el("AccessKeyId", key.access_key_id),
+            xml.el("Status", key.status.value),
+            xml.el("SecretAccessKey", key.secret_access_key if secret else None),
+            xml.el("CreateDate", _date(key.created_at)),
+        ],
+    )
+
+
+async def create_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    user = await iam.create_user(ctx, p.get("UserName"), p.get("Path"), _tags(p))
+    return [_user("User", user)]
+
+
+async def get_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    return [_user("User", await iam.get_user(ctx, p.get("UserName")))]
+
+
+async def list_users(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    users = await iam.list_users(ctx, p.get("PathPrefix"))
+    return [xml.node("Users", (_user("member", u) for u in users)), xml.el("IsTruncated", "false")]
+
+
+async def delete_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.delete_user(ctx, p.get("UserName"))
+    return None
+
+
+async def tag_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.tag_user(ctx, p.get("UserName"), _tags(p))
+    return None
+
+
+async def untag_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.untag_user(ctx, p.get("UserName"), p.scalars("TagKeys.member"))
+    return None
+
+
+async def create_access_key(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    key = await iam.create_access_key(ctx, p.get("UserName"))
+    name = key.principal_arn.rsplit("/", 1)[-1]
+    return [_key("AccessKey", name, key, secret=True)]
+
+
+async def list_access_keys(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    user, keys = await iam.list_access_keys(ctx, p.get("UserName"))
+    members = (_key("member", user.name, k, secret=False) for k in keys)
+    return [xml.node("AccessKeyMetadata", members), xml.el("IsTruncated", "false")]
+
+
+async def update_access_key(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.update_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"), p.get("Status"))
+    return None
+
+
+async def delete_access_key(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.delete_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"))
+    return None
+
+
+async def put_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.put_user_policy(ctx, p.get("UserName"), p.get("PolicyName"), p.get("PolicyDocument"))
+    return None
+
+
+async def get_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    user, name, document = await iam.get_user_policy(ctx, p.get("UserName"), p.get("PolicyName"))
+    # IAM returns policy documents URL-encoded (RFC 3986); SDKs decode them.
+    return [
+        xml.el("UserName", user),
+        xml.el("PolicyName", name),
+        xml.el("PolicyDocument", urllib.parse.quote(document, safe="")),
+    ]
+
+
+async def list_user_policies(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    names = await iam.list_user_policies(ctx, p.get("UserName"))
+    return [
+        xml.node("PolicyNames", (xml.el("member", n) for n in names)),
+        xml.el("IsTruncated", "false"),
+    ]
+
+
+async def delete_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.delete_user_policy(ctx, p.get("UserName"), p.get("PolicyName"))
+    return None
+
+
+ACTIONS: dict[str, Handler] = {
+    "CreateUser": create_user,
+    "GetUser": get_user,
+    "ListUsers": list_users,
+    "DeleteUser": delete_user,
+    "TagUser": tag_user,
+    "UntagUser": untag_user,
+    "CreateAccessKey": create_access_key,
+    "ListAccessKeys": list_access_keys,
+    "UpdateAccessKey": update_access_key,
+    "DeleteAccessKey": delete_access_key,
+    "PutUserPolicy": put_user_policy,
+    "GetUserPolicy": get_user_policy,
+    "ListUserPolicies": list_user_policies,
+    "DeleteUserPolicy": delete_user_policy,
+}

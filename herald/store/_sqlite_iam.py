@@ -1,0 +1,201 @@
+"""IAM users, their access keys and inline policies, in SQLite (mixed into SQLiteStore)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from herald.errors import InvalidState, LimitExceeded, NotFound
+from herald.store._sqlite_worker import SQLiteWorker
+from herald.store.base import AccessKeyRecord, KeyStatus, UserRecord
+
+_USER_COLUMNS = "account_id, name, user_id, arn, path, tags, created_at"
+_KEY_COLUMNS = "access_key_id, secret, account_id, principal_arn, user_id, status, created_at"
+
+
+class SQLiteIAM:
+    _worker: SQLiteWorker
+
+    async def create_user(self, user: UserRecord) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                f"INSERT OR IGNORE INTO iam_users({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user.account_id,
+                    user.name,
+                    user.user_id,
+                    user.arn,
+                    user.path,
+                    json.dumps(dict(user.tags)),
+                    user.created_at,
+                ),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self._worker.call(job))
+
+    async def get_user(self, account_id: str, name: str) -> UserRecord | None:
+        def job(c: sqlite3.Connection) -> UserRecord | None:
+            return _get_user(c, account_id, name)
+
+        result: UserRecord | None = await self._worker.call(job)
+        return result
+
+    async def list_users(self, account_id: str) -> list[UserRecord]:
+        def job(c: sqlite3.Connection) -> list[UserRecord]:
+            rows = c.execute(
+                f"SELECT {_USER_COLUMNS} FROM iam_users WHERE account_id = ? ORDER BY name",
+                (account_id,),
+            ).fetchall()
+            return [_user(r) for r in rows]
+
+        result: list[UserRecord] = await self._worker.call(job)
+        return result
+
+    async def set_user_tags(self, account_id: str, name: str, tags: Mapping[str, str]) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            cursor = c.execute(
+                "UPDATE iam_users SET tags = ? WHERE account_id = ? AND name = ?",
+                (json.dumps(dict(tags)), account_id, name),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"The user with name {name} cannot be found.")
+
+        await self._worker.call(job)
+
+    async def delete_user(self, account_id: str, name: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            user = _get_user(c, account_id, name)
+            if user is None:
+                raise NotFound(f"The user with name {name} cannot be found.")
+            if c.execute(
+                "SELECT 1 FROM access_keys WHERE principal_arn = ?", (user.arn,)
+            ).fetchone():
+                raise InvalidState("Cannot delete entity, must delete access keys first.")
+            if c.execute(
+                "SELECT 1 FROM inline_policies WHERE principal_arn = ?", (user.arn,)
+            ).fetchone():
+                raise InvalidState("Cannot delete entity, must delete policies first.")
+            c.execute("DELETE FROM iam_users WHERE account_id = ? AND name = ?", (account_id, name))
+
+        await self._worker.call(job)
+
+    async def list_access_keys(self, principal_arn: str) -> list[AccessKeyRecord]:
+        def job(c: sqlite3.Connection) -> list[AccessKeyRecord]:
+            rows = c.execute(
+                f"SELECT {_KEY_COLUMNS} FROM access_keys WHERE principal_arn = ? "
+                "ORDER BY created_at, access_key_id",
+                (principal_arn,),
+            ).fetchall()
+            return [
+                AccessKeyRecord(r[0], r[1], r[2], r[3], r[4], KeyStatus(r[5]), r[6]) for r in rows
+            ]
+
+        result: list[AccessKeyRecord] = await self._worker.call(job)
+        return result
+
+    async def add_access_key(self, key: AccessKeyRecord, max_per_principal: int) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            count = c.execute(
+                "SELECT COUNT(*) FROM access_keys WHERE principal_arn = ?", (key.principal_arn,)
+            ).fetchone()[0]
+            if count >= max_per_principal:
+                raise LimitExceeded(
+                    f"Cannot exceed quota for AccessKeysPerUser: {max_per_principal}"
+                )
+            c.execute(
+                f"INSERT INTO access_keys({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.access_key_id,
+                    key.secret_access_key,
+                    key.account_id,
+                    key.principal_arn,
+                    key.user_id,
+                    key.status.value,
+                    key.created_at,
+                ),
+            )
+
+        await self._worker.call(job)
+
+    async def set_access_key_status(
+        self, principal_arn: str, access_key_id: str, status: KeyStatus
+    ) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            cursor = c.execute(
+                "UPDATE access_keys SET status = ? WHERE principal_arn = ? AND access_key_id = ?",
+                (status.value, principal_arn, access_key_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"The Access Key with id {access_key_id} cannot be found.")
+
+        await self._worker.call(job)
+
+    async def delete_access_key(self, principal_arn: str, access_key_id: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            cursor = c.execute(
+                "DELETE FROM access_keys WHERE principal_arn = ? AND access_key_id = ?",
+                (principal_arn, access_key_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"The Access Key with id {access_key_id} cannot be found.")
+
+        await self._worker.call(job)
+
+    async def put_inline_policy(
+        self, principal_arn: str, name: str, document: str, max_total_chars: int
+    ) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO inline_policies(principal_arn, name, document) VALUES (?, ?, ?) "
+                "ON CONFLICT(principal_arn, name) DO UPDATE SET document = excluded.document",
+                (principal_arn, name, document),
+            )
+            total = c.execute(
+                "SELECT COALESCE(SUM(LENGTH(document)), 0) FROM inline_policies "
+                "WHERE principal_arn = ?",
+                (principal_arn,),
+            ).fetchone()[0]
+            if total > max_total_chars:
+                raise LimitExceeded(
+                    f"Maximum policy size of {max_total_chars} bytes exceeded for "
+                    f"{principal_arn.rsplit('/', 1)[-1]}"
+                )
+
+        await self._worker.call(job)
+
+    async def get_inline_policies(self, principal_arn: str) -> dict[str, str]:
+        def job(c: sqlite3.Connection) -> dict[str, str]:
+            rows = c.execute(
+                "SELECT name, document FROM inline_policies WHERE principal_arn = ? ORDER BY name",
+                (principal_arn,),
+            ).fetchall()
+            return {r[0]: r[1] for r in rows}
+
+        result: dict[str, str] = await self._worker.call(job)
+        return result
+
+    async def delete_inline_policy(self, principal_arn: str, name: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            cursor = c.execute(
+                "DELETE FROM inline_policies WHERE principal_arn = ? AND name = ?",
+                (principal_arn, name),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"The user policy with name {name} cannot be found.")
+
+        await self._worker.call(job)
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
+
+
+def _get_user(c: sqlite3.Connection, account_id: str, name: str) -> UserRecord | None:
+    row = c.execute(
+        f"SELECT {_USER_COLUMNS} FROM iam_users WHERE account_id = ? AND name = ?",
+        (account_id, name),
+    ).fetchone()
+    return None if row is None else _user(row)
