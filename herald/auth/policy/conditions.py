@@ -30,7 +30,7 @@ from typing import Any
 from herald.auth.policy.matching import ContextValue, Lookup, arn_matches, matches, resolve
 from herald.errors import MalformedPolicy
 
-Compare = Callable[[ContextValue, str, Lookup], bool]
+Compare = Callable[[ContextValue, str, Lookup | None], bool]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class Condition:
     if_exists: bool
     set_operator: str | None  # "ForAnyValue", "ForAllValues" or None
 
-    def holds(self, lookup: Lookup) -> bool:
+    def holds(self, lookup: Lookup, variables: Lookup | None) -> bool:
+        """Whether the condition holds; ``variables`` resolves policy variables in its
+        values (None for policies of Version 2008-10-17, which have none)."""
         value = lookup(self.key)
         if self.base.name == "Null":
             missing = value is None or value == []
@@ -62,11 +64,11 @@ class Condition:
             return self.if_exists or self.base.negated
         items = value if isinstance(value, list) else [value]
         if self.set_operator == "ForAllValues":
-            return all(self._one(item, lookup) for item in items)
-        return any(self._one(item, lookup) for item in items)
+            return all(self._one(item, variables) for item in items)
+        return any(self._one(item, variables) for item in items)
 
-    def _one(self, item: ContextValue, lookup: Lookup) -> bool:
-        hit = any(self.base.compare(item, wanted, lookup) for wanted in self.values)
+    def _one(self, item: ContextValue, variables: Lookup | None) -> bool:
+        hit = any(self.base.compare(item, wanted, variables) for wanted in self.values)
         return not hit if self.base.negated else hit
 
 
@@ -76,17 +78,17 @@ def _text(value: ContextValue) -> str:
     return str(value)
 
 
-def _string_equals(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _string_equals(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     resolved = resolve(wanted, lookup)
     return resolved is not None and _text(value) == resolved
 
 
-def _string_equals_ignore_case(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _string_equals_ignore_case(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     resolved = resolve(wanted, lookup)
     return resolved is not None and _text(value).casefold() == resolved.casefold()
 
 
-def _string_like(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _string_like(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     return matches(wanted, _text(value), lookup)
 
 
@@ -98,7 +100,7 @@ def _number(text: str) -> float | None:
 
 
 def _numeric(test: Callable[[float, float], bool]) -> Compare:
-    def compare(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+    def compare(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
         have, want = _number(_text(value)), _number(wanted)
         return have is not None and want is not None and test(have, want)
 
@@ -120,18 +122,18 @@ def _date(text: str) -> float | None:
 
 
 def _dates(test: Callable[[float, float], bool]) -> Compare:
-    def compare(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+    def compare(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
         have, want = _date(_text(value)), _date(wanted)
         return have is not None and want is not None and test(have, want)
 
     return compare
 
 
-def _bool(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _bool(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     return _text(value).lower() == wanted.lower()
 
 
-def _binary(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _binary(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     try:
         return base64.b64decode(_text(value), validate=True) == base64.b64decode(
             wanted, validate=True
@@ -140,7 +142,7 @@ def _binary(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
         return False
 
 
-def _ip(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _ip(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     try:
         address = ipaddress.ip_address(_text(value))
         network = ipaddress.ip_network(wanted, strict=False)
@@ -149,11 +151,11 @@ def _ip(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
     return address.version == network.version and address in network
 
 
-def _arn(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _arn(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     return arn_matches(wanted, _text(value), lookup)
 
 
-def _never(value: ContextValue, wanted: str, lookup: Lookup) -> bool:
+def _never(value: ContextValue, wanted: str, lookup: Lookup | None) -> bool:
     return False
 
 
@@ -255,5 +257,5 @@ def _values(written: str, key: str, raw: Any) -> tuple[str, ...]:
     return tuple(values)
 
 
-def all_hold(conditions: tuple[Condition, ...], lookup: Lookup) -> bool:
-    return all(c.holds(lookup) for c in conditions)
+def all_hold(conditions: tuple[Condition, ...], lookup: Lookup, variables: Lookup | None) -> bool:
+    return all(c.holds(lookup, variables) for c in conditions)

@@ -10,12 +10,14 @@ KMS key-policy rule):
 3. Across accounts both sides must allow: the resource policy (naming the caller or its
    account) and the caller's identity policies.
 4. Session policies (an assumed role's) narrow the identity side: it allows only what
-   both the identity policies and the session policies allow.
+   both the identity policies and the session policies allow. A resource policy that
+   names the role is narrowed the same way; one that names the session itself is not.
 5. When the resource policy is required (KMS key policies), nothing is allowed unless the
    resource policy allows, directly or by delegating to the caller's account.
 6. An account's root has every permission of its account on the identity side; an AWS
-   service principal has no identity side and is admitted only by a resource policy that
-   names it.
+   service principal or an anonymous caller has no identity side and is admitted only by
+   a resource policy that names it (or "*").
+7. Policy variables are substituted only in policies of Version 2012-10-17.
 
 Anything not allowed is an implicit deny. A decision names the statements behind it.
 """
@@ -84,7 +86,8 @@ class Decision:
 class _Grant(Enum):
     NONE = 0
     ACCOUNT = 1  # the resource policy names the caller's account: delegation
-    DIRECT = 2  # the resource policy names the caller (or everyone)
+    ROLE = 2  # it names the role of the caller's session: session policies still narrow it
+    DIRECT = 3  # it names the caller itself (or everyone)
 
 
 def evaluate(request: Request, policies: PolicySet) -> Decision:
@@ -99,7 +102,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         _describe(p, s, "denies")
         for p in (*identity, *session)
         for s in p.statements
-        if s.effect is Effect.DENY and _applies(s, request, lookup)
+        if s.effect is Effect.DENY and _applies(p, s, request, lookup)
     ]
     if resource is not None:
         denies += [
@@ -107,7 +110,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
             for s in resource.statements
             if s.effect is Effect.DENY
             and _principal_grant(s, principal) is not _Grant.NONE
-            and _applies(s, request, lookup)
+            and _applies(resource, s, request, lookup)
         ]
     if denies:
         return Decision(Outcome.EXPLICIT_DENY, tuple(denies))
@@ -115,10 +118,14 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     reasons: list[str] = []
     identity_allows = _identity_allows(principal, identity, session, request, lookup, reasons)
     grant = _resource_grant(resource, request, lookup, reasons)
+    if grant is _Grant.ROLE:
+        # A grant to the role reaches the session only as far as its session policies do.
+        narrowed = not session or bool(_allowing(session, request, lookup))
+        grant = _Grant.DIRECT if narrowed else _Grant.NONE
     same_account = principal.account is not None and principal.account == (
         request.resource_account or principal.account
     )
-    if principal.type == "AWSService":
+    if principal.type in ("AWSService", "Anonymous"):
         allowed = grant is _Grant.DIRECT
     elif policies.resource_required:
         if same_account:
@@ -182,7 +189,7 @@ def _allowing(policies: list[Policy], request: Request, lookup: Lookup) -> list[
         _describe(p, s, "allows")
         for p in policies
         for s in p.statements
-        if s.effect is Effect.ALLOW and _applies(s, request, lookup)
+        if s.effect is Effect.ALLOW and _applies(p, s, request, lookup)
     ]
 
 
@@ -196,7 +203,7 @@ def _resource_grant(
         if statement.effect is not Effect.ALLOW:
             continue
         grant = _principal_grant(statement, request.principal)
-        if grant is _Grant.NONE or not _applies(statement, request, lookup):
+        if grant is _Grant.NONE or not _applies(resource, statement, request, lookup):
             continue
         kind = "allows" if grant is _Grant.DIRECT else "allows the caller's account"
         reasons.append(_describe(resource, statement, kind))
@@ -206,8 +213,7 @@ def _resource_grant(
 
 def _principal_grant(statement: Statement, principal: PrincipalInfo) -> _Grant:
     if statement.not_principal is not None:
-        named = _named(statement.not_principal, principal)
-        return _Grant.NONE if named is not _Grant.NONE else _Grant.DIRECT
+        return _Grant.NONE if _excluded(statement.not_principal, principal) else _Grant.DIRECT
     if statement.principal is None:
         return _Grant.NONE
     return _named(statement.principal, principal)
@@ -220,12 +226,33 @@ def _named(principals: Principals, principal: PrincipalInfo) -> _Grant:
         return _Grant.DIRECT
     best = _Grant.NONE
     for entry in principals.aws:
-        if entry in (principal.arn, principal.role_arn):
+        if entry == principal.arn:
             return _Grant.DIRECT
+        if entry == principal.role_arn:
+            best = _Grant.ROLE
+            continue
         account = entry if entry.isdigit() else _root_account(entry)
         if account is not None and account == principal.account:
-            best = _Grant.DIRECT if principal.is_root else _Grant.ACCOUNT
+            grant = _Grant.DIRECT if principal.is_root else _Grant.ACCOUNT
+            best = max(best, grant, key=lambda g: g.value)
     return best
+
+
+def _excluded(principals: Principals, principal: PrincipalInfo) -> bool:
+    """Whether NotPrincipal lists the caller. An account listed there stands for its root
+    only, not for every principal of the account (NotPrincipal: "IAM user in the same or a
+    different account")."""
+    if principals.any:
+        return True
+    if principal.service is not None and principal.service in principals.services:
+        return True
+    for entry in principals.aws:
+        if entry in (principal.arn, principal.role_arn):
+            return True
+        account = entry if entry.isdigit() else _root_account(entry)
+        if account is not None and account == principal.account and principal.is_root:
+            return True
+    return False
 
 
 def _root_account(arn: str) -> str | None:
@@ -234,11 +261,14 @@ def _root_account(arn: str) -> str | None:
     return None
 
 
-def _applies(statement: Statement, request: Request, lookup: Lookup) -> bool:
+def _applies(policy: Policy, statement: Statement, request: Request, lookup: Lookup) -> bool:
+    # Policy variables exist only in policies of Version 2012-10-17; in older ones "${...}"
+    # is literal text (IAM JSON policy elements: Version).
+    variables = lookup if policy.version == "2012-10-17" else None
     return (
         _action_matches(statement, request.action)
-        and _resource_matches(statement, request.resource, lookup)
-        and all_hold(statement.conditions, lookup)
+        and _resource_matches(statement, request.resource, variables)
+        and all_hold(statement.conditions, lookup, variables)
     )
 
 
@@ -249,7 +279,7 @@ def _action_matches(statement: Statement, action: str) -> bool:
     return not any(matches(p, action, ignore_case=True) for p in statement.not_actions)
 
 
-def _resource_matches(statement: Statement, resource: str, lookup: Lookup) -> bool:
+def _resource_matches(statement: Statement, resource: str, lookup: Lookup | None) -> bool:
     if statement.resources is not None:
         return any(matches(p, resource, lookup) for p in statement.resources)
     if statement.not_resources is not None:

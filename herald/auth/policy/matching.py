@@ -93,9 +93,12 @@ def matches(
     return _static(pattern, ignore_case).fullmatch(value) is not None
 
 
-def resolve(text: str, lookup: Lookup) -> str | None:
-    """``text`` with its variables replaced (for exact comparisons); None if one has none."""
-    if not has_variables(text):
+def resolve(text: str, lookup: Lookup | None) -> str | None:
+    """``text`` with its variables replaced (for exact comparisons); None if one has none.
+
+    With no ``lookup`` (a policy of Version 2008-10-17) the text is taken literally.
+    """
+    if lookup is None or not has_variables(text):
         return text
     pieces = substitute(text, lookup)
     return None if pieces is None else "".join(pieces)
