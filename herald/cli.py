@@ -27,8 +27,8 @@ from herald.edge.authn import Authenticator
 from herald.edge.bootstrap import bootstrap
 from herald.edge.http import BoundedHttpToolsProtocol
 from herald.edge.tls import ensure_self_signed
+from herald.iam.facade import IAM
 from herald.iam.identities import Identities
-from herald.iam.service import IAMService
 from herald.sns.service import SNSService
 from herald.store.sqlite import SQLiteStore
 
@@ -188,7 +188,7 @@ async def _serve(
         authenticator = Authenticator(store, clock)
         app = HeraldApp(
             sns=SNSService(store, clock, identities),
-            iam=IAMService(store, clock, identities, on_key_change=authenticator.forget),
+            iam=IAM(store, clock, identities, on_key_change=authenticator.forget),
             authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,

@@ -19,7 +19,7 @@ from herald import errors, ids
 from herald.auth import sigv4
 from herald.clock import Clock
 from herald.edge.authn import Authenticator
-from herald.iam.service import IAMService
+from herald.iam.facade import IAM
 from herald.protocols import errors as wire_errors
 from herald.protocols import iam_api, query, sns_api, sts_api
 from herald.protocols import xml as xml_render
@@ -98,7 +98,7 @@ class HeraldApp:
         self,
         *,
         sns: SNSService,
-        iam: IAMService,
+        iam: IAM,
         authenticator: Authenticator,
         clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,

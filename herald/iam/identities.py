@@ -30,7 +30,12 @@ class Identities:
         if cached is not None:
             self._cache.move_to_end(principal.arn)
             return cached
-        documents = await self._store.get_inline_policies(principal.arn)
+        documents = dict(await self._store.get_inline_policies(principal.arn))
+        if principal.arn.split(":", 5)[-1].startswith("user/"):
+            user = principal.arn.rsplit("/", 1)[-1]
+            for group in await self._store.list_groups_for_user(principal.account_id, user):
+                for name, text in (await self._store.get_inline_policies(group.arn)).items():
+                    documents[f"{group.name}/{name}"] = text
         policies = []
         for name, text in documents.items():
             try:
@@ -45,3 +50,7 @@ class Identities:
 
     def forget(self, principal_arn: str) -> None:
         self._cache.pop(principal_arn, None)
+
+    def forget_all(self) -> None:
+        """A group's policies changed: every member's set may have."""
+        self._cache.clear()

@@ -65,13 +65,13 @@ class IAMService:
         tags: Sequence[tuple[str | None, str | None]],
     ) -> UserRecord:
         """Raises InvalidParameter, AlreadyExists (EntityAlreadyExists), AccessDenied."""
-        name = _name("userName", name)
-        path = _path(path)
+        name = valid_name("userName", name)
+        path = valid_path(path)
         tag_map = _tags(tags)
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:user{path}{name}"
-        await self._authorize(ctx, "iam:CreateUser", arn)
-        user = UserRecord(account, name, _new_id("AIDA"), arn, path, tag_map, self._clock.now())
+        await self.authorize(ctx, "iam:CreateUser", arn)
+        user = UserRecord(account, name, new_id("AIDA"), arn, path, tag_map, self._clock.now())
         if not await self._store.create_user(user):
             raise AlreadyExists(f"User with name {name} already exists.")
         return user
@@ -83,20 +83,20 @@ class IAMService:
                 account = ctx.principal.account_id
                 return UserRecord(account, "", account, ctx.principal.arn, "/", {}, 0.0)
             name = ctx.principal.arn.rsplit("/", 1)[-1]
-        user = await self._user(ctx, name)
-        await self._authorize(ctx, "iam:GetUser", user.arn)
+        user = await self.user(ctx, name)
+        await self.authorize(ctx, "iam:GetUser", user.arn)
         return user
 
     async def list_users(self, ctx: RequestContext, path_prefix: str | None) -> list[UserRecord]:
         account = ctx.principal.account_id
-        await self._authorize(ctx, "iam:ListUsers", f"arn:aws:iam::{account}:user/")
+        await self.authorize(ctx, "iam:ListUsers", f"arn:aws:iam::{account}:user/")
         prefix = path_prefix or "/"
         return [u for u in await self._store.list_users(account) if u.path.startswith(prefix)]
 
     async def delete_user(self, ctx: RequestContext, name: str | None) -> None:
         """Raises NotFound, InvalidState (DeleteConflict: keys or policies remain)."""
-        user = await self._user(ctx, _name("userName", name))
-        await self._authorize(ctx, "iam:DeleteUser", user.arn)
+        user = await self.user(ctx, valid_name("userName", name))
+        await self.authorize(ctx, "iam:DeleteUser", user.arn)
         await self._store.delete_user(user.account_id, user.name)
 
     async def tag_user(
@@ -105,16 +105,16 @@ class IAMService:
         name: str | None,
         tags: Sequence[tuple[str | None, str | None]],
     ) -> None:
-        user = await self._user(ctx, _name("userName", name))
-        await self._authorize(ctx, "iam:TagUser", user.arn)
+        user = await self.user(ctx, valid_name("userName", name))
+        await self.authorize(ctx, "iam:TagUser", user.arn)
         merged = {**user.tags, **_tags(tags)}
         if len(merged) > MAX_TAGS:
             raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
         await self._store.set_user_tags(user.account_id, user.name, merged)
 
     async def untag_user(self, ctx: RequestContext, name: str | None, keys: Sequence[str]) -> None:
-        user = await self._user(ctx, _name("userName", name))
-        await self._authorize(ctx, "iam:UntagUser", user.arn)
+        user = await self.user(ctx, valid_name("userName", name))
+        await self.authorize(ctx, "iam:UntagUser", user.arn)
         remaining = {k: v for k, v in user.tags.items() if k not in set(keys)}
         await self._store.set_user_tags(user.account_id, user.name, remaining)
 
@@ -125,9 +125,9 @@ class IAMService:
     ) -> AccessKeyRecord:
         """A new key for a user (or the caller); the secret is shown only now."""
         user = await self._key_owner(ctx, user_name)
-        await self._authorize(ctx, "iam:CreateAccessKey", user.arn)
+        await self.authorize(ctx, "iam:CreateAccessKey", user.arn)
         key = AccessKeyRecord(
-            access_key_id=_new_id("AKIA"),
+            access_key_id=new_id("AKIA"),
             secret_access_key="".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)),
             account_id=user.account_id,
             principal_arn=user.arn,
@@ -142,7 +142,7 @@ class IAMService:
         self, ctx: RequestContext, user_name: str | None
     ) -> tuple[UserRecord, list[AccessKeyRecord]]:
         user = await self._key_owner(ctx, user_name)
-        await self._authorize(ctx, "iam:ListAccessKeys", user.arn)
+        await self.authorize(ctx, "iam:ListAccessKeys", user.arn)
         return user, await self._store.list_access_keys(user.arn)
 
     async def update_access_key(
@@ -155,8 +155,8 @@ class IAMService:
                 f"1 validation error detected: Value '{status}' at 'status' failed to satisfy "
                 "constraint: Member must satisfy enum value set: [Active, Inactive]"
             )
-        key_id = _name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
-        await self._authorize(ctx, "iam:UpdateAccessKey", user.arn)
+        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
+        await self.authorize(ctx, "iam:UpdateAccessKey", user.arn)
         await self._store.set_access_key_status(user.arn, key_id, KeyStatus(status))
         self._on_key_change(key_id)
 
@@ -164,8 +164,8 @@ class IAMService:
         self, ctx: RequestContext, user_name: str | None, key_id: str | None
     ) -> None:
         user = await self._key_owner(ctx, user_name)
-        key_id = _name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
-        await self._authorize(ctx, "iam:DeleteAccessKey", user.arn)
+        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
+        await self.authorize(ctx, "iam:DeleteAccessKey", user.arn)
         await self._store.delete_access_key(user.arn, key_id)
         self._on_key_change(key_id)
 
@@ -175,43 +175,44 @@ class IAMService:
         self, ctx: RequestContext, user_name: str | None, name: str | None, document: str | None
     ) -> None:
         """Raises MalformedPolicy (MalformedPolicyDocument), LimitExceeded, NotFound."""
-        user = await self._user(ctx, _name("userName", user_name))
-        name = _name("policyName", name, _POLICY_NAME)
+        user = await self.user(ctx, valid_name("userName", user_name))
+        name = valid_name("policyName", name, _POLICY_NAME)
         if not document:
             raise MalformedPolicy("Syntax errors in policy.")
         parse_policy(document, Kind.IDENTITY, name)
-        await self._authorize(ctx, "iam:PutUserPolicy", user.arn)
+        await self.authorize(ctx, "iam:PutUserPolicy", user.arn)
         await self._store.put_inline_policy(user.arn, name, document, MAX_USER_INLINE_CHARS)
         self._identities.forget(user.arn)
 
     async def get_user_policy(
         self, ctx: RequestContext, user_name: str | None, name: str | None
     ) -> tuple[str, str, str]:
-        user = await self._user(ctx, _name("userName", user_name))
-        name = _name("policyName", name, _POLICY_NAME)
-        await self._authorize(ctx, "iam:GetUserPolicy", user.arn)
+        user = await self.user(ctx, valid_name("userName", user_name))
+        name = valid_name("policyName", name, _POLICY_NAME)
+        await self.authorize(ctx, "iam:GetUserPolicy", user.arn)
         document = (await self._store.get_inline_policies(user.arn)).get(name)
         if document is None:
             raise NotFound(f"The user policy with name {name} cannot be found.")
         return user.name, name, document
 
     async def list_user_policies(self, ctx: RequestContext, user_name: str | None) -> list[str]:
-        user = await self._user(ctx, _name("userName", user_name))
-        await self._authorize(ctx, "iam:ListUserPolicies", user.arn)
+        user = await self.user(ctx, valid_name("userName", user_name))
+        await self.authorize(ctx, "iam:ListUserPolicies", user.arn)
         return list(await self._store.get_inline_policies(user.arn))
 
     async def delete_user_policy(
         self, ctx: RequestContext, user_name: str | None, name: str | None
     ) -> None:
-        user = await self._user(ctx, _name("userName", user_name))
-        name = _name("policyName", name, _POLICY_NAME)
-        await self._authorize(ctx, "iam:DeleteUserPolicy", user.arn)
+        user = await self.user(ctx, valid_name("userName", user_name))
+        name = valid_name("policyName", name, _POLICY_NAME)
+        await self.authorize(ctx, "iam:DeleteUserPolicy", user.arn)
         await self._store.delete_inline_policy(user.arn, name)
         self._identities.forget(user.arn)
 
     # -- helpers -----------------------------------------------------------------------
 
-    async def _user(self, ctx: RequestContext, name: str) -> UserRecord:
+    async def user(self, ctx: RequestContext, name: str) -> UserRecord:
+        """The caller's account's user ``name``; raises NotFound."""
         user = await self._store.get_user(ctx.principal.account_id, name)
         if user is None:
             raise UserNotFound(f"The user with name {name} cannot be found.")
@@ -219,15 +220,17 @@ class IAMService:
 
     async def _key_owner(self, ctx: RequestContext, user_name: str | None) -> UserRecord:
         if user_name is not None:
-            return await self._user(ctx, _name("userName", user_name))
+            return await self.user(ctx, valid_name("userName", user_name))
         if ctx.principal.is_root:
             raise InvalidParameter(
                 "Herald issues the account root's keys with `herald admin access-keys`; "
                 "name a UserName."
             )
-        return await self._user(ctx, ctx.principal.arn.rsplit("/", 1)[-1])
+        return await self.user(ctx, ctx.principal.arn.rsplit("/", 1)[-1])
 
-    async def _authorize(self, ctx: RequestContext, action: str, resource: str) -> None:
+    async def authorize(self, ctx: RequestContext, action: str, resource: str) -> None:
+        """Allow ``action`` on ``resource`` by the caller's identity policies, or raise
+        AccessDenied."""
         identity = await self._identities.policies_for(ctx.principal)
         request = Request(
             principal=principal_info(ctx.principal),
@@ -244,7 +247,7 @@ class IAMService:
             )
 
 
-def _name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) -> str:
+def valid_name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) -> str:
     if value is None:
         raise ValidationFailed(
             f"1 validation error detected: Value null at '{field}' failed to satisfy "
@@ -258,7 +261,7 @@ def _name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) -> st
     return value
 
 
-def _path(value: str | None) -> str:
+def valid_path(value: str | None) -> str:
     if value is None:
         return "/"
     if not _PATH.fullmatch(value):
@@ -281,7 +284,7 @@ def _tags(pairs: Sequence[tuple[str | None, str | None]]) -> Mapping[str, str]:
     return result
 
 
-def _new_id(prefix: str) -> str:
+def new_id(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
 
 

@@ -6,16 +6,18 @@ import datetime
 import urllib.parse
 from collections.abc import Awaitable, Callable
 
-from herald.iam.service import AccessKeyRecord, IAMService, UserRecord
+from herald.iam.facade import IAM
+from herald.iam.service import AccessKeyRecord, UserRecord
 from herald.protocols import xml
 from herald.protocols.query import QueryParams
+from herald.store.base import GroupRecord
 from herald.types import RequestContext
 
 NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 VERSION = "2010-05-08"
 
 Result = list[xml.Node] | None
-Handler = Callable[[IAMService, RequestContext, QueryParams], Awaitable[Result]]
+Handler = Callable[[IAM, RequestContext, QueryParams], Awaitable[Result]]
 
 
 def _date(epoch: float) -> str:
@@ -55,64 +57,68 @@ def _key(name: str, user: str, key: AccessKeyRecord, secret: bool) -> xml.Node:
     )
 
 
-async def create_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    user = await iam.create_user(ctx, p.get("UserName"), p.get("Path"), _tags(p))
+async def create_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    user = await iam.users.create_user(ctx, p.get("UserName"), p.get("Path"), _tags(p))
     return [_user("User", user)]
 
 
-async def get_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    return [_user("User", await iam.get_user(ctx, p.get("UserName")))]
+async def get_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    return [_user("User", await iam.users.get_user(ctx, p.get("UserName")))]
 
 
-async def list_users(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    users = await iam.list_users(ctx, p.get("PathPrefix"))
+async def list_users(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    users = await iam.users.list_users(ctx, p.get("PathPrefix"))
     return [xml.node("Users", (_user("member", u) for u in users)), xml.el("IsTruncated", "false")]
 
 
-async def delete_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.delete_user(ctx, p.get("UserName"))
+async def delete_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.delete_user(ctx, p.get("UserName"))
     return None
 
 
-async def tag_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.tag_user(ctx, p.get("UserName"), _tags(p))
+async def tag_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.tag_user(ctx, p.get("UserName"), _tags(p))
     return None
 
 
-async def untag_user(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.untag_user(ctx, p.get("UserName"), p.scalars("TagKeys.member"))
+async def untag_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.untag_user(ctx, p.get("UserName"), p.scalars("TagKeys.member"))
     return None
 
 
-async def create_access_key(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    key = await iam.create_access_key(ctx, p.get("UserName"))
+async def create_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    key = await iam.users.create_access_key(ctx, p.get("UserName"))
     name = key.principal_arn.rsplit("/", 1)[-1]
     return [_key("AccessKey", name, key, secret=True)]
 
 
-async def list_access_keys(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    user, keys = await iam.list_access_keys(ctx, p.get("UserName"))
+async def list_access_keys(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    user, keys = await iam.users.list_access_keys(ctx, p.get("UserName"))
     members = (_key("member", user.name, k, secret=False) for k in keys)
     return [xml.node("AccessKeyMetadata", members), xml.el("IsTruncated", "false")]
 
 
-async def update_access_key(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.update_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"), p.get("Status"))
+async def update_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.update_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"), p.get("Status"))
     return None
 
 
-async def delete_access_key(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.delete_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"))
+async def delete_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.delete_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"))
     return None
 
 
-async def put_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.put_user_policy(ctx, p.get("UserName"), p.get("PolicyName"), p.get("PolicyDocument"))
+async def put_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.put_user_policy(
+        ctx, p.get("UserName"), p.get("PolicyName"), p.get("PolicyDocument")
+    )
     return None
 
 
-async def get_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    user, name, document = await iam.get_user_policy(ctx, p.get("UserName"), p.get("PolicyName"))
+async def get_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    user, name, document = await iam.users.get_user_policy(
+        ctx, p.get("UserName"), p.get("PolicyName")
+    )
     # IAM returns policy documents URL-encoded (RFC 3986); SDKs decode them.
     return [
         xml.el("UserName", user),
@@ -121,20 +127,108 @@ async def get_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) 
     ]
 
 
-async def list_user_policies(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    names = await iam.list_user_policies(ctx, p.get("UserName"))
+async def list_user_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    names = await iam.users.list_user_policies(ctx, p.get("UserName"))
     return [
         xml.node("PolicyNames", (xml.el("member", n) for n in names)),
         xml.el("IsTruncated", "false"),
     ]
 
 
-async def delete_user_policy(iam: IAMService, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.delete_user_policy(ctx, p.get("UserName"), p.get("PolicyName"))
+async def delete_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.delete_user_policy(ctx, p.get("UserName"), p.get("PolicyName"))
+    return None
+
+
+def _group(group: GroupRecord, name: str = "Group") -> xml.Node:
+    return xml.node(
+        name,
+        [
+            xml.el("Path", group.path),
+            xml.el("GroupName", group.name),
+            xml.el("GroupId", group.group_id),
+            xml.el("Arn", group.arn),
+            xml.el("CreateDate", _date(group.created_at)),
+        ],
+    )
+
+
+async def create_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    return [_group(await iam.groups.create(ctx, p.get("GroupName"), p.get("Path")))]
+
+
+async def get_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    group, users = await iam.groups.get(ctx, p.get("GroupName"))
+    return [
+        _group(group),
+        xml.node("Users", (_user("member", u) for u in users)),
+        xml.el("IsTruncated", "false"),
+    ]
+
+
+async def delete_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.groups.delete(ctx, p.get("GroupName"))
+    return None
+
+
+async def add_user_to_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.groups.add_user(ctx, p.get("GroupName"), p.get("UserName"))
+    return None
+
+
+async def remove_user_from_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.groups.remove_user(ctx, p.get("GroupName"), p.get("UserName"))
+    return None
+
+
+async def list_groups_for_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    groups = await iam.groups.for_user(ctx, p.get("UserName"))
+    members = (_group(g, "member") for g in groups)
+    return [xml.node("Groups", members), xml.el("IsTruncated", "false")]
+
+
+async def put_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.groups.put_policy(
+        ctx, p.get("GroupName"), p.get("PolicyName"), p.get("PolicyDocument")
+    )
+    return None
+
+
+async def get_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    group, name, document = await iam.groups.get_policy(
+        ctx, p.get("GroupName"), p.get("PolicyName")
+    )
+    return [
+        xml.el("GroupName", group),
+        xml.el("PolicyName", name),
+        xml.el("PolicyDocument", urllib.parse.quote(document, safe="")),
+    ]
+
+
+async def list_group_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    names = await iam.groups.list_policies(ctx, p.get("GroupName"))
+    return [
+        xml.node("PolicyNames", (xml.el("member", n) for n in names)),
+        xml.el("IsTruncated", "false"),
+    ]
+
+
+async def delete_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.groups.delete_policy(ctx, p.get("GroupName"), p.get("PolicyName"))
     return None
 
 
 ACTIONS: dict[str, Handler] = {
+    "CreateGroup": create_group,
+    "GetGroup": get_group,
+    "DeleteGroup": delete_group,
+    "AddUserToGroup": add_user_to_group,
+    "RemoveUserFromGroup": remove_user_from_group,
+    "ListGroupsForUser": list_groups_for_user,
+    "PutGroupPolicy": put_group_policy,
+    "GetGroupPolicy": get_group_policy,
+    "ListGroupPolicies": list_group_policies,
+    "DeleteGroupPolicy": delete_group_policy,
     "CreateUser": create_user,
     "GetUser": get_user,
     "ListUsers": list_users,

@@ -9,7 +9,7 @@ from typing import Any
 
 from herald.errors import InvalidState, LimitExceeded, NotFound
 from herald.store._sqlite_worker import SQLiteWorker
-from herald.store.base import AccessKeyRecord, KeyStatus, UserRecord
+from herald.store.base import AccessKeyRecord, GroupRecord, KeyStatus, UserRecord
 
 _USER_COLUMNS = "account_id, name, user_id, arn, path, tags, created_at"
 _KEY_COLUMNS = "access_key_id, secret, account_id, principal_arn, user_id, status, created_at"
@@ -78,6 +78,11 @@ class SQLiteIAM:
                 "SELECT 1 FROM inline_policies WHERE principal_arn = ?", (user.arn,)
             ).fetchone():
                 raise InvalidState("Cannot delete entity, must delete policies first.")
+            if c.execute(
+                "SELECT 1 FROM iam_group_members WHERE account_id = ? AND user_name = ?",
+                (account_id, name),
+            ).fetchone():
+                raise InvalidState("Cannot delete entity, must remove user from all groups first.")
             c.execute("DELETE FROM iam_users WHERE account_id = ? AND name = ?", (account_id, name))
 
         await self._worker.call(job)
@@ -199,3 +204,120 @@ def _get_user(c: sqlite3.Connection, account_id: str, name: str) -> UserRecord |
         (account_id, name),
     ).fetchone()
     return None if row is None else _user(row)
+
+
+class SQLiteGroups:
+    _worker: SQLiteWorker
+
+    async def create_group(self, group: GroupRecord) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                f"INSERT OR IGNORE INTO iam_groups({_GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    group.account_id,
+                    group.name,
+                    group.group_id,
+                    group.arn,
+                    group.path,
+                    group.created_at,
+                ),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self._worker.call(job))
+
+    async def get_group(self, account_id: str, name: str) -> GroupRecord | None:
+        def job(c: sqlite3.Connection) -> GroupRecord | None:
+            return _get_group(c, account_id, name)
+
+        result: GroupRecord | None = await self._worker.call(job)
+        return result
+
+    async def delete_group(self, account_id: str, name: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            group = _get_group(c, account_id, name)
+            if group is None:
+                raise NotFound(f"The group with name {name} cannot be found.")
+            if c.execute(
+                "SELECT 1 FROM iam_group_members WHERE account_id = ? AND group_name = ?",
+                (account_id, name),
+            ).fetchone():
+                raise InvalidState("Cannot delete entity, must remove users from group first.")
+            if c.execute(
+                "SELECT 1 FROM inline_policies WHERE principal_arn = ?", (group.arn,)
+            ).fetchone():
+                raise InvalidState("Cannot delete entity, must delete policies first.")
+            c.execute(
+                "DELETE FROM iam_groups WHERE account_id = ? AND name = ?", (account_id, name)
+            )
+
+        await self._worker.call(job)
+
+    async def add_group_member(self, account_id: str, group: str, user: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            if _get_group(c, account_id, group) is None:
+                raise NotFound(f"The group with name {group} cannot be found.")
+            if _get_user(c, account_id, user) is None:
+                raise NotFound(f"The user with name {user} cannot be found.")
+            c.execute(
+                "INSERT OR IGNORE INTO iam_group_members(account_id, group_name, user_name) "
+                "VALUES (?, ?, ?)",
+                (account_id, group, user),
+            )
+
+        await self._worker.call(job)
+
+    async def remove_group_member(self, account_id: str, group: str, user: str) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            if _get_group(c, account_id, group) is None:
+                raise NotFound(f"The group with name {group} cannot be found.")
+            cursor = c.execute(
+                "DELETE FROM iam_group_members WHERE account_id = ? AND group_name = ? "
+                "AND user_name = ?",
+                (account_id, group, user),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"The user with name {user} cannot be found.")
+
+        await self._worker.call(job)
+
+    async def list_group_members(self, account_id: str, group: str) -> list[UserRecord]:
+        columns = ", ".join("u." + n for n in _USER_COLUMNS.split(", "))
+
+        def job(c: sqlite3.Connection) -> list[UserRecord]:
+            rows = c.execute(
+                f"SELECT {columns} FROM iam_group_members m JOIN iam_users u "
+                "ON u.account_id = m.account_id AND u.name = m.user_name "
+                "WHERE m.account_id = ? AND m.group_name = ? ORDER BY u.name",
+                (account_id, group),
+            ).fetchall()
+            return [_user(r) for r in rows]
+
+        result: list[UserRecord] = await self._worker.call(job)
+        return result
+
+    async def list_groups_for_user(self, account_id: str, user: str) -> list[GroupRecord]:
+        columns = ", ".join("g." + n for n in _GROUP_COLUMNS.split(", "))
+
+        def job(c: sqlite3.Connection) -> list[GroupRecord]:
+            rows = c.execute(
+                f"SELECT {columns} FROM iam_group_members m JOIN iam_groups g "
+                "ON g.account_id = m.account_id AND g.name = m.group_name "
+                "WHERE m.account_id = ? AND m.user_name = ? ORDER BY g.name",
+                (account_id, user),
+            ).fetchall()
+            return [GroupRecord(*r) for r in rows]
+
+        result: list[GroupRecord] = await self._worker.call(job)
+        return result
+
+
+_GROUP_COLUMNS = "account_id, name, group_id, arn, path, created_at"
+
+
+def _get_group(c: sqlite3.Connection, account_id: str, name: str) -> GroupRecord | None:
+    row = c.execute(
+        f"SELECT {_GROUP_COLUMNS} FROM iam_groups WHERE account_id = ? AND name = ?",
+        (account_id, name),
+    ).fetchone()
+    return None if row is None else GroupRecord(*row)

@@ -44,6 +44,16 @@ class UserRecord:
 
 
 @dataclass(frozen=True)
+class GroupRecord:
+    account_id: str
+    name: str
+    group_id: str
+    arn: str
+    path: str
+    created_at: float
+
+
+@dataclass(frozen=True)
 class TopicRecord:
     arn: str
     account_id: str
@@ -187,6 +197,34 @@ class Store(ABC):
     @abstractmethod
     async def delete_inline_policy(self, principal_arn: str, name: str) -> None:
         """Raises NotFound."""
+
+    # -- IAM groups --------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_group(self, group: GroupRecord) -> bool:
+        """Add a group; False if the account has one of that name."""
+
+    @abstractmethod
+    async def get_group(self, account_id: str, name: str) -> GroupRecord | None: ...
+
+    @abstractmethod
+    async def delete_group(self, account_id: str, name: str) -> None:
+        """Delete a group with no members and no policies.
+        Raises NotFound, InvalidState."""
+
+    @abstractmethod
+    async def add_group_member(self, account_id: str, group: str, user: str) -> None:
+        """Raises NotFound when the group or the user does not exist."""
+
+    @abstractmethod
+    async def remove_group_member(self, account_id: str, group: str, user: str) -> None:
+        """Raises NotFound when the user is not in the group."""
+
+    @abstractmethod
+    async def list_group_members(self, account_id: str, group: str) -> list[UserRecord]: ...
+
+    @abstractmethod
+    async def list_groups_for_user(self, account_id: str, user: str) -> list[GroupRecord]: ...
 
     # -- topics ------------------------------------------------------------------------
 

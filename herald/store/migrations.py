@@ -91,4 +91,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX access_keys_by_principal ON access_keys(principal_arn)",
         ],
     ),
+    (
+        3,
+        [
+            """CREATE TABLE iam_groups (
+                account_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                group_id TEXT NOT NULL UNIQUE,
+                arn TEXT NOT NULL UNIQUE,
+                path TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (account_id, name)
+            )""",
+            """CREATE TABLE iam_group_members (
+                account_id TEXT NOT NULL,
+                group_name TEXT NOT NULL,
+                user_name TEXT NOT NULL,
+                PRIMARY KEY (account_id, group_name, user_name)
+            )""",
+            "CREATE INDEX iam_groups_by_user ON iam_group_members(account_id, user_name)",
+        ],
+    ),
 ]

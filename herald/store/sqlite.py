@@ -18,7 +18,7 @@ from herald.errors import (
     SubscriptionLimitExceeded,
     TagLimitExceeded,
 )
-from herald.store._sqlite_iam import SQLiteIAM
+from herald.store._sqlite_iam import SQLiteGroups, SQLiteIAM
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
     AccessKeyRecord,
@@ -32,7 +32,7 @@ from herald.store.base import (
 )
 
 
-class SQLiteStore(SQLiteIAM, Store):
+class SQLiteStore(SQLiteIAM, SQLiteGroups, Store):
     def __init__(self, path: Path | str) -> None:
         self._worker = SQLiteWorker(str(path))
         self._call = self._worker.call
