@@ -253,12 +253,22 @@ def valid_name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) 
             f"1 validation error detected: Value null at '{field}' failed to satisfy "
             "constraint: Member must not be null"
         )
+    longest = _MAX_LENGTHS.get(field)
+    if longest is not None and len(value) > longest:
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {longest}"
+        )
     if not pattern.fullmatch(value):
         raise ValidationFailed(
             f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
             f"constraint: Member must satisfy regular expression pattern: {pattern.pattern}"
         )
     return value
+
+
+# Lengths from botocore's IAM model (userNameType, groupNameType, policyNameType).
+_MAX_LENGTHS = {"userName": 64, "groupName": 128, "policyName": 128}
 
 
 def valid_path(value: str | None) -> str:
