@@ -15,9 +15,9 @@ import secrets
 import sys
 from pathlib import Path
 
+from herald import ids
 from herald.clock import SystemClock
 from herald.config import BOOTSTRAP_ACCOUNT
-from herald.edge.bootstrap import new_access_key_id, new_secret_access_key
 from herald.store.base import AccessKeyRecord, KeyStatus
 from herald.store.sqlite import SQLiteStore
 
@@ -82,8 +82,8 @@ async def _run(args: argparse.Namespace, database: Path) -> int:
             if account not in {a for a, _ in await store.list_accounts()}:
                 raise ValueError(f"there is no account {account}")
             key = AccessKeyRecord(
-                access_key_id=new_access_key_id(),
-                secret_access_key=new_secret_access_key(),
+                access_key_id=ids.iam_id("AKIA"),
+                secret_access_key=ids.secret_access_key(),
                 account_id=account,
                 principal_arn=f"arn:aws:iam::{account}:root",
                 user_id=account,

@@ -7,10 +7,14 @@ and sandboxes that system call costs more than the rest of a small request.
 from __future__ import annotations
 
 import os
+import secrets
+import string
 import threading
 import uuid
 
 _POOL_IDS = 256
+_ID_ALPHABET = string.ascii_uppercase + "234567"
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 _lock = threading.Lock()
 _pool = b""
 _offset = 0
@@ -26,3 +30,13 @@ def uuid4() -> str:
         raw = _pool[_offset : _offset + 16]
         _offset += 16
     return str(uuid.UUID(bytes=raw, version=4))
+
+
+def iam_id(prefix: str) -> str:
+    """An IAM-style identifier: a four-letter kind (AKIA, AIDA, AGPA, ...) and 16 characters."""
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+
+
+def secret_access_key() -> str:
+    """40 random characters, as AWS secret access keys are."""
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))

@@ -10,11 +10,10 @@ from __future__ import annotations
 import configparser
 import logging
 import os
-import secrets
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from herald import ids
 from herald.clock import Clock
 from herald.config import BOOTSTRAP_ACCOUNT, Settings
 from herald.store.base import AccessKeyRecord, KeyStatus, Store
@@ -22,8 +21,6 @@ from herald.store.base import AccessKeyRecord, KeyStatus, Store
 log = logging.getLogger("herald.bootstrap")
 PROFILE = "herald"
 ROOT_ARN = f"arn:aws:iam::{BOOTSTRAP_ACCOUNT}:root"
-_KEY_ALPHABET = string.ascii_uppercase + "234567"
-_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
 
 @dataclass(frozen=True)
@@ -31,14 +28,6 @@ class RootCredentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     source: str  # "environment", "file" or "created"
-
-
-def new_access_key_id() -> str:
-    return "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-
-
-def new_secret_access_key() -> str:
-    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
 
 
 def root_credentials(settings: Settings) -> RootCredentials:
@@ -55,7 +44,7 @@ def root_credentials(settings: Settings) -> RootCredentials:
             return RootCredentials(
                 section["aws_access_key_id"], section["aws_secret_access_key"], "file"
             )
-    creds = RootCredentials(new_access_key_id(), new_secret_access_key(), "created")
+    creds = RootCredentials(ids.iam_id("AKIA"), ids.secret_access_key(), "created")
     write_credentials_file(path, creds)
     return creds
 

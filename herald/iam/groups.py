@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from herald import ids
 from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Kind
 from herald.clock import Clock
 from herald.errors import AlreadyExists, MalformedPolicy, NotFound
 from herald.iam.identities import Identities
-from herald.iam.service import IAMService, new_id, valid_name, valid_path
+from herald.iam.service import IAMService, valid_name, valid_path
 from herald.store.base import GroupRecord, Store, UserRecord
 from herald.types import RequestContext
 
@@ -27,7 +28,7 @@ class Groups:
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:group{path}{name}"
         await self._iam.authorize(ctx, "iam:CreateGroup", arn)
-        group = GroupRecord(account, name, new_id("AGPA"), arn, path, self._clock.now())
+        group = GroupRecord(account, name, ids.iam_id("AGPA"), arn, path, self._clock.now())
         if not await self._store.create_group(group):
             raise AlreadyExists(f"Group with name {name} already exists.")
         return group

@@ -8,13 +8,39 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from herald.auth.policy import Policy, parse_policy
+from herald.auth.policy import Policy, PrincipalInfo, parse_policy
 from herald.auth.policy.document import Kind
 from herald.errors import MalformedPolicy
 from herald.store.base import Store
 from herald.types import Principal
 
 CACHE_SIZE = 10_000
+
+
+def principal_info(principal: Principal) -> PrincipalInfo:
+    """The caller as the policy engine sees it, from the ARN SigV4 established."""
+    arn = principal.arn
+    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+    if resource == "root":
+        kind, name = "Account", None
+    elif resource.startswith("user/"):
+        kind, name = "User", resource.rsplit("/", 1)[1]
+    elif resource.startswith("assumed-role/"):
+        kind, name = "AssumedRole", None
+    else:
+        kind, name = "User", None
+    role_arn = None
+    if kind == "AssumedRole":
+        role = resource.split("/")[1]
+        role_arn = f"arn:aws:iam::{principal.account_id}:role/{role}"
+    return PrincipalInfo(
+        arn=arn,
+        account=principal.account_id,
+        type=kind,
+        userid=principal.user_id,
+        username=name,
+        role_arn=role_arn,
+    )
 
 
 class Identities:

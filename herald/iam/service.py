@@ -7,10 +7,9 @@ root may do everything in its account). IAM is global: ARNs carry no region.
 from __future__ import annotations
 
 import re
-import secrets
-import string
 from collections.abc import Callable, Mapping, Sequence
 
+from herald import ids
 from herald.auth.policy import PolicySet, Request, evaluate, parse_policy
 from herald.auth.policy.document import Kind
 from herald.clock import Clock
@@ -23,8 +22,7 @@ from herald.errors import (
     NotFound,
     ValidationFailed,
 )
-from herald.iam.identities import Identities
-from herald.sns.access import principal_info
+from herald.iam.identities import Identities, principal_info
 from herald.store.base import AccessKeyRecord, KeyStatus, Store, UserRecord
 from herald.types import RequestContext
 
@@ -34,8 +32,6 @@ MAX_TAGS = 50
 _NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 _PATH = re.compile(r"/([\x21-\x7e]{0,510}/)?")
-_ID_ALPHABET = string.ascii_uppercase + "234567"
-_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
 
 class UserNotFound(NotFound):
@@ -71,7 +67,7 @@ class IAMService:
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:user{path}{name}"
         await self.authorize(ctx, "iam:CreateUser", arn)
-        user = UserRecord(account, name, new_id("AIDA"), arn, path, tag_map, self._clock.now())
+        user = UserRecord(account, name, ids.iam_id("AIDA"), arn, path, tag_map, self._clock.now())
         if not await self._store.create_user(user):
             raise AlreadyExists(f"User with name {name} already exists.")
         return user
@@ -127,8 +123,8 @@ class IAMService:
         user = await self._key_owner(ctx, user_name)
         await self.authorize(ctx, "iam:CreateAccessKey", user.arn)
         key = AccessKeyRecord(
-            access_key_id=new_id("AKIA"),
-            secret_access_key="".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)),
+            access_key_id=ids.iam_id("AKIA"),
+            secret_access_key=ids.secret_access_key(),
             account_id=user.account_id,
             principal_arn=user.arn,
             user_id=user.user_id,
@@ -292,10 +288,6 @@ def _tags(pairs: Sequence[tuple[str | None, str | None]]) -> Mapping[str, str]:
     if len(result) > MAX_TAGS:
         raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
     return result
-
-
-def new_id(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
 
 
 __all__ = ["AccessKeyRecord", "IAMService", "UserRecord"]

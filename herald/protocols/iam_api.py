@@ -57,6 +57,22 @@ def _key(name: str, user: str, key: AccessKeyRecord, secret: bool) -> xml.Node:
     )
 
 
+def _inline_policy(owner_field: str, owner: str, name: str, document: str) -> Result:
+    # IAM returns policy documents URL-encoded (RFC 3986); SDKs decode them.
+    return [
+        xml.el(owner_field, owner),
+        xml.el("PolicyName", name),
+        xml.el("PolicyDocument", urllib.parse.quote(document, safe="")),
+    ]
+
+
+def _policy_names(names: list[str]) -> Result:
+    return [
+        xml.node("PolicyNames", (xml.el("member", n) for n in names)),
+        xml.el("IsTruncated", "false"),
+    ]
+
+
 async def create_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     user = await iam.users.create_user(ctx, p.get("UserName"), p.get("Path"), _tags(p))
     return [_user("User", user)]
@@ -119,20 +135,12 @@ async def get_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Resu
     user, name, document = await iam.users.get_user_policy(
         ctx, p.get("UserName"), p.get("PolicyName")
     )
-    # IAM returns policy documents URL-encoded (RFC 3986); SDKs decode them.
-    return [
-        xml.el("UserName", user),
-        xml.el("PolicyName", name),
-        xml.el("PolicyDocument", urllib.parse.quote(document, safe="")),
-    ]
+    return _inline_policy("UserName", user, name, document)
 
 
 async def list_user_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     names = await iam.users.list_user_policies(ctx, p.get("UserName"))
-    return [
-        xml.node("PolicyNames", (xml.el("member", n) for n in names)),
-        xml.el("IsTruncated", "false"),
-    ]
+    return _policy_names(names)
 
 
 async def delete_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -198,19 +206,12 @@ async def get_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Res
     group, name, document = await iam.groups.get_policy(
         ctx, p.get("GroupName"), p.get("PolicyName")
     )
-    return [
-        xml.el("GroupName", group),
-        xml.el("PolicyName", name),
-        xml.el("PolicyDocument", urllib.parse.quote(document, safe="")),
-    ]
+    return _inline_policy("GroupName", group, name, document)
 
 
 async def list_group_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     names = await iam.groups.list_policies(ctx, p.get("GroupName"))
-    return [
-        xml.node("PolicyNames", (xml.el("member", n) for n in names)),
-        xml.el("IsTruncated", "false"),
-    ]
+    return _policy_names(names)
 
 
 async def delete_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:

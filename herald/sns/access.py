@@ -13,44 +13,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from herald.auth.policy import PolicySet, PrincipalInfo, Request, evaluate, parse_policy
+from herald.auth.policy import PolicySet, Request, evaluate, parse_policy
 from herald.auth.policy.document import Effect, Kind, Policy
 from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import AccessDenied, MalformedPolicy
-from herald.iam.identities import Identities
+from herald.iam.identities import Identities, principal_info
 from herald.sns import policy as topic_policy
 from herald.store.base import TopicRecord
-from herald.types import Principal, RequestContext
+from herald.types import RequestContext
 
 log = logging.getLogger("herald.sns.access")
 CACHE_SIZE = 4096
-
-
-def principal_info(principal: Principal) -> PrincipalInfo:
-    """The caller as the policy engine sees it, from the ARN SigV4 established."""
-    arn = principal.arn
-    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
-    if resource == "root":
-        kind, name = "Account", None
-    elif resource.startswith("user/"):
-        kind, name = "User", resource.rsplit("/", 1)[1]
-    elif resource.startswith("assumed-role/"):
-        kind, name = "AssumedRole", None
-    else:
-        kind, name = "User", None
-    role_arn = None
-    if kind == "AssumedRole":
-        role = resource.split("/")[1]
-        role_arn = f"arn:aws:iam::{principal.account_id}:role/{role}"
-    return PrincipalInfo(
-        arn=arn,
-        account=principal.account_id,
-        type=kind,
-        userid=principal.user_id,
-        username=name,
-        role_arn=role_arn,
-    )
 
 
 class TopicAccess:
@@ -111,19 +85,21 @@ class TopicAccess:
             )
 
     def _policy(self, topic: TopicRecord) -> Policy | None:
-        text = topic.attributes.get("Policy") or topic_policy.default_policy(
-            topic.arn, topic.account_id
-        )
-        if text in self._parsed:
-            self._parsed.move_to_end(text)
-            return self._parsed[text]
+        # A topic without a Policy of its own is keyed by its ARN, so the default document
+        # is rendered once per topic, not on every publish.
+        own = topic.attributes.get("Policy")
+        key = own or f"default {topic.arn}"
+        if key in self._parsed:
+            self._parsed.move_to_end(key)
+            return self._parsed[key]
+        text = own or topic_policy.default_policy(topic.arn, topic.account_id)
         try:
             parsed: Policy | None = parse_policy(text, Kind.RESOURCE, "topic policy")
         except MalformedPolicy as exc:
             # Stored before policies were checked this strictly: it grants nothing.
             log.warning("the policy of %s cannot be read (%s); it grants nothing", topic.arn, exc)
             parsed = None
-        self._parsed[text] = parsed
+        self._parsed[key] = parsed
         while len(self._parsed) > CACHE_SIZE:
             self._parsed.popitem(last=False)
         return parsed

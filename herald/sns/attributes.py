@@ -35,7 +35,6 @@ DEFAULT_TOPIC_DELIVERY_POLICY = {
 }
 _BACKOFF = ("linear", "arithmetic", "geometric", "exponential")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_ANY_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
 _SQS_ARN = re.compile(r"^arn:aws:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 
 
@@ -419,7 +418,3 @@ def effective_subscription_delivery_policy(
 
 def _compact(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"))
-
-
-def is_arn(value: str) -> bool:
-    return _ANY_ARN.fullmatch(value) is not None

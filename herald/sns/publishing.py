@@ -159,20 +159,20 @@ class Publisher:
             raise InvalidParameter(
                 "Invalid parameter: Message Reason: no value for required parameter"
             )
-        body = validation.message_body(message.message, message.structure)
+        body = validation.message_body(message.message, message.structure).encode("utf-8")
         subject = validation.subject(message.subject)
         # A batch is measured as a whole (BatchRequestTooLong), not entry by entry.
         size = validation.message_size(
             body, attributes, validation.MAX_MESSAGE_SIZE_LIMIT * 10 if batch is not None else limit
         )
-        group_id, dedup_id = self._fifo(topic, message, body)
-        now = self._clock.now()
         fifo = topic.attributes.get("FifoTopic") == "true"
+        group_id, dedup_id = self._fifo(topic, fifo, message, body)
+        now = self._clock.now()
         record = MessageRecord(
             message_id=ids.uuid4(),
             topic_arn=topic.arn,
             subject=subject,
-            body=body.encode("utf-8"),
+            body=body,
             body_format="plain",
             message_structure=message.structure,
             attributes=json.dumps({n: a.to_json() for n, a in attributes.items()}),
@@ -185,13 +185,13 @@ class Publisher:
         return record, size
 
     def _fifo(
-        self, topic: TopicRecord, message: PublishInput, body: str
+        self, topic: TopicRecord, fifo: bool, message: PublishInput, body: bytes
     ) -> tuple[str | None, str | None]:
         group_id = message.group_id
         dedup_id = message.deduplication_id
         if group_id is not None:
             validation.fifo_id("MessageGroupId", group_id)
-        if topic.attributes.get("FifoTopic") != "true":
+        if not fifo:
             if dedup_id is not None:
                 raise InvalidParameter(
                     "Invalid parameter: MessageDeduplicationId Reason: The request includes "
@@ -205,7 +205,7 @@ class Publisher:
         if dedup_id is not None:
             validation.fifo_id("MessageDeduplicationId", dedup_id)
         elif topic.attributes.get("ContentBasedDeduplication") == "true":
-            dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            dedup_id = hashlib.sha256(body).hexdigest()
         else:
             raise InvalidParameter(
                 "Invalid parameter: The topic should either have ContentBasedDeduplication "

@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from herald.errors import (
     InvalidBatchEntryId,
@@ -67,18 +66,6 @@ def boolean_attribute(name: str, value: str) -> str:
             f"Invalid parameter: Attributes Reason: {name}: Invalid value [{value}]"
         )
     return value.lower()
-
-
-def json_object(field: str, value: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(value)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidParameter(
-            f"Invalid parameter: {field} Reason: failed to parse JSON. {exc}"
-        ) from exc
-    if not isinstance(parsed, dict):
-        raise InvalidParameter(f"Invalid parameter: {field} Reason: must be a JSON object")
-    return parsed
 
 
 def required(field: str, value: str | None) -> str:
@@ -303,8 +290,10 @@ def _string_array(name: str, value: str) -> None:
         )
 
 
-def message_size(body: str, attributes: Mapping[str, MessageAttribute], limit: int) -> int:
-    size = len(body.encode()) + sum(a.size(n) for n, a in attributes.items())
+def message_size(body: bytes, attributes: Mapping[str, MessageAttribute], limit: int) -> int:
+    """Bytes of the UTF-8 body and the attributes, as SNS counts them; over ``limit``
+    raises InvalidParameter."""
+    size = len(body) + sum(a.size(n) for n, a in attributes.items())
     if size > limit:
         raise InvalidParameter("Invalid parameter: Message too long")
     return size

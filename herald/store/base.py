@@ -102,14 +102,6 @@ class MessageRecord:
     published_at: float
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing; ``next_marker`` is where the next page starts."""
-
-    items: Sequence[object]
-    next_marker: str | None
-
-
 class Store(ABC):
     """What Herald keeps. Implementations: ``sqlite.SQLiteStore`` (later PostgreSQL)."""
 
