@@ -13,19 +13,42 @@ import json
 import re
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from herald import ids
 from herald.clock import SystemClock
 from herald.config import BOOTSTRAP_ACCOUNT
+from herald.edge.authn import CACHE_TTL_SECONDS
 from herald.store.base import AccessKeyRecord, KeyStatus
+from herald.store.base_iam import EventSourceRecord
 from herald.store.sqlite import SQLiteStore
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
+_ARN = re.compile(r"arn:[\w-]+:[\w-]+:[\w-]*:\d{0,12}:.+")
+
+
+# The event sources AWS's SNS encryption guide names ("Enable compatibility between event
+# sources from AWS services and encrypted topics"), and CloudWatch for alarms.
+EVENT_SOURCE_SERVICES = (
+    "cloudwatch.amazonaws.com",
+    "codecommit.amazonaws.com",
+    "dms.amazonaws.com",
+    "ds.amazonaws.com",
+    "dynamodb.amazonaws.com",
+    "events.amazonaws.com",
+    "glacier.amazonaws.com",
+    "importexport.amazonaws.com",
+    "redshift.amazonaws.com",
+    "s3.amazonaws.com",
+    "ses.amazonaws.com",
+)
+
+Command = Callable[[argparse.Namespace, SQLiteStore, float], Awaitable[None]]
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    admin = commands.add_parser("admin", help="manage accounts and root access keys")
+    admin = commands.add_parser("admin", help="manage accounts, root keys and event sources")
     admin.add_argument("--data-dir", default=".herald", help="the server's data folder")
     groups = admin.add_subparsers(dest="group", required=True)
     accounts = groups.add_parser("accounts", help="accounts").add_subparsers(
@@ -39,6 +62,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     issue = keys.add_parser("create", help="issue a root access key for an account")
     issue.add_argument("--account-id", required=True)
+    sources = groups.add_parser(
+        "event-source",
+        help="credentials for an AWS service principal acting for a source account",
+    ).add_subparsers(dest="verb", required=True)
+    register = sources.add_parser(
+        "create", help="register an event source; prints its access key once"
+    )
+    register.add_argument("--service", required=True, choices=EVENT_SOURCE_SERVICES)
+    register.add_argument("--source-account", required=True, help="the account it acts for")
+    register.add_argument("--source-arn", help="the resource it acts for (aws:SourceArn)")
+    sources.add_parser("list", help="list event sources (no secrets)")
+    remove = sources.add_parser("delete", help="delete an event source's credentials")
+    remove.add_argument("access_key_id")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,51 +96,105 @@ async def _run(args: argparse.Namespace, database: Path) -> int:
     store = SQLiteStore(database)
     await store.open()
     try:
-        now = SystemClock().now()
-        if args.group == "accounts" and args.verb == "create":
-            account = args.account_id or _random_account()
-            if not _ACCOUNT.fullmatch(account):
-                raise ValueError(f"an account id is 12 digits, not {account!r}")
-            if not await store.create_account(account, now):
-                raise ValueError(f"account {account} exists already")
-            print(account)
-        elif args.group == "accounts":
-            for account, _ in await store.list_accounts():
-                print(account)
-        else:
-            account = args.account_id
-            if account == BOOTSTRAP_ACCOUNT:
-                raise ValueError(
-                    f"the root key of account {BOOTSTRAP_ACCOUNT} is the one set by "
-                    "HERALD_ROOT_ACCESS_KEY_ID/HERALD_ROOT_SECRET_ACCESS_KEY or the "
-                    "credentials file"
-                )
-            if account not in {a for a, _ in await store.list_accounts()}:
-                raise ValueError(f"there is no account {account}")
-            key = AccessKeyRecord(
-                access_key_id=ids.iam_id("AKIA"),
-                secret_access_key=ids.secret_access_key(),
-                account_id=account,
-                principal_arn=f"arn:aws:iam::{account}:root",
-                user_id=account,
-                status=KeyStatus.ACTIVE,
-                created_at=now,
-            )
-            await store.put_access_key(key)
-            print(
-                json.dumps(
-                    {
-                        "Account": account,
-                        "AccessKeyId": key.access_key_id,
-                        "SecretAccessKey": key.secret_access_key,
-                    },
-                    indent=2,
-                )
-            )
+        await COMMANDS[(args.group, args.verb)](args, store, SystemClock().now())
         return 0
     finally:
         await store.close()
 
 
+async def _create_account(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    account = args.account_id or _random_account()
+    if not _ACCOUNT.fullmatch(account):
+        raise ValueError(f"an account id is 12 digits, not {account!r}")
+    if not await store.create_account(account, now):
+        raise ValueError(f"account {account} exists already")
+    print(account)
+
+
+async def _list_accounts(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    for account, _ in await store.list_accounts():
+        print(account)
+
+
+async def _create_root_key(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    account = args.account_id
+    if account == BOOTSTRAP_ACCOUNT:
+        raise ValueError(
+            f"the root key of account {BOOTSTRAP_ACCOUNT} is the one set by "
+            "HERALD_ROOT_ACCESS_KEY_ID/HERALD_ROOT_SECRET_ACCESS_KEY or the "
+            "credentials file"
+        )
+    await _require_account(store, account)
+    key = AccessKeyRecord(
+        access_key_id=ids.iam_id("AKIA"),
+        secret_access_key=ids.secret_access_key(),
+        account_id=account,
+        principal_arn=f"arn:aws:iam::{account}:root",
+        user_id=account,
+        status=KeyStatus.ACTIVE,
+        created_at=now,
+    )
+    await store.put_access_key(key)
+    _print_key({"Account": account}, key.access_key_id, key.secret_access_key)
+
+
+async def _create_event_source(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    await _require_account(store, args.source_account)
+    if args.source_arn is not None and not _ARN.fullmatch(args.source_arn):
+        raise ValueError(f"--source-arn must be an ARN, not {args.source_arn!r}")
+    source = EventSourceRecord(
+        access_key_id=ids.iam_id("AKIA"),
+        secret_access_key=ids.secret_access_key(),
+        service=args.service,
+        source_account=args.source_account,
+        source_arn=args.source_arn,
+        active=True,
+        created_at=now,
+    )
+    await store.put_event_source(source)
+    described = {"Service": source.service, "SourceAccount": source.source_account}
+    if source.source_arn:
+        described["SourceArn"] = source.source_arn
+    _print_key(described, source.access_key_id, source.secret_access_key)
+
+
+async def _list_event_sources(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    for source in await store.list_event_sources():
+        print(
+            f"{source.access_key_id}\t{source.service}\t{source.source_account}\t"
+            f"{source.source_arn or '-'}"
+        )
+
+
+async def _delete_event_source(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    if not await store.delete_event_source(args.access_key_id):
+        raise ValueError(f"there is no event source with the key {args.access_key_id}")
+    print(f"deleted; a running server refuses the key within {CACHE_TTL_SECONDS:.0f} s")
+
+
+async def _require_account(store: SQLiteStore, account: str) -> None:
+    if account not in {a for a, _ in await store.list_accounts()}:
+        raise ValueError(f"there is no account {account}")
+
+
+def _print_key(described: dict[str, str], key_id: str, secret: str) -> None:
+    print(
+        json.dumps(
+            {**described, "AccessKeyId": key_id, "SecretAccessKey": secret},
+            indent=2,
+        )
+    )
+
+
 def _random_account() -> str:
     return str(secrets.randbelow(9 * 10**11) + 10**11)
+
+
+COMMANDS: dict[tuple[str, str], Command] = {
+    ("accounts", "create"): _create_account,
+    ("accounts", "list"): _list_accounts,
+    ("access-keys", "create"): _create_root_key,
+    ("event-source", "create"): _create_event_source,
+    ("event-source", "list"): _list_event_sources,
+    ("event-source", "delete"): _delete_event_source,
+}

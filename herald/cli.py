@@ -27,10 +27,12 @@ from herald.edge.authn import Authenticator
 from herald.edge.bootstrap import bootstrap
 from herald.edge.http import BoundedHttpToolsProtocol
 from herald.edge.tls import ensure_self_signed
+from herald.iam.authorizer import Authorizer
 from herald.iam.facade import IAM
 from herald.iam.identities import Identities
 from herald.sns.service import SNSService
 from herald.store.sqlite import SQLiteStore
+from herald.sts.service import STSService
 
 log = logging.getLogger("herald")
 
@@ -184,11 +186,12 @@ async def _serve(
         cert, key = (settings.tls_cert, settings.tls_key)
         if cert is None or key is None:
             cert, key = ensure_self_signed(settings.data_dir)
-        identities = Identities(store)
+        authorizer = Authorizer(Identities(store), clock)
         authenticator = Authenticator(store, clock)
         app = HeraldApp(
-            sns=SNSService(store, clock, identities),
-            iam=IAM(store, clock, identities, on_key_change=authenticator.forget),
+            sns=SNSService(store, clock, authorizer),
+            iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
+            sts=STSService(store, clock, authorizer),
             authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,

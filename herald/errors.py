@@ -162,6 +162,14 @@ class InvalidClientTokenId(AuthFailure):
     pass
 
 
+class ExpiredToken(AuthFailure):
+    """Temporary credentials past their expiration."""
+
+
+class PackedPolicyTooLarge(CallerFault):
+    """Session policies (and tags) that exceed STS's packed size."""
+
+
 class SignatureMismatch(AuthFailure):
     pass
 

@@ -24,6 +24,7 @@ from herald.protocols import errors as wire_errors
 from herald.protocols import iam_api, query, sns_api, sts_api
 from herald.protocols import xml as xml_render
 from herald.sns.service import SNSService
+from herald.sts.service import STSService
 from herald.types import RequestContext
 
 log = logging.getLogger("herald.edge")
@@ -99,6 +100,7 @@ class HeraldApp:
         *,
         sns: SNSService,
         iam: IAM,
+        sts: STSService,
         authenticator: Authenticator,
         clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,
@@ -114,7 +116,7 @@ class HeraldApp:
                 "iam", iam_api.NAMESPACE, iam_api.VERSION, iam_api.ACTIONS, wire_errors.IAM, iam
             ),
             "sts": QueryService(
-                "sts", sts_api.NAMESPACE, sts_api.VERSION, sts_api.ACTIONS, wire_errors.COMMON, None
+                "sts", sts_api.NAMESPACE, sts_api.VERSION, sts_api.ACTIONS, wire_errors.STS, sts
             ),
         }
         self._fallback = QueryService(
@@ -169,6 +171,7 @@ class HeraldApp:
                 request_id=request_id,
                 secure_transport=scope.get("scheme") == "https",
                 sigv4=True,
+                source_ip=(scope.get("client") or (None,))[0],
             )
             params = query.parse_form(_form_body(headers, body), request.query)
             payload = await service.handle(ctx, params)

@@ -1,27 +1,41 @@
-"""Authentication: SigV4 claims checked against the access keys in the store.
+"""Authentication: SigV4 claims checked against the credentials in the store.
 
-Access keys are cached in memory after their first use; a key changed through this process
-is dropped from the cache at once (``forget``).
+Three kinds of credentials sign requests: long-term access keys (account roots and IAM
+users), temporary credentials from STS (access key ids "ASIA...", which must come with
+their session token, X-Amz-Security-Token, and stop working when they expire), and the
+keys of event sources (an AWS service principal acting for a source account and ARN).
+
+Credentials are cached in memory after their first use for ``CACHE_TTL_SECONDS``; a key
+changed through this process is dropped from the cache at once (``forget``), one changed
+by another (``herald admin``) stops working within the TTL.
 """
 
 from __future__ import annotations
 
+import hmac
+import urllib.parse
+
 from herald.auth import sigv4
 from herald.clock import Clock
-from herald.errors import InvalidClientTokenId
+from herald.errors import ExpiredToken, InvalidClientTokenId
 from herald.store.base import AccessKeyRecord, KeyStatus, Store
+from herald.store.base_iam import EventSourceRecord, SessionRecord
+from herald.sts.service import token_digest
 from herald.types import Principal
 
 _INVALID = "The security token included in the request is invalid."
 CACHE_SIZE = 10_000
 UNKNOWN_TTL_SECONDS = 5.0
+CACHE_TTL_SECONDS = 30.0
+
+Credential = AccessKeyRecord | SessionRecord | EventSourceRecord
 
 
 class Authenticator:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._cache: dict[str, AccessKeyRecord] = {}
+        self._cache: dict[str, tuple[Credential, float]] = {}
         # Keys looked up and not found, with when: a stream of made-up key ids must not
         # become a stream of store jobs.
         self._unknown: dict[str, float] = {}
@@ -31,41 +45,92 @@ class Authenticator:
     ) -> Principal:
         """The principal that signed ``request``.
 
-        Raises InvalidClientTokenId (unknown or inactive key), SignatureMismatch,
-        RequestExpired.
+        Raises InvalidClientTokenId (unknown or inactive key, missing or wrong session
+        token), ExpiredToken, SignatureMismatch, RequestExpired.
         """
-        key = await self._key(claims.access_key_id)
-        if key is None or key.status is not KeyStatus.ACTIVE:
+        credential = await self._credential(claims.access_key_id)
+        token = request.header("x-amz-security-token") or _query_token(request)
+        if credential is None:
             raise InvalidClientTokenId(_INVALID)
-        sigv4.verify(request, claims, key.secret_access_key, now)
+        if isinstance(credential, SessionRecord):
+            if token is None or not hmac.compare_digest(
+                token_digest(token), credential.token_sha256
+            ):
+                raise InvalidClientTokenId(_INVALID)
+            if now >= credential.expires_at:
+                raise ExpiredToken("The security token included in the request is expired")
+            sigv4.verify(request, claims, credential.secret_access_key, now)
+            return Principal(
+                account_id=credential.account_id,
+                arn=credential.principal_arn,
+                user_id=credential.user_id,
+                access_key_id=credential.access_key_id,
+                session=credential.kind.value,
+                role_arn=credential.role_arn,
+                session_policies=credential.session_policies,
+            )
+        if token is not None:
+            # Long-term credentials carry no session token; one that does is not ours.
+            raise InvalidClientTokenId(_INVALID)
+        if isinstance(credential, EventSourceRecord):
+            if not credential.active:
+                raise InvalidClientTokenId(_INVALID)
+            sigv4.verify(request, claims, credential.secret_access_key, now)
+            return Principal(
+                account_id=credential.source_account,
+                arn=credential.service,
+                user_id=credential.service,
+                access_key_id=credential.access_key_id,
+                service=credential.service,
+                source_arn=credential.source_arn,
+            )
+        if credential.status is not KeyStatus.ACTIVE:
+            raise InvalidClientTokenId(_INVALID)
+        sigv4.verify(request, claims, credential.secret_access_key, now)
         return Principal(
-            account_id=key.account_id,
-            arn=key.principal_arn,
-            user_id=key.user_id,
-            access_key_id=key.access_key_id,
+            account_id=credential.account_id,
+            arn=credential.principal_arn,
+            user_id=credential.user_id,
+            access_key_id=credential.access_key_id,
         )
 
-    async def _key(self, access_key_id: str) -> AccessKeyRecord | None:
+    async def _credential(self, access_key_id: str) -> Credential | None:
+        now = self._clock.now()
         cached = self._cache.get(access_key_id)
-        if cached is not None:
-            return cached
+        if cached is not None and now - cached[1] < CACHE_TTL_SECONDS:
+            return cached[0]
         if len(access_key_id) > 128:
             return None
-        now = self._clock.now()
         missed = self._unknown.get(access_key_id)
         if missed is not None and now - missed < UNKNOWN_TTL_SECONDS:
             return None
-        key = await self._store.get_access_key(access_key_id)
-        if key is None:
+        found: Credential | None
+        if access_key_id.startswith("ASIA"):
+            found = await self._store.get_session(access_key_id)
+        else:
+            found = await self._store.get_access_key(
+                access_key_id
+            ) or await self._store.get_event_source(access_key_id)
+        if found is None:
             if len(self._unknown) >= CACHE_SIZE:
                 self._unknown.clear()
             self._unknown[access_key_id] = now
             return None
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
-        self._cache[access_key_id] = key
-        return key
+        self._cache[access_key_id] = (found, now)
+        return found
 
     def forget(self, access_key_id: str) -> None:
         self._cache.pop(access_key_id, None)
         self._unknown.pop(access_key_id, None)
+
+
+def _query_token(request: sigv4.HTTPRequest) -> str | None:
+    if "security-token" not in request.query.lower():
+        return None
+    for pair in request.query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "X-Amz-Security-Token":
+            return urllib.parse.unquote(value)
+    return None

@@ -33,6 +33,12 @@ class Groups:
             raise AlreadyExists(f"Group with name {name} already exists.")
         return group
 
+    async def list_groups(self, ctx: RequestContext, path_prefix: str | None) -> list[GroupRecord]:
+        account = ctx.principal.account_id
+        await self._iam.authorize(ctx, "iam:ListGroups", f"arn:aws:iam::{account}:group/")
+        prefix = path_prefix or "/"
+        return [g for g in await self._store.list_groups(account) if g.path.startswith(prefix)]
+
     async def get(
         self, ctx: RequestContext, name: str | None
     ) -> tuple[GroupRecord, list[UserRecord]]:

@@ -1,7 +1,11 @@
 """The identity side of every decision: a principal's own policies, parsed once.
 
-Policies are cached per principal ARN and dropped when this process changes them
-(``forget``); the account root has no policies (its permissions are implicit).
+A user's policies are its inline policies, the managed policies attached to it, and the
+inline and attached policies of its groups; a role session's are its role's. Policies are
+cached per policy holder (the user or the role) and dropped when this process changes
+them (``forget``); the account root and AWS service principals have none (the root's
+permissions are implicit, a service is admitted only by resource policies). Each change
+advances ``generation``, which decision caches include in their keys.
 """
 
 from __future__ import annotations
@@ -19,20 +23,25 @@ CACHE_SIZE = 10_000
 
 def principal_info(principal: Principal) -> PrincipalInfo:
     """The caller as the policy engine sees it, from the ARN SigV4 established."""
+    if principal.service is not None:
+        return PrincipalInfo(
+            arn=principal.service,
+            account=None,
+            type="AWSService",
+            userid=principal.service,
+            service=principal.service,
+        )
     arn = principal.arn
     resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+    role_arn = None
     if resource == "root":
         kind, name = "Account", None
-    elif resource.startswith("user/"):
-        kind, name = "User", resource.rsplit("/", 1)[1]
     elif resource.startswith("assumed-role/"):
         kind, name = "AssumedRole", None
-    else:
-        kind, name = "User", None
-    role_arn = None
-    if kind == "AssumedRole":
         role = resource.split("/")[1]
-        role_arn = f"arn:aws:iam::{principal.account_id}:role/{role}"
+        role_arn = principal.role_arn or f"arn:aws:iam::{principal.account_id}:role/{role}"
+    else:
+        kind, name = "User", resource.rsplit("/", 1)[-1] if "/" in resource else None
     return PrincipalInfo(
         arn=arn,
         account=principal.account_id,
@@ -43,40 +52,84 @@ def principal_info(principal: Principal) -> PrincipalInfo:
     )
 
 
+def holder_arn(principal: Principal) -> str | None:
+    """The ARN whose policies apply to ``principal``: its own, or its role's."""
+    if principal.service is not None or principal.is_root:
+        return None
+    return principal.role_arn or principal.arn
+
+
 class Identities:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: OrderedDict[str, tuple[Policy, ...]] = OrderedDict()
+        self._sessions: OrderedDict[tuple[str, ...], tuple[Policy, ...]] = OrderedDict()
+        self.generation = 0
 
     async def policies_for(self, principal: Principal) -> tuple[Policy, ...]:
         """The identity policies that apply to ``principal``."""
-        if principal.is_root:
+        holder = holder_arn(principal)
+        if holder is None:
             return ()
-        cached = self._cache.get(principal.arn)
+        cached = self._cache.get(holder)
         if cached is not None:
-            self._cache.move_to_end(principal.arn)
+            self._cache.move_to_end(holder)
             return cached
-        documents = dict(await self._store.get_inline_policies(principal.arn))
-        if principal.arn.split(":", 5)[-1].startswith("user/"):
-            user = principal.arn.rsplit("/", 1)[-1]
-            for group in await self._store.list_groups_for_user(principal.account_id, user):
-                for name, text in (await self._store.get_inline_policies(group.arn)).items():
-                    documents[f"{group.name}/{name}"] = text
-        policies = []
-        for name, text in documents.items():
-            try:
-                policies.append(parse_policy(text, Kind.IDENTITY, f"inline policy {name}"))
-            except MalformedPolicy:
-                continue  # checked when it was put; a document that no longer parses grants nothing
-        result = tuple(policies)
-        self._cache[principal.arn] = result
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        generation = self.generation
+        result = tuple(_parsed(await self._documents(principal.account_id, holder)))
+        if generation == self.generation:
+            # Nothing changed while the store was read: the set is current.
+            self._cache[holder] = result
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return result
 
-    def forget(self, principal_arn: str) -> None:
-        self._cache.pop(principal_arn, None)
+    def session_policies(self, principal: Principal) -> tuple[Policy, ...] | None:
+        """The session policies that narrow ``principal``, or None when it has none."""
+        if not principal.session_policies:
+            return None
+        key = principal.session_policies
+        cached = self._sessions.get(key)
+        if cached is None:
+            named = {f"session policy {i}": t for i, t in enumerate(key)}
+            cached = tuple(_parsed(named))
+            self._sessions[key] = cached
+            while len(self._sessions) > CACHE_SIZE:
+                self._sessions.popitem(last=False)
+        return cached
+
+    async def _documents(self, account_id: str, holder: str) -> dict[str, str]:
+        holders = [holder]
+        documents = {
+            f"inline policy {n}": t
+            for n, t in (await self._store.get_inline_policies(holder)).items()
+        }
+        if holder.split(":", 5)[-1].startswith("user/"):
+            user = holder.rsplit("/", 1)[-1]
+            for group in await self._store.list_groups_for_user(account_id, user):
+                holders.append(group.arn)
+                for name, text in (await self._store.get_inline_policies(group.arn)).items():
+                    documents[f"group {group.name} inline policy {name}"] = text
+        for arn, text in (await self._store.attached_documents(holders)).items():
+            documents[f"managed policy {arn}"] = text
+        return documents
+
+    def forget(self, holder: str) -> None:
+        """The policies of user or role ``holder`` changed."""
+        self._cache.pop(holder, None)
+        self.generation += 1
 
     def forget_all(self) -> None:
-        """A group's policies changed: every member's set may have."""
+        """A group's or a managed policy's document changed: any holder's set may have."""
         self._cache.clear()
+        self.generation += 1
+
+
+def _parsed(documents: dict[str, str]) -> list[Policy]:
+    policies = []
+    for name, text in documents.items():
+        try:
+            policies.append(parse_policy(text, Kind.IDENTITY, name))
+        except MalformedPolicy:
+            continue  # checked when it was put; a document that no longer parses grants nothing
+    return policies

@@ -10,20 +10,23 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from herald import ids
-from herald.auth.policy import PolicySet, Request, evaluate, parse_policy
+from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Kind
+from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import (
     AccessDenied,
     AlreadyExists,
+    InvalidClientTokenId,
     InvalidParameter,
     LimitExceeded,
     MalformedPolicy,
     NotFound,
     ValidationFailed,
 )
-from herald.iam.identities import Identities, principal_info
+from herald.iam.authorizer import Authorizer
 from herald.store.base import AccessKeyRecord, KeyStatus, Store, UserRecord
+from herald.store.base_iam import SessionKind
 from herald.types import RequestContext
 
 MAX_KEYS_PER_USER = 2
@@ -43,12 +46,13 @@ class IAMService:
         self,
         store: Store,
         clock: Clock,
-        identities: Identities,
+        authorizer: Authorizer,
         on_key_change: Callable[[str], None] = lambda key_id: None,
     ) -> None:
         self._store = store
         self._clock = clock
-        self._identities = identities
+        self._authorizer = authorizer
+        self.identities = self._identities = authorizer.identities
         self._on_key_change = on_key_change
 
     # -- users -------------------------------------------------------------------------
@@ -63,7 +67,7 @@ class IAMService:
         """Raises InvalidParameter, AlreadyExists (EntityAlreadyExists), AccessDenied."""
         name = valid_name("userName", name)
         path = valid_path(path)
-        tag_map = _tags(tags)
+        tag_map = tags_from(tags)
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:user{path}{name}"
         await self.authorize(ctx, "iam:CreateUser", arn)
@@ -103,7 +107,7 @@ class IAMService:
     ) -> None:
         user = await self.user(ctx, valid_name("userName", name))
         await self.authorize(ctx, "iam:TagUser", user.arn)
-        merged = {**user.tags, **_tags(tags)}
+        merged = {**user.tags, **tags_from(tags)}
         if len(merged) > MAX_TAGS:
             raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
         await self._store.set_user_tags(user.account_id, user.name, merged)
@@ -224,18 +228,20 @@ class IAMService:
             )
         return await self.user(ctx, ctx.principal.arn.rsplit("/", 1)[-1])
 
-    async def authorize(self, ctx: RequestContext, action: str, resource: str) -> None:
+    async def authorize(
+        self,
+        ctx: RequestContext,
+        action: str,
+        resource: str,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> None:
         """Allow ``action`` on ``resource`` by the caller's identity policies, or raise
-        AccessDenied."""
-        identity = await self._identities.policies_for(ctx.principal)
-        request = Request(
-            principal=principal_info(ctx.principal),
-            action=action,
-            resource=resource,
-            resource_account=ctx.principal.account_id,
-            context={"aws:SecureTransport": ctx.secure_transport},
-        )
-        if not evaluate(request, PolicySet(identity=identity)).allowed:
+        AccessDenied (InvalidClientTokenId for GetSessionToken credentials: IAM refuses
+        them unless they carry MFA, which Herald does not issue)."""
+        if ctx.principal.session == SessionKind.SESSION_TOKEN:
+            raise InvalidClientTokenId("The security token included in the request is invalid")
+        decision = await self._authorizer.decide(ctx, action, resource, context=context)
+        if not decision.allowed:
             raise AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: {action} "
                 f"on resource: {resource} because no identity-based policy allows the "
@@ -263,8 +269,9 @@ def valid_name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) 
     return value
 
 
-# Lengths from botocore's IAM model (userNameType, groupNameType, policyNameType).
-_MAX_LENGTHS = {"userName": 64, "groupName": 128, "policyName": 128}
+# Lengths from botocore's IAM model (userNameType, groupNameType, policyNameType,
+# roleNameType).
+_MAX_LENGTHS = {"userName": 64, "groupName": 128, "policyName": 128, "roleName": 64}
 
 
 def valid_path(value: str | None) -> str:
@@ -279,7 +286,7 @@ def valid_path(value: str | None) -> str:
     return value
 
 
-def _tags(pairs: Sequence[tuple[str | None, str | None]]) -> Mapping[str, str]:
+def tags_from(pairs: Sequence[tuple[str | None, str | None]]) -> Mapping[str, str]:
     result: dict[str, str] = {}
     for key, value in pairs:
         if not key or len(key) > 128 or value is None or len(value) > 256:

@@ -37,6 +37,7 @@ COMMON: ErrorTable = {
     e.MissingAuthenticationToken: WireError("MissingAuthenticationToken", 403),
     e.IncompleteSignature: WireError("IncompleteSignature", 400),
     e.InvalidClientTokenId: WireError("InvalidClientTokenId", 403),
+    e.ExpiredToken: WireError("ExpiredToken", 403),
     e.SignatureMismatch: WireError("SignatureDoesNotMatch", 403),
     e.RequestExpired: WireError("RequestExpired", 400),
     e.InvalidAction: WireError("InvalidAction", 400),
@@ -88,6 +89,17 @@ IAM: ErrorTable = {
     e.LimitExceeded: WireError("LimitExceeded", 409),
     e.AccessDenied: WireError("AccessDenied", 403),
     e.ServiceFault: WireError("ServiceFailure", 500, sender_fault=False),
+}
+
+# Codes and statuses from botocore's STS model (sts/2011-06-15/service-2.json).
+STS: ErrorTable = {
+    **COMMON,
+    e.InvalidParameter: WireError("InvalidParameterValue", 400),
+    e.ValidationFailed: WireError("ValidationError", 400),
+    e.MalformedPolicy: WireError("MalformedPolicyDocument", 400),
+    e.PackedPolicyTooLarge: WireError("PackedPolicyTooLarge", 400),
+    e.AccessDenied: WireError("AccessDenied", 403),
+    e.ServiceFault: WireError("InternalFailure", 500, sender_fault=False),
 }
 
 INTERNAL = WireError("InternalFailure", 500, sender_fault=False)

@@ -1,14 +1,22 @@
-"""IAM over the AWS Query protocol: users, access keys, user inline policies."""
+"""IAM over the AWS Query protocol: users, access keys, groups and their inline policies
+(roles and managed policies in ``iam_roles_api`` and ``iam_policies_api``)."""
 
 from __future__ import annotations
 
-import datetime
-import urllib.parse
 from collections.abc import Awaitable, Callable
 
 from herald.iam.facade import IAM
 from herald.iam.service import AccessKeyRecord, UserRecord
-from herald.protocols import xml
+from herald.protocols import iam_policies_api, iam_roles_api, xml
+from herald.protocols._iam_shapes import (
+    Result,
+    date,
+    inline_policy,
+    paged,
+    policy_names,
+    tags_in,
+    tags_out,
+)
 from herald.protocols.query import QueryParams
 from herald.store.base import GroupRecord
 from herald.types import RequestContext
@@ -16,31 +24,19 @@ from herald.types import RequestContext
 NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 VERSION = "2010-05-08"
 
-Result = list[xml.Node] | None
 Handler = Callable[[IAM, RequestContext, QueryParams], Awaitable[Result]]
 
 
-def _date(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _tags(p: QueryParams) -> list[tuple[str | None, str | None]]:
-    return [(m.get("Key"), m.get("Value")) for m in p.members("Tags.member")]
-
-
 def _user(name: str, user: UserRecord) -> xml.Node:
-    tags = [
-        xml.node("member", [xml.el("Key", k), xml.el("Value", v)]) for k, v in user.tags.items()
-    ]
     children = [
         xml.el("Path", user.path),
         xml.el("UserName", user.name or None),
         xml.el("UserId", user.user_id),
         xml.el("Arn", user.arn),
-        xml.el("CreateDate", _date(user.created_at)),
+        xml.el("CreateDate", date(user.created_at)),
     ]
-    if tags:
-        children.append(xml.node("Tags", tags))
+    if user.tags:
+        children.append(tags_out(dict(user.tags)))
     return xml.node(name, children)
 
 
@@ -52,29 +48,13 @@ def _key(name: str, user: str, key: AccessKeyRecord, secret: bool) -> xml.Node:
             xml.el("AccessKeyId", key.access_key_id),
             xml.el("Status", key.status.value),
             xml.el("SecretAccessKey", key.secret_access_key if secret else None),
-            xml.el("CreateDate", _date(key.created_at)),
+            xml.el("CreateDate", date(key.created_at)),
         ],
     )
 
 
-def _inline_policy(owner_field: str, owner: str, name: str, document: str) -> Result:
-    # IAM returns policy documents URL-encoded (RFC 3986); SDKs decode them.
-    return [
-        xml.el(owner_field, owner),
-        xml.el("PolicyName", name),
-        xml.el("PolicyDocument", urllib.parse.quote(document, safe="")),
-    ]
-
-
-def _policy_names(names: list[str]) -> Result:
-    return [
-        xml.node("PolicyNames", (xml.el("member", n) for n in names)),
-        xml.el("IsTruncated", "false"),
-    ]
-
-
 async def create_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
-    user = await iam.users.create_user(ctx, p.get("UserName"), p.get("Path"), _tags(p))
+    user = await iam.users.create_user(ctx, p.get("UserName"), p.get("Path"), tags_in(p))
     return [_user("User", user)]
 
 
@@ -84,7 +64,7 @@ async def get_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
 
 async def list_users(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     users = await iam.users.list_users(ctx, p.get("PathPrefix"))
-    return [xml.node("Users", (_user("member", u) for u in users)), xml.el("IsTruncated", "false")]
+    return paged(p, users, _by_name, _user_member, "Users")
 
 
 async def delete_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -93,7 +73,7 @@ async def delete_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
 
 
 async def tag_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
-    await iam.users.tag_user(ctx, p.get("UserName"), _tags(p))
+    await iam.users.tag_user(ctx, p.get("UserName"), tags_in(p))
     return None
 
 
@@ -110,8 +90,13 @@ async def create_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Re
 
 async def list_access_keys(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     user, keys = await iam.users.list_access_keys(ctx, p.get("UserName"))
-    members = (_key("member", user.name, k, secret=False) for k in keys)
-    return [xml.node("AccessKeyMetadata", members), xml.el("IsTruncated", "false")]
+    return paged(
+        p,
+        keys,
+        lambda k: k.access_key_id,
+        lambda k: _key("member", user.name, k, secret=False),
+        "AccessKeyMetadata",
+    )
 
 
 async def update_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -135,12 +120,12 @@ async def get_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Resu
     user, name, document = await iam.users.get_user_policy(
         ctx, p.get("UserName"), p.get("PolicyName")
     )
-    return _inline_policy("UserName", user, name, document)
+    return inline_policy("UserName", user, name, document)
 
 
 async def list_user_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     names = await iam.users.list_user_policies(ctx, p.get("UserName"))
-    return _policy_names(names)
+    return policy_names(p, names)
 
 
 async def delete_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -156,7 +141,7 @@ def _group(group: GroupRecord, name: str = "Group") -> xml.Node:
             xml.el("GroupName", group.name),
             xml.el("GroupId", group.group_id),
             xml.el("Arn", group.arn),
-            xml.el("CreateDate", _date(group.created_at)),
+            xml.el("CreateDate", date(group.created_at)),
         ],
     )
 
@@ -167,11 +152,12 @@ async def create_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
 
 async def get_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     group, users = await iam.groups.get(ctx, p.get("GroupName"))
-    return [
-        _group(group),
-        xml.node("Users", (_user("member", u) for u in users)),
-        xml.el("IsTruncated", "false"),
-    ]
+    return [_group(group), *paged(p, users, _by_name, _user_member, "Users")]
+
+
+async def list_groups(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    groups = await iam.groups.list_groups(ctx, p.get("PathPrefix"))
+    return paged(p, groups, _by_name, _group_member, "Groups")
 
 
 async def delete_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -191,8 +177,7 @@ async def remove_user_from_group(iam: IAM, ctx: RequestContext, p: QueryParams) 
 
 async def list_groups_for_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     groups = await iam.groups.for_user(ctx, p.get("UserName"))
-    members = (_group(g, "member") for g in groups)
-    return [xml.node("Groups", members), xml.el("IsTruncated", "false")]
+    return paged(p, groups, _by_name, _group_member, "Groups")
 
 
 async def put_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -206,12 +191,12 @@ async def get_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Res
     group, name, document = await iam.groups.get_policy(
         ctx, p.get("GroupName"), p.get("PolicyName")
     )
-    return _inline_policy("GroupName", group, name, document)
+    return inline_policy("GroupName", group, name, document)
 
 
 async def list_group_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     names = await iam.groups.list_policies(ctx, p.get("GroupName"))
-    return _policy_names(names)
+    return policy_names(p, names)
 
 
 async def delete_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -219,9 +204,24 @@ async def delete_group_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> 
     return None
 
 
+def _by_name(record: UserRecord | GroupRecord) -> str:
+    return record.name
+
+
+def _user_member(user: UserRecord) -> xml.Node:
+    return _user("member", user)
+
+
+def _group_member(group: GroupRecord) -> xml.Node:
+    return _group(group, "member")
+
+
 ACTIONS: dict[str, Handler] = {
+    **iam_roles_api.ACTIONS,
+    **iam_policies_api.ACTIONS,
     "CreateGroup": create_group,
     "GetGroup": get_group,
+    "ListGroups": list_groups,
     "DeleteGroup": delete_group,
     "AddUserToGroup": add_user_to_group,
     "RemoveUserFromGroup": remove_user_from_group,

@@ -9,16 +9,14 @@ root's permissions are implicit.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from herald.auth.policy import PolicySet, Request, evaluate, parse_policy
+from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Effect, Kind, Policy
 from herald.auth.policy.matching import ContextValue
-from herald.clock import Clock
 from herald.errors import AccessDenied, MalformedPolicy
-from herald.iam.identities import Identities, principal_info
+from herald.iam.authorizer import Authorizer
 from herald.sns import policy as topic_policy
 from herald.store.base import TopicRecord
 from herald.types import RequestContext
@@ -28,9 +26,8 @@ CACHE_SIZE = 4096
 
 
 class TopicAccess:
-    def __init__(self, clock: Clock, identities: Identities) -> None:
-        self._clock = clock
-        self._identities = identities
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
         self._parsed: OrderedDict[str, Policy | None] = OrderedDict()
 
     async def check(
@@ -45,7 +42,7 @@ class TopicAccess:
 
         ``topic`` is the topic whose Policy applies (None for account-level actions).
         """
-        resource_policy = self._policy(topic) if topic is not None else None
+        resource_policy, key = self._policy(topic) if topic is not None else (None, None)
         owner = topic.account_id if topic else ctx.principal.account_id
         if (
             ctx.principal.is_root
@@ -55,22 +52,15 @@ class TopicAccess:
             # An account's root holds every permission in its account, and only an explicit
             # Deny could take one away: with none in the topic policy, the answer is known.
             return
-        now = self._clock.now()
-        request = Request(
-            principal=principal_info(ctx.principal),
-            action=f"sns:{action}",
-            resource=resource,
-            resource_account=topic.account_id if topic else ctx.principal.account_id,
-            context={
-                "aws:SecureTransport": ctx.secure_transport,
-                "aws:CurrentTime": _iso(now),
-                "aws:EpochTime": int(now),
-                "aws:RequestedRegion": ctx.region,
-                **(context or {}),
-            },
+        decision = await self._authorizer.decide(
+            ctx,
+            f"sns:{action}",
+            resource,
+            resource_account=owner,
+            resource_policy=resource_policy,
+            resource_policy_key=key,
+            context=context,
         )
-        identity = await self._identities.policies_for(ctx.principal)
-        decision = evaluate(request, PolicySet(identity=identity, resource=resource_policy))
         if not decision.allowed:
             log.info(
                 "denied %s sns:%s on %s: %s",
@@ -84,14 +74,14 @@ class TopicAccess:
                 f"on resource: {resource}"
             )
 
-    def _policy(self, topic: TopicRecord) -> Policy | None:
+    def _policy(self, topic: TopicRecord) -> tuple[Policy | None, str]:
         # A topic without a Policy of its own is keyed by its ARN, so the default document
         # is rendered once per topic, not on every publish.
         own = topic.attributes.get("Policy")
         key = own or f"default {topic.arn}"
         if key in self._parsed:
             self._parsed.move_to_end(key)
-            return self._parsed[key]
+            return self._parsed[key], key
         text = own or topic_policy.default_policy(topic.arn, topic.account_id)
         try:
             parsed: Policy | None = parse_policy(text, Kind.RESOURCE, "topic policy")
@@ -102,12 +92,8 @@ class TopicAccess:
         self._parsed[key] = parsed
         while len(self._parsed) > CACHE_SIZE:
             self._parsed.popitem(last=False)
-        return parsed
+        return parsed, key
 
 
 def _denies(policy: Policy) -> bool:
     return any(s.effect is Effect.DENY for s in policy.statements)
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

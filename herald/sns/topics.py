@@ -21,7 +21,7 @@ from herald.errors import (
     ResourceNotFound,
     TopicLimitExceeded,
 )
-from herald.iam.identities import Identities
+from herald.iam.authorizer import Authorizer
 from herald.sns import arns, attributes, policy, validation
 from herald.sns.access import TopicAccess
 from herald.store.base import Store, TopicRecord
@@ -45,11 +45,11 @@ _CLEARABLE = frozenset(
 
 
 class Topics:
-    def __init__(self, store: Store, clock: Clock, identities: Identities) -> None:
+    def __init__(self, store: Store, clock: Clock, authorizer: Authorizer) -> None:
         self._store = store
         self._clock = clock
         self._cache: OrderedDict[str, TopicRecord] = OrderedDict()
-        self.access = TopicAccess(clock, identities)
+        self.access = TopicAccess(authorizer)
 
     # -- lookup and access -------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from herald.errors import InvalidState, LimitExceeded, NotFound
+from herald.store._sqlite_roles import refuse_if_attached
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import AccessKeyRecord, GroupRecord, KeyStatus, UserRecord
 
@@ -83,6 +84,7 @@ class SQLiteIAM:
                 (account_id, name),
             ).fetchone():
                 raise InvalidState("Cannot delete entity, must remove user from all groups first.")
+            refuse_if_attached(c, user.arn)
             c.execute("DELETE FROM iam_users WHERE account_id = ? AND name = ?", (account_id, name))
 
         await self._worker.call(job)
@@ -190,7 +192,8 @@ class SQLiteIAM:
                 (principal_arn, name),
             )
             if cursor.rowcount == 0:
-                raise NotFound(f"The user policy with name {name} cannot be found.")
+                kind = principal_arn.split(":", 5)[-1].split("/", 1)[0]
+                raise NotFound(f"The {kind} policy with name {name} cannot be found.")
 
         await self._worker.call(job)
 
@@ -234,6 +237,17 @@ class SQLiteGroups:
         result: GroupRecord | None = await self._worker.call(job)
         return result
 
+    async def list_groups(self, account_id: str) -> list[GroupRecord]:
+        def job(c: sqlite3.Connection) -> list[GroupRecord]:
+            rows = c.execute(
+                f"SELECT {_GROUP_COLUMNS} FROM iam_groups WHERE account_id = ? ORDER BY name",
+                (account_id,),
+            ).fetchall()
+            return [GroupRecord(*r) for r in rows]
+
+        result: list[GroupRecord] = await self._worker.call(job)
+        return result
+
     async def delete_group(self, account_id: str, name: str) -> None:
         def job(c: sqlite3.Connection) -> None:
             group = _get_group(c, account_id, name)
@@ -248,6 +262,7 @@ class SQLiteGroups:
                 "SELECT 1 FROM inline_policies WHERE principal_arn = ?", (group.arn,)
             ).fetchone():
                 raise InvalidState("Cannot delete entity, must delete policies first.")
+            refuse_if_attached(c, group.arn)
             c.execute(
                 "DELETE FROM iam_groups WHERE account_id = ? AND name = ?", (account_id, name)
             )

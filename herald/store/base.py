@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from herald.store.base_iam import IAMStore
+
 # A pure function from an attribute map to its replacement; it may raise to refuse.
 AttributeEdit = Callable[[Mapping[str, str]], Mapping[str, str]]
 
@@ -102,7 +104,7 @@ class MessageRecord:
     published_at: float
 
 
-class Store(ABC):
+class Store(IAMStore, ABC):
     """What Herald keeps. Implementations: ``sqlite.SQLiteStore`` (later PostgreSQL)."""
 
     @abstractmethod
@@ -198,6 +200,10 @@ class Store(ABC):
 
     @abstractmethod
     async def get_group(self, account_id: str, name: str) -> GroupRecord | None: ...
+
+    @abstractmethod
+    async def list_groups(self, account_id: str) -> list[GroupRecord]:
+        """The account's groups, ordered by name."""
 
     @abstractmethod
     async def delete_group(self, account_id: str, name: str) -> None:

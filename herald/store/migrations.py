@@ -112,4 +112,72 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX iam_groups_by_user ON iam_group_members(account_id, user_name)",
         ],
     ),
+    (
+        4,
+        [
+            """CREATE TABLE iam_roles (
+                account_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                role_id TEXT NOT NULL UNIQUE,
+                arn TEXT NOT NULL UNIQUE,
+                path TEXT NOT NULL,
+                trust_policy TEXT NOT NULL,
+                description TEXT,
+                max_session_duration INTEGER NOT NULL,
+                tags TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (account_id, name)
+            )""",
+            """CREATE TABLE managed_policies (
+                arn TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                policy_id TEXT NOT NULL UNIQUE,
+                path TEXT NOT NULL,
+                description TEXT,
+                default_version TEXT NOT NULL,
+                next_version INTEGER NOT NULL,
+                tags TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                UNIQUE (account_id, name)
+            )""",
+            """CREATE TABLE policy_versions (
+                policy_arn TEXT NOT NULL,
+                version_id TEXT NOT NULL,
+                document TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (policy_arn, version_id)
+            )""",
+            """CREATE TABLE policy_attachments (
+                principal_arn TEXT NOT NULL,
+                policy_arn TEXT NOT NULL,
+                PRIMARY KEY (principal_arn, policy_arn)
+            )""",
+            "CREATE INDEX policy_attachments_by_policy ON policy_attachments(policy_arn)",
+            """CREATE TABLE sts_sessions (
+                access_key_id TEXT PRIMARY KEY,
+                secret TEXT NOT NULL,
+                token_sha256 TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                principal_arn TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                role_arn TEXT,
+                session_policies TEXT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX sts_sessions_by_expiry ON sts_sessions(expires_at)",
+            """CREATE TABLE event_sources (
+                access_key_id TEXT PRIMARY KEY,
+                secret TEXT NOT NULL,
+                service TEXT NOT NULL,
+                source_account TEXT NOT NULL,
+                source_arn TEXT,
+                status TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+        ],
+    ),
 ]

@@ -10,11 +10,12 @@ resource policies must, trust policies need no resource.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from herald.auth.policy.conditions import Condition, parse_conditions
+from herald.auth.policy.matching import variable_names
 from herald.errors import MalformedPolicy
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -61,6 +62,21 @@ class Policy:
     version: str
     id: str | None
     statements: tuple[Statement, ...]
+    # Every request-context key the policy reads (conditions and policy variables), in
+    # lower case: what a cached decision under this policy depends on besides the
+    # principal, action and resource.
+    context_keys: frozenset[str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys: set[str] = set()
+        for s in self.statements:
+            for pattern in (*(s.resources or ()), *(s.not_resources or ())):
+                keys |= variable_names(pattern)
+            for condition in s.conditions:
+                keys.add(condition.key)
+                for value in condition.values:
+                    keys |= variable_names(value)
+        object.__setattr__(self, "context_keys", frozenset(k.lower() for k in keys))
 
 
 def parse_policy(text: str | dict[str, Any], kind: Kind, name: str = "policy") -> Policy:

@@ -30,6 +30,19 @@ def has_variables(pattern: str) -> bool:
     return "${" in pattern
 
 
+def variable_names(pattern: str) -> set[str]:
+    """The context keys that the policy variables in ``pattern`` read."""
+    names = set()
+    for match in _VARIABLE.finditer(pattern):
+        name = match.group(1).strip()
+        with_default = _DEFAULT.match(name)
+        if with_default:
+            name = with_default.group(1)
+        if name not in _LITERALS:
+            names.add(name)
+    return names
+
+
 def substitute(pattern: str, lookup: Lookup) -> list[str] | None:
     """Split ``pattern`` into pieces with variables replaced; None if one has no value.
 

@@ -1,0 +1,134 @@
+"""Decisions for every service: the caller's identity and session policies plus the
+resource's policy, evaluated by the policy engine, with a decision cache.
+
+A decision depends on the policies involved, the principal, the action, the resource and
+the context keys those policies read (``Policy.context_keys``). The cache key holds all of
+them: the identity side through ``Identities.generation`` (advanced on every change of a
+user's, group's, role's or managed policy), the resource policy through a key its owner
+supplies (the policy text), and the values of exactly the context keys the policies read.
+Decisions under policies that read the time are never cached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
+
+from herald.auth.policy import Decision, Policy, PolicySet, Request, evaluate
+from herald.auth.policy.matching import ContextValue
+from herald.clock import Clock
+from herald.iam.identities import Identities, principal_info
+from herald.types import RequestContext
+
+CACHE_SIZE = 65_536
+_TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+
+
+def request_context(ctx: RequestContext, now: float) -> dict[str, ContextValue]:
+    """The global condition keys every request carries (IAM "AWS global condition context
+    keys"); services add their own."""
+    context: dict[str, ContextValue] = {
+        "aws:SecureTransport": ctx.secure_transport,
+        "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "aws:EpochTime": int(now),
+        "aws:RequestedRegion": ctx.region,
+    }
+    if ctx.source_ip is not None:
+        context["aws:SourceIp"] = ctx.source_ip
+    principal = ctx.principal
+    if principal.service is not None:
+        # A service acting for a resource names it, as AWS services do when they call
+        # another service on a customer's behalf ("aws:SourceArn", "aws:SourceAccount").
+        context["aws:SourceAccount"] = principal.account_id
+        if principal.source_arn is not None:
+            context["aws:SourceArn"] = principal.source_arn
+    return context
+
+
+class Authorizer:
+    def __init__(self, identities: Identities, clock: Clock) -> None:
+        self.identities = self._identities = identities
+        self._clock = clock
+        self._cache: OrderedDict[Hashable, Decision] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    async def decide(
+        self,
+        ctx: RequestContext,
+        action: str,
+        resource: str,
+        *,
+        resource_account: str | None = None,
+        resource_policy: Policy | None = None,
+        resource_policy_key: Hashable = None,
+        context: Mapping[str, ContextValue] | None = None,
+        resource_required: bool = False,
+    ) -> Decision:
+        """Decide ``action`` ("sns:Publish") on ``resource`` for the caller.
+
+        ``resource_policy_key`` identifies ``resource_policy`` for the cache (its text);
+        without it a decision under a resource policy is not cached.
+        """
+        principal = ctx.principal
+        generation = self._identities.generation
+        identity = await self._identities.policies_for(principal)
+        session = self._identities.session_policies(principal)
+        merged = {**request_context(ctx, self._clock.now()), **(context or {})}
+        policies = PolicySet(identity, resource_policy, session, resource_required)
+        cacheable = resource_policy is None or resource_policy_key is not None
+        relevant = _relevant(policies, merged) if cacheable else None
+        key: Hashable = None
+        if relevant is not None:
+            key = (
+                generation,
+                principal.access_key_id,
+                principal.arn,
+                action.lower(),
+                resource,
+                resource_account,
+                resource_policy_key,
+                resource_required,
+                relevant,
+            )
+            cached = self._cache.get(key)
+            if cached is not None:
+                self.hits += 1
+                self._cache.move_to_end(key)
+                return cached
+        self.misses += 1
+        request = Request(
+            principal=principal_info(principal),
+            action=action,
+            resource=resource,
+            resource_account=resource_account or principal.account_id,
+            context=merged,
+        )
+        decision = evaluate(request, policies)
+        if key is not None:
+            self._cache[key] = decision
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return decision
+
+
+def _relevant(
+    policies: PolicySet, context: Mapping[str, ContextValue]
+) -> tuple[Hashable, ...] | None:
+    """The values of the context keys the policies read; None if one reads the time."""
+    keys: set[str] = set()
+    for policy in (*policies.identity, *(policies.session or ())):
+        keys |= policy.context_keys
+    if policies.resource is not None:
+        keys |= policies.resource.context_keys
+    if not keys:
+        return ()
+    if keys & _TIME_KEYS:
+        return None
+    lowered = {k.lower(): v for k, v in context.items()}
+    return tuple(_hashable(lowered.get(k)) for k in sorted(keys))
+
+
+def _hashable(value: ContextValue | None) -> Hashable:
+    return tuple(value) if isinstance(value, list) else value

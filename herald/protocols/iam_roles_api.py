@@ -1,0 +1,136 @@
+"""IAM roles over the AWS Query protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from herald.iam.facade import IAM
+from herald.protocols import xml
+from herald.protocols._iam_shapes import (
+    Result,
+    date,
+    document,
+    inline_policy,
+    paged,
+    policy_names,
+    tags_in,
+    tags_out,
+)
+from herald.protocols.query import QueryParams
+from herald.store.base_iam import RoleRecord
+from herald.types import RequestContext
+
+Handler = Callable[[IAM, RequestContext, QueryParams], Awaitable[Result]]
+
+
+def _role(role: RoleRecord, name: str = "Role") -> xml.Node:
+    children = [
+        xml.el("Path", role.path),
+        xml.el("RoleName", role.name),
+        xml.el("RoleId", role.role_id),
+        xml.el("Arn", role.arn),
+        xml.el("CreateDate", date(role.created_at)),
+        xml.el("AssumeRolePolicyDocument", document(role.trust_policy)),
+        xml.el("Description", role.description),
+        xml.el("MaxSessionDuration", str(role.max_session_duration)),
+    ]
+    if role.tags:
+        children.append(tags_out(dict(role.tags)))
+    return xml.node(name, children)
+
+
+async def create_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    role = await iam.roles.create(
+        ctx,
+        p.get("RoleName"),
+        p.get("Path"),
+        p.get("AssumeRolePolicyDocument"),
+        p.get("Description"),
+        p.get("MaxSessionDuration"),
+        tags_in(p),
+    )
+    return [_role(role)]
+
+
+async def get_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    return [_role(await iam.roles.get(ctx, p.get("RoleName")))]
+
+
+async def list_roles(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    roles = await iam.roles.list_roles(ctx, p.get("PathPrefix"))
+    return paged(p, roles, lambda r: r.name, lambda r: _role(r, "member"), "Roles")
+
+
+async def delete_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.delete(ctx, p.get("RoleName"))
+    return None
+
+
+async def update_assume_role_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.update_trust(ctx, p.get("RoleName"), p.get("PolicyDocument"))
+    return None
+
+
+async def update_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.update(
+        ctx, p.get("RoleName"), p.get("Description"), p.get("MaxSessionDuration")
+    )
+    return []
+
+
+async def tag_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.tag(ctx, p.get("RoleName"), tags_in(p))
+    return None
+
+
+async def untag_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.untag(ctx, p.get("RoleName"), p.scalars("TagKeys.member"))
+    return None
+
+
+async def list_role_tags(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    tags = sorted((await iam.roles.list_tags(ctx, p.get("RoleName"))).items())
+    return paged(
+        p,
+        tags,
+        lambda t: t[0],
+        lambda t: xml.node("member", [xml.el("Key", t[0]), xml.el("Value", t[1])]),
+        "Tags",
+    )
+
+
+async def put_role_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.put_policy(ctx, p.get("RoleName"), p.get("PolicyName"), p.get("PolicyDocument"))
+    return None
+
+
+async def get_role_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    role, name, text = await iam.roles.get_policy(ctx, p.get("RoleName"), p.get("PolicyName"))
+    return inline_policy("RoleName", role, name, text)
+
+
+async def list_role_policies(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    names = await iam.roles.list_policies(ctx, p.get("RoleName"))
+    return policy_names(p, names)
+
+
+async def delete_role_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.roles.delete_policy(ctx, p.get("RoleName"), p.get("PolicyName"))
+    return None
+
+
+ACTIONS: dict[str, Handler] = {
+    "CreateRole": create_role,
+    "GetRole": get_role,
+    "ListRoles": list_roles,
+    "DeleteRole": delete_role,
+    "UpdateAssumeRolePolicy": update_assume_role_policy,
+    "UpdateRole": update_role,
+    "TagRole": tag_role,
+    "UntagRole": untag_role,
+    "ListRoleTags": list_role_tags,
+    "PutRolePolicy": put_role_policy,
+    "GetRolePolicy": get_role_policy,
+    "ListRolePolicies": list_role_policies,
+    "DeleteRolePolicy": delete_role_policy,
+}
