@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 
 from herald.auth.policy import Decision, Policy, PolicySet, Request, evaluate
 from herald.auth.policy.matching import ContextValue
@@ -23,6 +23,10 @@ from herald.types import RequestContext
 
 CACHE_SIZE = 65_536
 _TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+_RESOURCE_TAG = "aws:resourcetag/"
+
+# Reads a resource's tags (a store read), called only when a policy needs them.
+TagSource = Callable[[], Awaitable[Mapping[str, str]]]
 
 
 def request_context(ctx: RequestContext, now: float) -> dict[str, ContextValue]:
@@ -65,11 +69,13 @@ class Authorizer:
         resource_policy_key: Hashable = None,
         context: Mapping[str, ContextValue] | None = None,
         resource_required: bool = False,
+        resource_tags: TagSource | None = None,
     ) -> Decision:
         """Decide ``action`` ("sns:Publish") on ``resource`` for the caller.
 
         ``resource_policy_key`` identifies ``resource_policy`` for the cache (its text);
-        without it a decision under a resource policy is not cached.
+        without it a decision under a resource policy is not cached. ``resource_tags``
+        reads the resource's tags, called only when a policy reads aws:ResourceTag/*.
         """
         principal = ctx.principal
         generation = self._identities.generation
@@ -77,8 +83,12 @@ class Authorizer:
         session = self._identities.session_policies(principal)
         merged = {**request_context(ctx, self._clock.now()), **(context or {})}
         policies = PolicySet(identity, resource_policy, session, resource_required)
+        keys = _keys(policies)
+        if resource_tags is not None and any(k.startswith(_RESOURCE_TAG) for k in keys):
+            for name, value in (await resource_tags()).items():
+                merged[f"aws:ResourceTag/{name}"] = value
         cacheable = resource_policy is None or resource_policy_key is not None
-        relevant = _relevant(policies, merged) if cacheable else None
+        relevant = _relevant(keys, merged) if cacheable else None
         key: Hashable = None
         if relevant is not None:
             key = (
@@ -113,15 +123,18 @@ class Authorizer:
         return decision
 
 
-def _relevant(
-    policies: PolicySet, context: Mapping[str, ContextValue]
-) -> tuple[Hashable, ...] | None:
-    """The values of the context keys the policies read; None if one reads the time."""
+def _keys(policies: PolicySet) -> set[str]:
+    """The context keys the policies read, in lower case."""
     keys: set[str] = set()
     for policy in (*policies.identity, *(policies.session or ())):
         keys |= policy.context_keys
     if policies.resource is not None:
         keys |= policies.resource.context_keys
+    return keys
+
+
+def _relevant(keys: set[str], context: Mapping[str, ContextValue]) -> tuple[Hashable, ...] | None:
+    """The values of the context keys the policies read; None if one reads the time."""
     if not keys:
         return ()
     if keys & _TIME_KEYS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Effect, Kind, Policy
@@ -26,8 +26,11 @@ CACHE_SIZE = 4096
 
 
 class TopicAccess:
-    def __init__(self, authorizer: Authorizer) -> None:
+    def __init__(
+        self, authorizer: Authorizer, tags_of: Callable[[str], Awaitable[Mapping[str, str]]]
+    ) -> None:
         self._authorizer = authorizer
+        self._tags_of = tags_of
         self._parsed: OrderedDict[str, Policy | None] = OrderedDict()
 
     async def check(
@@ -60,6 +63,7 @@ class TopicAccess:
             resource_policy=resource_policy,
             resource_policy_key=key,
             context=context,
+            resource_tags=(lambda: self._tags_of(topic.arn)) if topic is not None else None,
         )
         if not decision.allowed:
             log.info(

@@ -49,7 +49,7 @@ class Topics:
         self._store = store
         self._clock = clock
         self._cache: OrderedDict[str, TopicRecord] = OrderedDict()
-        self.access = TopicAccess(authorizer)
+        self.access = TopicAccess(authorizer, store.list_tags)
 
     # -- lookup and access -------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class Topics:
         tag_map = validation.tags(list(tags))
         account = ctx.principal.account_id
         arn = str(arns.TopicARN(ctx.region, account, name))
-        await self.access.check(ctx, "CreateTopic", arn, None)
+        await self.access.check(ctx, "CreateTopic", arn, None, _request_tags(tag_map))
         existing = await self.get(arn)
         if existing is None:
             # Counted over every region: regions here are names a client chooses, so a
@@ -268,32 +268,51 @@ class Topics:
     async def tag(
         self, ctx: RequestContext, arn: str | None, tags: Sequence[tuple[str | None, str | None]]
     ) -> None:
-        topic = await self._tagged(ctx, arn, "TagResource")
         if not tags:
+            self._parse(ctx, arn, "ResourceArn")
             raise InvalidParameter(
                 "Invalid parameter: Tags Reason: no value for required parameter"
             )
-        await self._store.tag_resource(topic, validation.tags(list(tags)), validation.MAX_TAGS)
+        tag_map = validation.tags(list(tags))
+        topic = await self._tagged(ctx, arn, "TagResource", _request_tags(tag_map))
+        await self._store.tag_resource(topic, tag_map, validation.MAX_TAGS)
 
     async def untag(self, ctx: RequestContext, arn: str | None, keys: Sequence[str]) -> None:
-        topic = await self._tagged(ctx, arn, "UntagResource")
         if not keys:
+            self._parse(ctx, arn, "ResourceArn")
             raise InvalidParameter(
                 "Invalid parameter: TagKeys Reason: no value for required parameter"
             )
-        await self._store.untag_resource(topic, validation.tag_keys(list(keys)))
+        checked = validation.tag_keys(list(keys))
+        topic = await self._tagged(ctx, arn, "UntagResource", {"aws:TagKeys": list(checked)})
+        await self._store.untag_resource(topic, checked)
 
     async def list_tags(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
         topic = await self._tagged(ctx, arn, "ListTagsForResource")
         return await self._store.list_tags(topic)
 
-    async def _tagged(self, ctx: RequestContext, arn: str | None, action: str) -> str:
+    async def _tagged(
+        self,
+        ctx: RequestContext,
+        arn: str | None,
+        action: str,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> str:
         parsed = self._parse(ctx, arn, "ResourceArn")
         topic = await self.get(str(parsed))
         if topic is None:
             raise ResourceNotFound("Resource does not exist")
-        await self.access.check(ctx, action, topic.arn, topic)
+        await self.access.check(ctx, action, topic.arn, topic, context)
         return topic.arn
+
+
+def _request_tags(tags: Mapping[str, str]) -> dict[str, ContextValue]:
+    """aws:RequestTag/* and aws:TagKeys for a request that sets ``tags``."""
+    if not tags:
+        return {}
+    context: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context["aws:TagKeys"] = list(tags)
+    return context
 
 
 def encode_token(marker: str) -> str:
