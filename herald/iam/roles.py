@@ -128,7 +128,8 @@ class Roles:
         await self._store.update_role(role.account_id, role.name, tags=remaining)
 
     async def list_tags(self, ctx: RequestContext, name: str | None) -> dict[str, str]:
-        role = await self.get(ctx, name)
+        role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
+        await self._iam.authorize(ctx, "iam:ListRoleTags", role.arn)
         return dict(role.tags)
 
     # -- inline policies ---------------------------------------------------------------

@@ -104,6 +104,11 @@ def _encode_marker(last: str) -> str:
 
 def _decode_marker(marker: str) -> str:
     try:
-        return base64.urlsafe_b64decode(marker.encode("ascii")).decode()
+        decoded = base64.urlsafe_b64decode(marker.encode("ascii")).decode()
     except (UnicodeError, binascii.Error, ValueError):
         raise InvalidParameter("Invalid Marker.") from None
+    # The decoder skips characters outside its alphabet; only a marker this module made
+    # (decoding to a non-empty key that encodes back to it) continues a listing.
+    if not decoded or _encode_marker(decoded) != marker:
+        raise InvalidParameter("Invalid Marker.")
+    return decoded

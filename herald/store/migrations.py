@@ -180,4 +180,16 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        5,
+        [
+            # IAM names are unique within an account regardless of case ("Names are not
+            # distinguished by case", CreateUser/CreateGroup/CreateRole/CreatePolicy).
+            "CREATE UNIQUE INDEX iam_users_name_nocase ON iam_users(account_id, LOWER(name))",
+            "CREATE UNIQUE INDEX iam_groups_name_nocase ON iam_groups(account_id, LOWER(name))",
+            "CREATE UNIQUE INDEX iam_roles_name_nocase ON iam_roles(account_id, LOWER(name))",
+            "CREATE UNIQUE INDEX managed_policies_name_nocase "
+            "ON managed_policies(account_id, LOWER(name))",
+        ],
+    ),
 ]
