@@ -30,6 +30,11 @@ from herald.edge.tls import ensure_self_signed
 from herald.iam.authorizer import Authorizer
 from herald.iam.facade import IAM
 from herald.iam.identities import Identities
+from herald.kms import rootkey
+from herald.kms.access import KeyAccess
+from herald.kms.crypto import Crypto
+from herald.kms.service import KMSService
+from herald.protocols import kms_api
 from herald.sns.service import SNSService
 from herald.store.sqlite import SQLiteStore
 from herald.sts.service import STSService
@@ -186,12 +191,16 @@ async def _serve(
         cert, key = (settings.tls_cert, settings.tls_key)
         if cert is None or key is None:
             cert, key = ensure_self_signed(settings.data_dir)
+        root = await _root_key(store, settings)
         authorizer = Authorizer(Identities(store), clock)
         authenticator = Authenticator(store, clock)
+        key_access = KeyAccess(store, authorizer, root)
+        keys = KMSService(store, clock, key_access, root)
         app = HeraldApp(
             sns=SNSService(store, clock, authorizer),
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
             sts=STSService(store, clock, authorizer),
+            kms=kms_api.KMS(keys, Crypto(store, key_access)),
             authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,
@@ -204,12 +213,45 @@ async def _serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _stop, servers)
-        await asyncio.gather(
-            servers[0].serve(sockets=[http_sock]), servers[1].serve(sockets=[tls_sock])
-        )
+        ticker = asyncio.create_task(_tick(keys))
+        try:
+            await asyncio.gather(
+                servers[0].serve(sockets=[http_sock]), servers[1].serve(sockets=[tls_sock])
+            )
+        finally:
+            ticker.cancel()
     finally:
         await store.close()
         log.info("store closed; Herald stopped")
+
+
+async def _root_key(store: SQLiteStore, settings: config.Settings) -> rootkey.RootKey:
+    """The root key, checked against the value sealed under it on first start."""
+    try:
+        root = rootkey.load(settings.root_key, settings.root_key_path)
+    except (ValueError, OSError) as exc:
+        raise StartupError(f"cannot load the root key: {exc}") from None
+    stored = await store.put_meta_once(rootkey.CHECK_NAME, rootkey.check_value(root))
+    try:
+        rootkey.verify(root, stored)
+    except rootkey.WrongRootKey:
+        source = "HERALD_ROOT_KEY" if settings.root_key else str(settings.root_key_path)
+        raise StartupError(
+            f"the root key from {source} is not the one this data folder was sealed with; "
+            "refusing to start"
+        ) from None
+    return root
+
+
+async def _tick(keys: KMSService, every: float = 60.0) -> None:
+    """Destroy keys whose deletion date has passed and rotate keys that are due."""
+    while True:
+        try:
+            for key_id in await keys.tick():
+                log.info("key %s deleted: its scheduled deletion date passed", key_id)
+        except Exception:
+            log.exception("the key service's periodic work failed; retrying")
+        await asyncio.sleep(every)
 
 
 def _stop(servers: list[_Server]) -> None:

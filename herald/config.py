@@ -33,6 +33,7 @@ class Settings:
     log_level: str = "info"
     access_log: bool = False
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    root_key: str | None = field(default=None, repr=False)  # base64 of 32 bytes
 
     def __post_init__(self) -> None:
         for name in ("port", "tls_port"):
@@ -55,6 +56,10 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "herald.db"
+
+    @property
+    def root_key_path(self) -> Path:
+        return self.data_dir / "root.key"
 
     @property
     def credentials_path(self) -> Path:
@@ -96,4 +101,5 @@ def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> 
         max_connections=number("max_connections", DEFAULT_MAX_CONNECTIONS),
         log_level=(pick("log_level") or "info").lower(),
         access_log=(pick("access_log") or "").lower() in ("1", "true", "yes"),
+        root_key=env.get("HERALD_ROOT_KEY") or None,
     )

@@ -183,3 +183,38 @@ class RequestExpired(AuthFailure):
 
 class StoreUnavailable(ServiceFault):
     """The store could not complete the request."""
+
+
+# -- the key service ---------------------------------------------------------------------
+
+
+class KeyDisabled(CallerFault):
+    """The key is disabled (DisabledException)."""
+
+
+class KeyInvalidState(InvalidState):
+    """The key's state does not allow the operation (KMSInvalidStateException)."""
+
+
+class InvalidCiphertext(CallerFault):
+    """A ciphertext that does not open: every such failure looks the same to the caller."""
+
+
+class IncorrectKey(CallerFault):
+    """A ciphertext of another key than the one named."""
+
+
+class InvalidKeyUsage(CallerFault):
+    pass
+
+
+class InvalidAliasName(InvalidParameter):
+    pass
+
+
+class InvalidArn(InvalidParameter):
+    pass
+
+
+class TagFault(InvalidParameter):
+    """A tag the key service refuses (TagException)."""

@@ -21,7 +21,8 @@ from herald.clock import Clock
 from herald.edge.authn import Authenticator
 from herald.iam.facade import IAM
 from herald.protocols import errors as wire_errors
-from herald.protocols import iam_api, query, sns_api, sts_api
+from herald.protocols import iam_api, kms_api, query, sns_api, sts_api
+from herald.protocols import json as json_codec
 from herald.protocols import xml as xml_render
 from herald.sns.service import SNSService
 from herald.sts.service import STSService
@@ -92,6 +93,44 @@ class QueryService:
         return Response(wire.status, body, "text/xml", request_id)
 
 
+class JSONService:
+    """A service spoken over the AWS JSON 1.1 protocol (JSON in, JSON out)."""
+
+    def __init__(
+        self,
+        name: str,
+        prefix: str,
+        actions: dict[str, Any],
+        table: wire_errors.ErrorTable,
+        service: object,
+    ) -> None:
+        self.name = name
+        self.prefix = prefix
+        self.actions = actions
+        self.table = table
+        self.service = service
+
+    async def handle(self, ctx: RequestContext, target: str | None, body: bytes) -> bytes:
+        name = json_codec.operation(target, self.prefix)
+        handler = self.actions.get(name)
+        if handler is None:
+            raise errors.InvalidAction(f"Unknown operation {name}")
+        result = await handler(self.service, ctx, json_codec.Params(json_codec.parse_body(body)))
+        return json_codec.response(result)
+
+    def error(self, exc: BaseException, request_id: str) -> Response:
+        wire = wire_errors.lookup(self.table, exc)
+        if isinstance(exc, errors.HeraldError):
+            message = exc.message
+            if wire.status >= 500:
+                message = f"{message} Request id: {request_id}"
+        else:
+            message = f"An internal error occurred. Request id: {request_id}"
+        return Response(
+            wire.status, json_codec.error(wire.code, message), json_codec.CONTENT_TYPE, request_id
+        )
+
+
 class HeraldApp:
     """The ASGI callable."""
 
@@ -101,6 +140,7 @@ class HeraldApp:
         sns: SNSService,
         iam: IAM,
         sts: STSService,
+        kms: kms_api.KMS | None = None,
         authenticator: Authenticator,
         clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,
@@ -119,6 +159,11 @@ class HeraldApp:
                 "sts", sts_api.NAMESPACE, sts_api.VERSION, sts_api.ACTIONS, wire_errors.STS, sts
             ),
         }
+        self._json: dict[str, JSONService] = {}
+        if kms is not None:
+            self._json["kms"] = JSONService(
+                "kms", kms_api.TARGET_PREFIX, kms_api.ACTIONS, wire_errors.KMS, kms
+            )
         self._fallback = QueryService(
             "unknown", sns_api.NAMESPACE, "", {}, wire_errors.COMMON, None
         )
@@ -159,23 +204,54 @@ class HeraldApp:
                 body_sha256=hashlib.sha256(body).hexdigest(),
             )
             claims = sigv4.parse(request)
+            json_service = self._json.get(claims.service)
+            if json_service is not None:
+                return await self._json_call(json_service, request, claims, scope, body, request_id)
             service = self._services.get(claims.service, self._fallback)
             if service is self._fallback:
                 raise errors.UnsupportedOperation(
                     f"Herald does not offer the service '{claims.service}' at this endpoint."
                 )
-            principal = await self._auth.authenticate(request, claims, self._clock.now())
-            ctx = RequestContext(
-                principal=principal,
-                region=claims.region,
-                request_id=request_id,
-                secure_transport=scope.get("scheme") == "https",
-                sigv4=True,
-                source_ip=(scope.get("client") or (None,))[0],
-            )
+            ctx = await self._context(request, claims, scope, request_id)
             params = query.parse_form(_form_body(headers, body), request.query)
             payload = await service.handle(ctx, params)
             return Response(200, payload, "text/xml", request_id)
+        except errors.HeraldError as exc:
+            return service.error(exc, request_id)
+        except Exception as exc:
+            log.exception("request %s failed", request_id)
+            return service.error(exc, request_id)
+
+    async def _context(
+        self,
+        request: sigv4.HTTPRequest,
+        claims: sigv4.SignedRequest,
+        scope: Scope,
+        request_id: str,
+    ) -> RequestContext:
+        principal = await self._auth.authenticate(request, claims, self._clock.now())
+        return RequestContext(
+            principal=principal,
+            region=claims.region,
+            request_id=request_id,
+            secure_transport=scope.get("scheme") == "https",
+            sigv4=True,
+            source_ip=(scope.get("client") or (None,))[0],
+        )
+
+    async def _json_call(
+        self,
+        service: JSONService,
+        request: sigv4.HTTPRequest,
+        claims: sigv4.SignedRequest,
+        scope: Scope,
+        body: bytes,
+        request_id: str,
+    ) -> Response:
+        try:
+            ctx = await self._context(request, claims, scope, request_id)
+            payload = await service.handle(ctx, request.header("x-amz-target"), body)
+            return Response(200, payload, json_codec.CONTENT_TYPE, request_id)
         except errors.HeraldError as exc:
             return service.error(exc, request_id)
         except Exception as exc:

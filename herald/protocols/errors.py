@@ -102,6 +102,42 @@ STS: ErrorTable = {
     e.ServiceFault: WireError("InternalFailure", 500, sender_fault=False),
 }
 
+# Codes from botocore's KMS model (kms/2014-11-01/service-2.json); the JSON protocol
+# answers every client error with 400, as AWS KMS does, and uses the JSON services'
+# names for authentication failures.
+KMS: ErrorTable = {
+    e.CallerFault: WireError("ValidationException", 400),
+    e.InvalidParameter: WireError("ValidationException", 400),
+    e.MalformedRequest: WireError("SerializationException", 400),
+    e.RequestTooLarge: WireError("RequestEntityTooLarge", 413),
+    e.RequestTimeout: WireError("RequestTimeout", 408),
+    e.AuthFailure: WireError("AccessDeniedException", 400),
+    e.MissingAuthenticationToken: WireError("MissingAuthenticationTokenException", 400),
+    e.IncompleteSignature: WireError("IncompleteSignatureException", 400),
+    e.InvalidClientTokenId: WireError("UnrecognizedClientException", 400),
+    e.SignatureMismatch: WireError("InvalidSignatureException", 400),
+    e.RequestExpired: WireError("InvalidSignatureException", 400),
+    e.ExpiredToken: WireError("ExpiredTokenException", 400),
+    e.InvalidAction: WireError("UnknownOperationException", 400),
+    e.NotFound: WireError("NotFoundException", 400),
+    e.KeyDisabled: WireError("DisabledException", 400),
+    e.KeyInvalidState: WireError("KMSInvalidStateException", 400),
+    e.InvalidState: WireError("KMSInvalidStateException", 400),
+    e.InvalidCiphertext: WireError("InvalidCiphertextException", 400),
+    e.IncorrectKey: WireError("IncorrectKeyException", 400),
+    e.InvalidKeyUsage: WireError("InvalidKeyUsageException", 400),
+    e.InvalidAliasName: WireError("InvalidAliasNameException", 400),
+    e.InvalidArn: WireError("InvalidArnException", 400),
+    e.TagFault: WireError("TagException", 400),
+    e.AlreadyExists: WireError("AlreadyExistsException", 400),
+    e.LimitExceeded: WireError("LimitExceededException", 400),
+    e.MalformedPolicy: WireError("MalformedPolicyDocumentException", 400),
+    e.AccessDenied: WireError("AccessDeniedException", 400),
+    e.UnsupportedOperation: WireError("UnsupportedOperationException", 400),
+    e.Throttled: WireError("ThrottlingException", 400),
+    e.ServiceFault: WireError("KMSInternalException", 500, sender_fault=False),
+}
+
 INTERNAL = WireError("InternalFailure", 500, sender_fault=False)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from herald.store.base_iam import IAMStore
+from herald.store.base_kms import KMSStore
 
 # A pure function from an attribute map to its replacement; it may raise to refuse.
 AttributeEdit = Callable[[Mapping[str, str]], Mapping[str, str]]
@@ -104,7 +105,7 @@ class MessageRecord:
     published_at: float
 
 
-class Store(IAMStore, ABC):
+class Store(IAMStore, KMSStore, ABC):
     """What Herald keeps. Implementations: ``sqlite.SQLiteStore`` (later PostgreSQL)."""
 
     @abstractmethod

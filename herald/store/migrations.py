@@ -192,4 +192,51 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ON managed_policies(account_id, LOWER(name))",
         ],
     ),
+    (
+        6,
+        [
+            """CREATE TABLE kms_keys (
+                key_id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                region TEXT NOT NULL,
+                arn TEXT NOT NULL UNIQUE,
+                description TEXT NOT NULL,
+                key_usage TEXT NOT NULL,
+                key_spec TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                manager TEXT NOT NULL,
+                state TEXT NOT NULL,
+                policy TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                deletion_date DOUBLE PRECISION,
+                pending_window_days INTEGER,
+                rotation_period_days INTEGER,
+                next_rotation DOUBLE PRECISION,
+                tags TEXT NOT NULL
+            )""",
+            "CREATE INDEX kms_keys_by_owner ON kms_keys(account_id, region, key_id)",
+            """CREATE TABLE kms_key_versions (
+                key_id TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                wrapped BLOB NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                on_demand INTEGER NOT NULL,
+                PRIMARY KEY (key_id, version)
+            )""",
+            """CREATE TABLE kms_aliases (
+                account_id TEXT NOT NULL,
+                region TEXT NOT NULL,
+                name TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (account_id, region, name)
+            )""",
+            "CREATE INDEX kms_aliases_by_key ON kms_aliases(key_id)",
+            """CREATE TABLE meta (
+                name TEXT PRIMARY KEY,
+                value BLOB NOT NULL
+            )""",
+        ],
+    ),
 ]

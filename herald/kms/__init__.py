@@ -1,0 +1,1 @@
+"""The key service: customer master keys, key policies, envelope encryption (AWS KMS)."""

@@ -1,0 +1,151 @@
+"""Finding a key from what a caller names, deciding whether the caller may use it, and
+keeping its backing keys in memory once unwrapped.
+
+A KeyId parameter may be a key id or an alias name (the caller's account and region), or
+a key ARN or alias ARN (any account: using another account's key needs its ARN, as in
+AWS). Whether the caller may use the key is the key policy's decision first ("the key
+policy must allow, directly or by delegating to the account"), then the caller's IAM
+policies, evaluated by the policy engine with the KMS condition keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from herald.auth.policy import Policy
+from herald.auth.policy.matching import ContextValue
+from herald.errors import AccessDenied, MalformedPolicy, NotFound
+from herald.iam.authorizer import Authorizer
+from herald.kms import policy as key_policy
+from herald.kms.keys import KeyRecord, KeyVersion
+from herald.kms.rootkey import RootKey
+from herald.store.base import Store
+from herald.types import RequestContext
+
+CACHE_SIZE = 10_000
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_KEY_ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
+_ALIAS_ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):(alias/.+)")
+
+
+class KeyAccess:
+    def __init__(self, store: Store, authorizer: Authorizer, root: RootKey) -> None:
+        self._store = store
+        self._authorizer = authorizer
+        self._root = root
+        self._versions: OrderedDict[str, tuple[KeyVersion, ...]] = OrderedDict()
+        self._policies: OrderedDict[str, Policy | None] = OrderedDict()
+
+    async def resolve(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
+        """The key ``reference`` names. Raises NotFound (NotFoundException)."""
+        if not reference:
+            raise NotFound("KeyId is required.")
+        account, region = ctx.principal.account_id, ctx.region
+        key_id: str | None = None
+        if reference.startswith("alias/"):
+            key_id = await self._alias_target(account, region, reference)
+        elif match := _ALIAS_ARN.fullmatch(reference):
+            if match.group(1) == region:
+                key_id = await self._alias_target(match.group(2), region, match.group(3))
+            if key_id is None:
+                raise NotFound(f"Alias {reference} is not found.")
+        elif match := _KEY_ARN.fullmatch(reference):
+            account, key_id = match.group(2), match.group(3)
+            if match.group(1) != region:
+                key_id = None
+        elif _UUID.fullmatch(reference):
+            key_id = reference
+        else:
+            raise NotFound(f"Invalid keyId '{reference}'")
+        if key_id is None:
+            raise NotFound(f"Alias arn:aws:kms:{region}:{account}:{reference} is not found.")
+        key = await self._store.get_key(key_id) if _UUID.fullmatch(key_id) else None
+        if key is None or key.account_id != account or key.region != region:
+            raise NotFound(f"Key 'arn:aws:kms:{region}:{account}:key/{key_id}' does not exist")
+        return key
+
+    async def _alias_target(self, account: str, region: str, name: str) -> str | None:
+        alias = await self._store.get_alias(account, region, name)
+        return None if alias is None else alias.key_id
+
+    async def authorize(
+        self,
+        ctx: RequestContext,
+        action: str,
+        key: KeyRecord,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """Allow ``kms:action`` on ``key`` or raise AccessDenied (AccessDeniedException)."""
+        keys: dict[str, ContextValue] = {"kms:CallerAccount": ctx.principal.account_id}
+        keys.update(context or {})
+        decision = await self._authorizer.decide(
+            ctx,
+            f"kms:{action}",
+            key.arn,
+            resource_account=key.account_id,
+            resource_policy=self.policy(key),
+            resource_policy_key=("key", key.policy),
+            context=keys,
+            resource_required=True,
+            resource_tags=lambda: _tags(key),
+        )
+        if not decision.allowed:
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} on "
+                f"resource: {key.arn} because no resource-based policy allows the "
+                f"kms:{action} action"
+            )
+
+    async def authorize_account(self, ctx: RequestContext, action: str) -> None:
+        """Allow an action that names no key (CreateKey, ListKeys, ...) by IAM alone."""
+        decision = await self._authorizer.decide(ctx, f"kms:{action}", "*")
+        if not decision.allowed:
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} "
+                f"because no identity-based policy allows the kms:{action} action"
+            )
+
+    def policy(self, key: KeyRecord) -> Policy | None:
+        cached = self._policies.get(key.policy, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        try:
+            parsed: Policy | None = key_policy.checked(key.policy)[1]
+        except MalformedPolicy:
+            parsed = None  # grants nothing
+        self._policies[key.policy] = parsed
+        while len(self._policies) > CACHE_SIZE:
+            self._policies.popitem(last=False)
+        return parsed
+
+    async def versions(self, key: KeyRecord) -> tuple[KeyVersion, ...]:
+        """The key's backing keys, unwrapped, oldest first."""
+        cached = self._versions.get(key.key_id)
+        if cached is not None:
+            self._versions.move_to_end(key.key_id)
+            return cached
+        stored = await self._store.key_versions(key.key_id)
+        versions = tuple(
+            KeyVersion(
+                v.key_id,
+                v.version,
+                self._root.unwrap(f"{v.key_id}/{v.version}", v.wrapped),
+                v.created_at,
+                v.on_demand,
+            )
+            for v in stored
+        )
+        self._versions[key.key_id] = versions
+        while len(self._versions) > CACHE_SIZE:
+            self._versions.popitem(last=False)
+        return versions
+
+    def forget(self, key_id: str) -> None:
+        """The key's backing keys changed (rotation) or are gone (deletion)."""
+        self._versions.pop(key_id, None)
+
+
+async def _tags(key: KeyRecord) -> Mapping[str, str]:
+    return key.tags

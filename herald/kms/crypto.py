@@ -1,0 +1,211 @@
+"""The cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(+
+WithoutPlaintext), GenerateRandom, with AWS KMS's limits and errors.
+
+Ciphertexts are ``ciphertext`` blobs sealed with the key's newest backing key; any older
+backing key of the key still opens its own. The encryption context is bound as
+associated data and offered to policies as kms:EncryptionContext:* and
+kms:EncryptionContextKeys. Every failure to open is one InvalidCiphertext.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from herald.auth.policy.matching import ContextValue
+from herald.errors import (
+    IncorrectKey,
+    InvalidCiphertext,
+    InvalidKeyUsage,
+    NotFound,
+    ValidationFailed,
+)
+from herald.kms import _aead, ciphertext
+from herald.kms.access import KeyAccess
+from herald.kms.keys import KeyRecord, Use, require_state
+from herald.store.base import Store
+from herald.types import RequestContext
+
+MAX_PLAINTEXT = 4096
+MAX_DATA_KEY = 1024
+ALGORITHM = "SYMMETRIC_DEFAULT"
+_ALGORITHMS = ("SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE")
+_DATA_KEY_SPECS = {"AES_256": 32, "AES_128": 16}
+
+
+@dataclass(frozen=True)
+class Sealed:
+    blob: bytes
+    key: KeyRecord
+
+
+@dataclass(frozen=True)
+class Opened:
+    plaintext: bytes = field(repr=False)
+    key: KeyRecord
+
+
+@dataclass(frozen=True)
+class DataKey:
+    plaintext: bytes = field(repr=False)
+    blob: bytes
+    key: KeyRecord
+
+
+class Crypto:
+    def __init__(self, store: Store, access: KeyAccess) -> None:
+        self._store = store
+        self._access = access
+
+    async def encrypt(
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        plaintext: bytes,
+        context: Mapping[str, str],
+        algorithm: str | None = None,
+    ) -> Sealed:
+        """Raises NotFound, KeyDisabled, KeyInvalidState, AccessDenied, ValidationFailed."""
+        if not 1 <= len(plaintext) <= MAX_PLAINTEXT:
+            raise ValidationFailed(
+                "1 validation error detected: Value at 'plaintext' failed to satisfy "
+                f"constraint: Member must have length between 1 and {MAX_PLAINTEXT}"
+            )
+        _algorithm(algorithm)
+        key = await self._usable(ctx, reference, "Encrypt", context)
+        return Sealed(await self._seal(key, plaintext, context), key)
+
+    async def decrypt(
+        self,
+        ctx: RequestContext,
+        blob: bytes,
+        context: Mapping[str, str],
+        reference: str | None = None,
+        algorithm: str | None = None,
+        action: str = "Decrypt",
+    ) -> Opened:
+        """Raises InvalidCiphertext, IncorrectKey, NotFound, KeyDisabled, KeyInvalidState,
+        AccessDenied."""
+        _algorithm(algorithm)
+        parsed = ciphertext.parse(blob)
+        key = await self._store.get_key(parsed.key_id)
+        if reference is not None:
+            named = await self._access.resolve(ctx, reference)
+            if key is None or named.key_id != key.key_id:
+                raise IncorrectKey(
+                    "The key ID in the request does not identify a CMK that can perform "
+                    "this operation."
+                )
+        if key is None or key.region != ctx.region:
+            raise InvalidCiphertext("The ciphertext refers to a key that does not exist.")
+        require_state(key.arn, key.state, Use.CRYPTO)
+        await self._access.authorize(ctx, action, key, _policy_context(context))
+        versions = {v.version: v for v in await self._access.versions(key)}
+        version = versions.get(parsed.key_version)
+        if version is None:
+            raise InvalidCiphertext("The ciphertext is invalid.")
+        aad = ciphertext.aad(parsed.header(), context)
+        try:
+            plaintext = _aead.open_sealed(version.material, parsed.nonce, parsed.sealed, aad)
+        except _aead.OpenFailed:
+            raise InvalidCiphertext("The ciphertext is invalid.") from None
+        return Opened(plaintext, key)
+
+    async def re_encrypt(
+        self,
+        ctx: RequestContext,
+        blob: bytes,
+        source_context: Mapping[str, str],
+        source_reference: str | None,
+        destination_reference: str | None,
+        destination_context: Mapping[str, str],
+    ) -> tuple[Sealed, KeyRecord]:
+        """The plaintext of ``blob`` sealed under the destination key; never returned."""
+        opened = await self.decrypt(
+            ctx, blob, source_context, source_reference, action="ReEncryptFrom"
+        )
+        key = await self._usable(ctx, destination_reference, "ReEncryptTo", destination_context)
+        sealed = Sealed(await self._seal(key, opened.plaintext, destination_context), key)
+        return sealed, opened.key
+
+    async def generate_data_key(
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        context: Mapping[str, str],
+        key_spec: str | None,
+        number_of_bytes: int | None,
+        with_plaintext: bool = True,
+    ) -> DataKey:
+        """A fresh data key and its ciphertext under the named key."""
+        size = _data_key_size(key_spec, number_of_bytes)
+        action = "GenerateDataKey" if with_plaintext else "GenerateDataKeyWithoutPlaintext"
+        key = await self._usable(ctx, reference, action, context)
+        plaintext = os.urandom(size)
+        blob = await self._seal(key, plaintext, context)
+        return DataKey(plaintext if with_plaintext else b"", blob, key)
+
+    async def _usable(
+        self, ctx: RequestContext, reference: str | None, action: str, context: Mapping[str, str]
+    ) -> KeyRecord:
+        key = await self._access.resolve(ctx, reference)
+        require_state(key.arn, key.state, Use.CRYPTO)
+        await self._access.authorize(ctx, action, key, _policy_context(context))
+        return key
+
+    async def _seal(self, key: KeyRecord, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+        versions = await self._access.versions(key)
+        if not versions:
+            raise NotFound(f"Key '{key.arn}' does not exist")
+        newest = versions[-1]
+        header = ciphertext.header(key.key_id, newest.version)
+        nonce, sealed = _aead.seal(newest.material, plaintext, ciphertext.aad(header, context))
+        return header + nonce + sealed
+
+
+def generate_random(number_of_bytes: int | None) -> bytes:
+    if number_of_bytes is None or not 1 <= number_of_bytes <= MAX_DATA_KEY:
+        raise ValidationFailed(
+            "1 validation error detected: Value at 'numberOfBytes' failed to satisfy "
+            f"constraint: Member must have value between 1 and {MAX_DATA_KEY}"
+        )
+    return os.urandom(number_of_bytes)
+
+
+def _policy_context(context: Mapping[str, str]) -> dict[str, ContextValue]:
+    keys: dict[str, ContextValue] = {f"kms:EncryptionContext:{k}": v for k, v in context.items()}
+    keys["kms:EncryptionContextKeys"] = list(context)
+    return keys
+
+
+def _algorithm(value: str | None) -> None:
+    if value is None or value == ALGORITHM:
+        return
+    if value in _ALGORITHMS:
+        raise InvalidKeyUsage(
+            f"The encryption algorithm {value} is not compatible with a SYMMETRIC_DEFAULT key."
+        )
+    raise ValidationFailed(
+        f"1 validation error detected: Value '{value}' at 'encryptionAlgorithm' failed to "
+        f"satisfy constraint: Member must satisfy enum value set: [{', '.join(_ALGORITHMS)}]"
+    )
+
+
+def _data_key_size(key_spec: str | None, number_of_bytes: int | None) -> int:
+    if (key_spec is None) == (number_of_bytes is None):
+        raise ValidationFailed("Please specify either number of bytes or key spec.")
+    if key_spec is not None:
+        if key_spec not in _DATA_KEY_SPECS:
+            raise ValidationFailed(
+                f"1 validation error detected: Value '{key_spec}' at 'keySpec' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+            )
+        return _DATA_KEY_SPECS[key_spec]
+    assert number_of_bytes is not None
+    if not 1 <= number_of_bytes <= MAX_DATA_KEY:
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{number_of_bytes}' at 'numberOfBytes' "
+            f"failed to satisfy constraint: Member must have value between 1 and {MAX_DATA_KEY}"
+        )
+    return number_of_bytes

@@ -1,0 +1,465 @@
+"""Key management: creating keys, their life cycle (enable, disable, scheduled deletion),
+aliases, key policies, tags and rotation, with AWS KMS's rules and errors.
+
+Times are epoch seconds. A key's backing keys are made here, wrapped by the root key
+before they reach the store, and destroyed when a scheduled deletion falls due (``tick``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+
+from herald.auth.policy import PolicySet, PrincipalInfo, Request, evaluate
+from herald.clock import Clock
+from herald.errors import (
+    AlreadyExists,
+    InvalidAliasName,
+    MalformedPolicy,
+    NotFound,
+    TagFault,
+    UnsupportedOperation,
+    ValidationFailed,
+)
+from herald.iam.authorizer import request_context
+from herald.iam.identities import principal_info
+from herald.kms import _aead
+from herald.kms import policy as key_policy
+from herald.kms.access import KeyAccess
+from herald.kms.keys import AliasRecord, KeyManager, KeyRecord, KeyState, Use, require_state
+from herald.kms.rootkey import RootKey
+from herald.store.base import Store
+from herald.store.base_kms import WrappedVersion
+from herald.types import RequestContext
+
+DAY = 86400.0
+MAX_ALIASES = 10_000
+MAX_TAGS = 50
+_ALIAS = re.compile(r"alias/[a-zA-Z0-9:/_-]{1,250}")
+_SYMMETRIC = "SYMMETRIC_DEFAULT"
+_KEY_SPECS = (
+    "RSA_2048 RSA_3072 RSA_4096 ECC_NIST_P256 ECC_NIST_P384 ECC_NIST_P521 ECC_SECG_P256K1 "
+    "SYMMETRIC_DEFAULT HMAC_224 HMAC_256 HMAC_384 HMAC_512 SM2 ML_DSA_44 ML_DSA_65 ML_DSA_87"
+).split()
+_USAGES = ("SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT")
+_ORIGINS = ("AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE")
+
+
+class KMSService:
+    def __init__(self, store: Store, clock: Clock, access: KeyAccess, root: RootKey) -> None:
+        self._store = store
+        self._clock = clock
+        self.access = access
+        self._root = root
+
+    # -- keys --------------------------------------------------------------------------
+
+    async def create_key(
+        self,
+        ctx: RequestContext,
+        *,
+        description: str | None,
+        key_usage: str | None,
+        key_spec: str | None,
+        origin: str | None,
+        policy: str | None,
+        bypass_lockout_check: bool,
+        tags: Sequence[tuple[str | None, str | None]],
+        multi_region: bool,
+    ) -> KeyRecord:
+        """A new symmetric encryption key (SYMMETRIC_DEFAULT, AES-256-GCM).
+
+        Raises ValidationFailed, UnsupportedOperation (other key specs, origins,
+        multi-Region keys), MalformedPolicy, TagFault, AccessDenied.
+        """
+        spec = _enum("keySpec", key_spec or _SYMMETRIC, _KEY_SPECS)
+        usage = _enum("keyUsage", key_usage or "ENCRYPT_DECRYPT", _USAGES)
+        origin = _enum("origin", origin or "AWS_KMS", _ORIGINS)
+        if spec != _SYMMETRIC:
+            raise UnsupportedOperation(f"Herald supports only SYMMETRIC_DEFAULT keys, not {spec}.")
+        if usage != "ENCRYPT_DECRYPT":
+            raise ValidationFailed(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+        if origin != "AWS_KMS":
+            raise UnsupportedOperation(
+                f"Herald supports only keys of origin AWS_KMS, not {origin}."
+            )
+        if multi_region:
+            raise UnsupportedOperation("Herald does not support multi-Region keys.")
+        account = ctx.principal.account_id
+        text = policy if policy is not None else key_policy.default_policy(account)
+        key_policy.checked(text)
+        await self.access.authorize_account(ctx, "CreateKey")
+        key_id = str(uuid.uuid4())
+        arn = f"arn:aws:kms:{ctx.region}:{account}:key/{key_id}"
+        if policy is not None and not bypass_lockout_check:
+            self._lockout_check(ctx, arn, account, text)
+        key = KeyRecord(
+            key_id=key_id,
+            account_id=account,
+            region=ctx.region,
+            arn=arn,
+            description=_description(description),
+            key_usage=usage,
+            key_spec=spec,
+            origin=origin,
+            manager=KeyManager.CUSTOMER,
+            state=KeyState.ENABLED,
+            policy=text,
+            created_at=self._clock.now(),
+            deletion_date=None,
+            pending_window_days=None,
+            rotation_period_days=None,
+            next_rotation=None,
+            tags=_tags(tags),
+        )
+        await self._store.create_key(key, self._new_version(key_id, 1, on_demand=False))
+        return key
+
+    async def managed_key(self, account: str, region: str, service: str) -> KeyRecord:
+        """The AWS managed key alias/aws/<service> of the account and region, created the
+        first time a service asks for it."""
+        name = f"alias/aws/{service}"
+        alias = await self._store.get_alias(account, region, name)
+        if alias is not None:
+            key = await self._store.get_key(alias.key_id)
+            if key is not None:
+                return key
+        key_id = str(uuid.uuid4())
+        now = self._clock.now()
+        key = KeyRecord(
+            key_id=key_id,
+            account_id=account,
+            region=region,
+            arn=f"arn:aws:kms:{region}:{account}:key/{key_id}",
+            description=f"Default key that protects my {service.upper()} data when no other "
+            "key is defined",
+            key_usage="ENCRYPT_DECRYPT",
+            key_spec=_SYMMETRIC,
+            origin="AWS_KMS",
+            manager=KeyManager.AWS,
+            state=KeyState.ENABLED,
+            policy=key_policy.managed_policy(account, region, service),
+            created_at=now,
+            deletion_date=None,
+            pending_window_days=None,
+            rotation_period_days=365,
+            next_rotation=now + 365 * DAY,
+            tags={},
+        )
+        await self._store.create_key(key, self._new_version(key_id, 1, on_demand=False))
+        record = AliasRecord(account, region, name, key_id, now, now)
+        if not await self._store.create_alias(record, MAX_ALIASES + 1):
+            # Another request made it first: use theirs, drop ours.
+            await self._store.delete_key(key_id)
+            return await self.managed_key(account, region, service)
+        return key
+
+    async def describe(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, "DescribeKey", key)
+        return key
+
+    async def list_keys(self, ctx: RequestContext) -> list[KeyRecord]:
+        await self.access.authorize_account(ctx, "ListKeys")
+        return await self._store.list_keys(ctx.principal.account_id, ctx.region)
+
+    async def update_description(
+        self, ctx: RequestContext, reference: str | None, description: str | None
+    ) -> None:
+        key = await self._customer_key(ctx, reference, "UpdateKeyDescription", Use.MANAGE)
+        await self._store.update_key(key.key_id, {"description": _description(description)})
+
+    async def enable(self, ctx: RequestContext, reference: str | None) -> None:
+        key = await self._customer_key(ctx, reference, "EnableKey", Use.MANAGE)
+        await self._store.update_key(key.key_id, {"state": KeyState.ENABLED})
+
+    async def disable(self, ctx: RequestContext, reference: str | None) -> None:
+        key = await self._customer_key(ctx, reference, "DisableKey", Use.MANAGE)
+        await self._store.update_key(key.key_id, {"state": KeyState.DISABLED})
+
+    async def schedule_deletion(
+        self, ctx: RequestContext, reference: str | None, days: int | None
+    ) -> KeyRecord:
+        """Pending deletion for ``days`` (7 to 30, default 30); the key material is
+        destroyed when the date passes."""
+        window = 30 if days is None else days
+        if not 7 <= window <= 30:
+            raise ValidationFailed(
+                f"1 validation error detected: Value '{window}' at 'pendingWindowInDays' "
+                "failed to satisfy constraint: Member must have value "
+                + ("greater than or equal to 7" if window < 7 else "less than or equal to 30")
+            )
+        key = await self._customer_key(ctx, reference, "ScheduleKeyDeletion", Use.SCHEDULE)
+        return await self._store.update_key(
+            key.key_id,
+            {
+                "state": KeyState.PENDING_DELETION,
+                "deletion_date": self._clock.now() + window * DAY,
+                "pending_window_days": window,
+            },
+        )
+
+    async def cancel_deletion(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
+        """The key becomes Disabled, as in AWS."""
+        key = await self._customer_key(ctx, reference, "CancelKeyDeletion", Use.CANCEL)
+        return await self._store.update_key(
+            key.key_id,
+            {"state": KeyState.DISABLED, "deletion_date": None, "pending_window_days": None},
+        )
+
+    async def tick(self) -> list[str]:
+        """Destroy keys whose deletion date has passed and rotate keys that are due; the
+        ids of the keys destroyed. Called periodically by the server."""
+        now = self._clock.now()
+        destroyed = []
+        for key in await self._store.keys_due(now):
+            if key.state is KeyState.PENDING_DELETION and key.deletion_date is not None:
+                if key.deletion_date <= now:
+                    await self._store.delete_key(key.key_id)
+                    self.access.forget(key.key_id)
+                    destroyed.append(key.key_id)
+            elif key.next_rotation is not None and key.next_rotation <= now:
+                await self._rotate(key, on_demand=False)
+        return destroyed
+
+    # -- aliases -----------------------------------------------------------------------
+
+    async def create_alias(self, ctx: RequestContext, name: str | None, target: str | None) -> None:
+        name = _alias_name(name)
+        key = await self._alias_target(ctx, target)
+        await self.access.authorize(ctx, "CreateAlias", key)
+        now = self._clock.now()
+        record = AliasRecord(ctx.principal.account_id, ctx.region, name, key.key_id, now, now)
+        if not await self._store.create_alias(record, MAX_ALIASES):
+            raise AlreadyExists(f"An alias with the name {record.arn} already exists")
+
+    async def update_alias(self, ctx: RequestContext, name: str | None, target: str | None) -> None:
+        name = _alias_name(name)
+        key = await self._alias_target(ctx, target)
+        await self.access.authorize(ctx, "UpdateAlias", key)
+        account = ctx.principal.account_id
+        await self._store.retarget_alias(account, ctx.region, name, key.key_id, self._clock.now())
+
+    async def delete_alias(self, ctx: RequestContext, name: str | None) -> None:
+        name = _alias_name(name)
+        account = ctx.principal.account_id
+        alias = await self._store.get_alias(account, ctx.region, name)
+        if alias is None:
+            raise NotFound(f"Alias arn:aws:kms:{ctx.region}:{account}:{name} is not found.")
+        key = await self._store.get_key(alias.key_id)
+        if key is not None:
+            await self.access.authorize(ctx, "DeleteAlias", key)
+        await self._store.delete_alias(account, ctx.region, name)
+
+    async def list_aliases(self, ctx: RequestContext, reference: str | None) -> list[AliasRecord]:
+        key_id = None
+        if reference is not None:
+            key = await self.access.resolve(ctx, reference)
+            await self.access.authorize(ctx, "ListAliases", key)
+            key_id = key.key_id
+        else:
+            await self.access.authorize_account(ctx, "ListAliases")
+        return await self._store.list_aliases(ctx.principal.account_id, ctx.region, key_id)
+
+    async def _alias_target(self, ctx: RequestContext, target: str | None) -> KeyRecord:
+        if target is None or target.startswith("alias/") or ":alias/" in target:
+            raise NotFound("An alias can only point to a key, named by its key id or key ARN.")
+        key = await self.access.resolve(ctx, target)
+        if key.account_id != ctx.principal.account_id:
+            raise NotFound(f"Key '{key.arn}' does not exist")
+        if key.manager is KeyManager.AWS:
+            raise UnsupportedOperation(f"{key.arn} is an AWS managed key; it cannot be aliased.")
+        require_state(key.arn, key.state, Use.MANAGE)
+        return key
+
+    # -- policies and tags -------------------------------------------------------------
+
+    async def get_policy(self, ctx: RequestContext, reference: str | None, name: str | None) -> str:
+        key = await self.access.resolve(ctx, reference)
+        _policy_name(name)
+        await self.access.authorize(ctx, "GetKeyPolicy", key)
+        return key.policy
+
+    async def list_policies(self, ctx: RequestContext, reference: str | None) -> list[str]:
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, "ListKeyPolicies", key)
+        return ["default"]
+
+    async def put_policy(
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        name: str | None,
+        text: str | None,
+        bypass_lockout_check: bool,
+    ) -> None:
+        """Raises MalformedPolicy (also when the policy would lock the caller out)."""
+        _policy_name(name)
+        key = await self._customer_key(ctx, reference, "PutKeyPolicy", Use.MANAGE)
+        document, _ = key_policy.checked(text)
+        if not bypass_lockout_check:
+            self._lockout_check(ctx, key.arn, key.account_id, document)
+        await self._store.update_key(key.key_id, {"policy": document})
+
+    async def tag(
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        tags: Sequence[tuple[str | None, str | None]],
+    ) -> None:
+        key = await self._customer_key(ctx, reference, "TagResource", Use.MANAGE)
+        merged = {**key.tags, **_tags(tags)}
+        if len(merged) > MAX_TAGS:
+            raise TagFault(f"A key can have at most {MAX_TAGS} tags.")
+        await self._store.update_key(key.key_id, {"tags": merged})
+
+    async def untag(self, ctx: RequestContext, reference: str | None, keys: Sequence[str]) -> None:
+        key = await self._customer_key(ctx, reference, "UntagResource", Use.MANAGE)
+        remaining = {k: v for k, v in key.tags.items() if k not in set(keys)}
+        await self._store.update_key(key.key_id, {"tags": remaining})
+
+    async def list_tags(self, ctx: RequestContext, reference: str | None) -> Mapping[str, str]:
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, "ListResourceTags", key)
+        return key.tags
+
+    # -- rotation ----------------------------------------------------------------------
+
+    async def enable_rotation(
+        self, ctx: RequestContext, reference: str | None, period_days: int | None
+    ) -> None:
+        """Rotate every ``period_days`` (90 to 2,560, default 365)."""
+        period = 365 if period_days is None else period_days
+        if not 90 <= period <= 2560:
+            raise ValidationFailed(
+                f"1 validation error detected: Value '{period}' at 'rotationPeriodInDays' "
+                "failed to satisfy constraint: Member must have value "
+                + ("greater than or equal to 90" if period < 90 else "less than or equal to 2560")
+            )
+        key = await self._customer_key(ctx, reference, "EnableKeyRotation", Use.ROTATE)
+        await self._store.update_key(
+            key.key_id,
+            {"rotation_period_days": period, "next_rotation": self._clock.now() + period * DAY},
+        )
+
+    async def disable_rotation(self, ctx: RequestContext, reference: str | None) -> None:
+        key = await self._customer_key(ctx, reference, "DisableKeyRotation", Use.ROTATE)
+        await self._store.update_key(
+            key.key_id, {"rotation_period_days": None, "next_rotation": None}
+        )
+
+    async def rotation_status(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, "GetKeyRotationStatus", key)
+        return key
+
+    async def rotate_now(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
+        key = await self._customer_key(ctx, reference, "RotateKeyOnDemand", Use.ROTATE)
+        await self._rotate(key, on_demand=True)
+        return key
+
+    async def rotations(
+        self, ctx: RequestContext, reference: str | None
+    ) -> tuple[KeyRecord, list[WrappedVersion]]:
+        """The key and its rotations (every backing key after the first)."""
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, "ListKeyRotations", key)
+        return key, (await self._store.key_versions(key.key_id))[1:]
+
+    async def _rotate(self, key: KeyRecord, on_demand: bool) -> None:
+        versions = await self._store.key_versions(key.key_id)
+        number = versions[-1].version + 1 if versions else 1
+        next_rotation = key.next_rotation
+        if not on_demand and key.rotation_period_days is not None:
+            next_rotation = self._clock.now() + key.rotation_period_days * DAY
+        await self._store.add_key_version(
+            self._new_version(key.key_id, number, on_demand), next_rotation
+        )
+        self.access.forget(key.key_id)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    async def _customer_key(
+        self, ctx: RequestContext, reference: str | None, action: str, use: Use
+    ) -> KeyRecord:
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, action, key)
+        if key.manager is KeyManager.AWS:
+            raise UnsupportedOperation(
+                f"{key.arn} is an AWS managed key; only the service that uses it manages it."
+            )
+        require_state(key.arn, key.state, use)
+        return key
+
+    def _new_version(self, key_id: str, number: int, on_demand: bool) -> WrappedVersion:
+        material = _aead.new_key()
+        wrapped = self._root.wrap(f"{key_id}/{number}", material)
+        return WrappedVersion(key_id, number, wrapped, self._clock.now(), on_demand)
+
+    def _lockout_check(self, ctx: RequestContext, arn: str, account: str, text: str) -> None:
+        # "The key policy must allow the principal that is making the CreateKey request to
+        # make a subsequent PutKeyPolicy request on the KMS key" (policy lockout safety
+        # check). The caller's IAM policies count only through delegation to the account.
+        # A policy that lets the account root do it delegates to IAM, which can grant it.
+        _, parsed = key_policy.checked(text)
+        policies = PolicySet(resource=parsed, resource_required=True)
+        context = request_context(ctx, self._clock.now())
+        root = PrincipalInfo(f"arn:aws:iam::{account}:root", account, "Account", account)
+        allowed = any(
+            evaluate(Request(p, "kms:PutKeyPolicy", arn, account, context), policies).allowed
+            for p in (principal_info(ctx.principal), root)
+        )
+        if not allowed:
+            raise MalformedPolicy(
+                "The new key policy will not allow you to update the key policy in the future."
+            )
+
+
+def _enum(field: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
+    return value
+
+
+def _description(value: str | None) -> str:
+    if value is not None and len(value) > 8192:
+        raise ValidationFailed(
+            "1 validation error detected: Value at 'description' failed to satisfy "
+            "constraint: Member must have length less than or equal to 8192"
+        )
+    return value or ""
+
+
+def _alias_name(name: str | None) -> str:
+    if name is None or not name.startswith("alias/") or len(name) > 256:
+        raise InvalidAliasName(f'Alias must start with the prefix "alias/". Got {name!r}.')
+    if name.startswith("alias/aws/"):
+        raise InvalidAliasName("Alias names that begin with alias/aws/ are reserved.")
+    if not _ALIAS.fullmatch(name):
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+        )
+    return name
+
+
+def _policy_name(name: str | None) -> None:
+    if name is not None and name != "default":
+        raise NotFound(f"No such policy exists: {name}")
+
+
+def _tags(pairs: Sequence[tuple[str | None, str | None]]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if not key or len(key) > 128 or value is None or len(value) > 256:
+            raise TagFault("Tag keys must be 1 to 128 characters and values at most 256.")
+        if key.startswith("aws:"):
+            raise TagFault("Tags beginning with aws: are reserved.")
+        result[key] = value
+    if len(result) > MAX_TAGS:
+        raise TagFault(f"A key can have at most {MAX_TAGS} tags.")
+    return result
