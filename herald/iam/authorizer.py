@@ -80,7 +80,7 @@ class Authorizer:
         principal = ctx.principal
         generation = self._identities.generation
         identity = await self._identities.policies_for(principal)
-        session = self._identities.session_policies(principal)
+        session = await self._identities.session_policies(principal)
         merged = {**request_context(ctx, self._clock.now()), **(context or {})}
         policies = PolicySet(identity, resource_policy, session, resource_required)
         keys = _keys(policies)

@@ -62,8 +62,9 @@ def holder_arn(principal: Principal) -> str | None:
 class Identities:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._cache: OrderedDict[str, tuple[Policy, ...]] = OrderedDict()
-        self._sessions: OrderedDict[tuple[str, ...], tuple[Policy, ...]] = OrderedDict()
+        # holder ARN -> (the holder's unique id, its policies)
+        self._cache: OrderedDict[str, tuple[str, tuple[Policy, ...]]] = OrderedDict()
+        self._sessions: OrderedDict[tuple[object, ...], tuple[Policy, ...]] = OrderedDict()
         self.generation = 0
 
     async def policies_for(self, principal: Principal) -> tuple[Policy, ...]:
@@ -71,32 +72,70 @@ class Identities:
         holder = holder_arn(principal)
         if holder is None:
             return ()
+        unique_id = principal.user_id.split(":", 1)[0]
         cached = self._cache.get(holder)
-        if cached is not None:
+        if cached is not None and cached[0] == unique_id:
             self._cache.move_to_end(holder)
-            return cached
+            return cached[1]
         generation = self.generation
-        result = tuple(_parsed(await self._documents(principal.account_id, holder)))
+        result: tuple[Policy, ...] = ()
+        if await self._current(principal.account_id, holder, unique_id):
+            result = tuple(_parsed(await self._documents(principal.account_id, holder)))
         if generation == self.generation:
             # Nothing changed while the store was read: the set is current.
-            self._cache[holder] = result
+            self._cache[holder] = (unique_id, result)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return result
 
-    def session_policies(self, principal: Principal) -> tuple[Policy, ...] | None:
-        """The session policies that narrow ``principal``, or None when it has none."""
+    async def session_policies(self, principal: Principal) -> tuple[Policy, ...] | None:
+        """The session policies that narrow ``principal``, or None when it has none.
+
+        Managed session policies are named by ARN and read at their current default
+        version. One that cannot be read or parsed denies everything: a session must
+        never end up less narrowed than it was issued.
+        """
         if not principal.session_policies:
             return None
-        key = principal.session_policies
+        key = (principal.session_policies, self.generation)
         cached = self._sessions.get(key)
         if cached is None:
-            named = {f"session policy {i}": t for i, t in enumerate(key)}
-            cached = tuple(_parsed(named))
+            policies = []
+            for i, entry in enumerate(principal.session_policies):
+                text = await self._session_document(entry)
+                try:
+                    if text is None:
+                        raise MalformedPolicy("missing")
+                    policies.append(parse_policy(text, Kind.IDENTITY, f"session policy {i}"))
+                except MalformedPolicy:
+                    policies.append(_DENY_ALL)
+            cached = tuple(policies)
             self._sessions[key] = cached
             while len(self._sessions) > CACHE_SIZE:
                 self._sessions.popitem(last=False)
         return cached
+
+    async def _session_document(self, entry: str) -> str | None:
+        if not entry.startswith("arn:"):
+            return entry
+        managed = await self._store.get_managed_policy(entry)
+        if managed is None:
+            return None
+        version = await self._store.get_policy_version(entry, managed.default_version)
+        return None if version is None else version.document
+
+    async def _current(self, account_id: str, holder: str, unique_id: str) -> bool:
+        """Whether the user or role ``holder`` still is the one with ``unique_id``: a
+        session of a deleted role must not gain a new role's permissions by its name."""
+        kind, _, path = holder.split(":", 5)[-1].partition("/")
+        name = path.rsplit("/", 1)[-1]
+        if kind == "role":
+            role = await self._store.get_role(account_id, name)
+            return role is not None and role.role_id == unique_id
+        if kind == "user":
+            user = await self._store.get_user(account_id, name)
+            return user is not None and user.user_id == unique_id
+        return False
 
     async def _documents(self, account_id: str, holder: str) -> dict[str, str]:
         holders = [holder]
@@ -123,6 +162,13 @@ class Identities:
         """A group's or a managed policy's document changed: any holder's set may have."""
         self._cache.clear()
         self.generation += 1
+
+
+_DENY_ALL = parse_policy(
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}',
+    Kind.IDENTITY,
+    "unreadable session policy",
+)
 
 
 def _parsed(documents: dict[str, str]) -> list[Policy]:

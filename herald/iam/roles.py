@@ -196,6 +196,9 @@ def trust_policy(document: str) -> Policy:
     for statement in policy.statements:
         if statement.resources is not None or statement.not_resources is not None:
             raise MalformedPolicy("Has prohibited field Resource")
+        if statement.not_principal is not None:
+            # IAM: "You cannot use NotPrincipal in a role trust policy".
+            raise MalformedPolicy("Has prohibited field NotPrincipal")
     return policy
 
 

@@ -32,8 +32,8 @@ from herald.types import RequestContext
 MAX_KEYS_PER_USER = 2
 MAX_USER_INLINE_CHARS = 2048
 MAX_TAGS = 50
-_NAME = re.compile(r"[\w+=,.@-]{1,64}")
-_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _PATH = re.compile(r"/([\x21-\x7e]{0,510}/)?")
 
 
@@ -82,7 +82,7 @@ class IAMService:
             if ctx.principal.is_root:
                 account = ctx.principal.account_id
                 return UserRecord(account, "", account, ctx.principal.arn, "/", {}, 0.0)
-            name = ctx.principal.arn.rsplit("/", 1)[-1]
+            name = _own_name(ctx)
         user = await self.user(ctx, name)
         await self.authorize(ctx, "iam:GetUser", user.arn)
         return user
@@ -155,7 +155,7 @@ class IAMService:
                 f"1 validation error detected: Value '{status}' at 'status' failed to satisfy "
                 "constraint: Member must satisfy enum value set: [Active, Inactive]"
             )
-        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
+        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}", re.ASCII))
         await self.authorize(ctx, "iam:UpdateAccessKey", user.arn)
         await self._store.set_access_key_status(user.arn, key_id, KeyStatus(status))
         self._on_key_change(key_id)
@@ -164,7 +164,7 @@ class IAMService:
         self, ctx: RequestContext, user_name: str | None, key_id: str | None
     ) -> None:
         user = await self._key_owner(ctx, user_name)
-        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}"))
+        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}", re.ASCII))
         await self.authorize(ctx, "iam:DeleteAccessKey", user.arn)
         await self._store.delete_access_key(user.arn, key_id)
         self._on_key_change(key_id)
@@ -226,7 +226,7 @@ class IAMService:
                 "Herald issues the account root's keys with `herald admin access-keys`; "
                 "name a UserName."
             )
-        return await self.user(ctx, ctx.principal.arn.rsplit("/", 1)[-1])
+        return await self.user(ctx, _own_name(ctx))
 
     async def authorize(
         self,
@@ -247,6 +247,13 @@ class IAMService:
                 f"on resource: {resource} because no identity-based policy allows the "
                 f"{action} action"
             )
+
+
+def _own_name(ctx: RequestContext) -> str:
+    """The caller's user name, for actions whose UserName defaults to the caller."""
+    if not ctx.principal.arn.split(":", 5)[-1].startswith("user/"):
+        raise ValidationFailed("Must specify userName when calling with non-User credentials")
+    return ctx.principal.arn.rsplit("/", 1)[-1]
 
 
 def valid_name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) -> str:

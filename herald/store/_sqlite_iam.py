@@ -93,7 +93,7 @@ class SQLiteIAM:
         def job(c: sqlite3.Connection) -> list[AccessKeyRecord]:
             rows = c.execute(
                 f"SELECT {_KEY_COLUMNS} FROM access_keys WHERE principal_arn = ? "
-                "ORDER BY created_at, access_key_id",
+                "ORDER BY access_key_id",
                 (principal_arn,),
             ).fetchall()
             return [

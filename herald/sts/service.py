@@ -16,14 +16,19 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from herald import ids
 from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Kind
 from herald.clock import Clock
-from herald.errors import AccessDenied, InvalidParameter, MalformedPolicy, ValidationFailed
+from herald.errors import (
+    AccessDenied,
+    InvalidParameter,
+    PackedPolicyTooLarge,
+    ValidationFailed,
+)
 from herald.iam.authorizer import Authorizer
 from herald.iam.roles import trust_policy
 from herald.store.base import Store
@@ -34,15 +39,17 @@ MAX_SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
 CHAINED_MAX_SECONDS = 3600
 ROOT_SESSION_MAX_SECONDS = 3600
-_ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role(/(?:[\x21-\x7e]*/)?)([\w+=,.@-]{1,64})")
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+_ROLE_ARN = re.compile(
+    r"arn:aws:iam::(\d{12}):role(/(?:[\x21-\x7e]*/)?)([\w+=,.@-]{1,64})", re.ASCII
+)
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 
 
 @dataclass(frozen=True)
 class Credentials:
     session: SessionRecord
-    session_token: str  # shown to the caller once, never stored
+    session_token: str = field(repr=False)  # shown to the caller once, never stored
 
     @property
     def expiration(self) -> float:
@@ -81,7 +88,8 @@ class STSService:
         seconds = _seconds(duration, 900, 43200, default=3600)
         if external_id is not None:
             _valid("externalId", external_id, _EXTERNAL_ID)
-        session_policies = await self._session_policies(policy, policy_arns)
+        session_policies = self._session_policies(policy, policy_arns)
+        packed = _packed_size(session_policies)
         principal = ctx.principal
         if principal.is_root:
             raise AccessDenied("Roles may not be assumed by root accounts.")
@@ -111,6 +119,9 @@ class STSService:
         )
         if not decision.allowed:
             raise denied
+        for arn in session_policies:
+            if arn.startswith("arn:"):
+                await self._require_managed(arn, role.account_id)
         if seconds > role.max_session_duration:
             raise ValidationFailed(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
@@ -131,12 +142,6 @@ class STSService:
             session_policies,
             seconds,
         )
-        packed = None
-        if session_policies:
-            compact = sum(
-                len(json.dumps(json.loads(t), separators=(",", ":"))) for t in session_policies
-            )
-            packed = max(1, -(-compact * 100 // MAX_SESSION_POLICY_CHARS))
         return AssumedRole(credentials, role_id, session_arn, packed)
 
     async def get_session_token(self, ctx: RequestContext, duration: str | None) -> Credentials:
@@ -186,9 +191,11 @@ class STSService:
         await self._store.put_session(session, now)
         return Credentials(session, token)
 
-    async def _session_policies(
+    def _session_policies(
         self, policy: str | None, policy_arns: list[str | None]
     ) -> tuple[str, ...]:
+        """The inline session policy (checked now) and the managed ones by ARN (their
+        current default version applies each time the session is used)."""
         documents: list[str] = []
         if policy is not None:
             if len(policy) > MAX_SESSION_POLICY_CHARS:
@@ -198,7 +205,10 @@ class STSService:
                     f"{MAX_SESSION_POLICY_CHARS}"
                 )
             if not policy:
-                raise MalformedPolicy("Syntax errors in policy.")
+                raise ValidationFailed(
+                    "1 validation error detected: Value '' at 'policy' failed to satisfy "
+                    "constraint: Member must have length greater than or equal to 1"
+                )
             parse_policy(policy, Kind.IDENTITY, "session policy")
             documents.append(policy)
         if len(policy_arns) > MAX_POLICY_ARNS:
@@ -207,13 +217,35 @@ class STSService:
                 f"constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"
             )
         for arn in policy_arns:
-            managed = await self._store.get_managed_policy(arn or "")
-            if managed is None:
-                raise InvalidParameter(f"Policy {arn} does not exist or is not attachable.")
-            version = await self._store.get_policy_version(managed.arn, managed.default_version)
-            if version is not None:
-                documents.append(version.document)
+            if arn is None or not 20 <= len(arn) <= 2048 or not arn.startswith("arn:"):
+                raise ValidationFailed(f"Invalid policy ARN: {str(arn)[:64]}")
+            documents.append(arn)
         return tuple(documents)
+
+    async def _require_managed(self, arn: str, account: str) -> None:
+        managed = await self._store.get_managed_policy(arn)
+        if managed is None or managed.account_id != account:
+            raise InvalidParameter(
+                f"Policy {arn} does not exist or is not attachable: session policies must be "
+                "managed policies of the role's account."
+            )
+
+
+def _packed_size(session_policies: tuple[str, ...]) -> int | None:
+    """The packed size of the session policies in percent of what STS allows; raises
+    PackedPolicyTooLarge above 100. Managed policies count by ARN, as AWS packs them."""
+    if not session_policies:
+        return None
+    compact = sum(
+        len(t) if t.startswith("arn:") else len(json.dumps(json.loads(t), separators=(",", ":")))
+        for t in session_policies
+    )
+    packed = max(1, -(-compact * 100 // MAX_SESSION_POLICY_CHARS))
+    if packed > 100:
+        raise PackedPolicyTooLarge(
+            f"Packed size of the session policies is {packed}% of the allowed size."
+        )
+    return packed
 
 
 def token_digest(token: str) -> str:

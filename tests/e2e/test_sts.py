@@ -563,3 +563,103 @@ def test_admin_refuses_an_event_source_for_an_unknown_service_or_account(
     )  # fmt: skip
     assert unknown_account.returncode == 2
     assert "no account 999999999999" in unknown_account.stderr
+
+
+# -- regressions from review -------------------------------------------------------------
+
+
+def test_a_session_of_a_deleted_role_gains_nothing_from_a_new_role_of_the_same_name(
+    server: HeraldProcess, iam: Any, name: Callable[[str], str]
+) -> None:
+    user_arn, key = _user(iam, name("u"))
+    role_name = name("r")
+    role_arn = _role(iam, role_name, _trust(user_arn), _allow("sns:ListTopics"))
+    creds = _client(server, "sts", key).assume_role(RoleArn=role_arn, RoleSessionName="old")
+    sns = _client(server, "sns", creds["Credentials"])
+    sns.list_topics()
+    iam.delete_role_policy(RoleName=role_name, PolicyName="p")
+    iam.delete_role(RoleName=role_name)
+    _role(iam, role_name, _trust(f"arn:aws:iam::{ACCOUNT}:root"), _allow("*"))
+    assert _error(sns.list_topics)[0] == "AuthorizationError"
+
+
+def test_a_trust_policy_with_not_principal_is_refused(iam: Any, name: Callable[[str], str]) -> None:
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    code, status, message = _error(
+        lambda: iam.create_role(RoleName=name("np"), AssumeRolePolicyDocument=document)
+    )
+    assert (code, status) == ("MalformedPolicyDocument", 400)
+    assert "NotPrincipal" in message
+
+
+def test_a_managed_session_policy_applies_at_its_current_default_version(
+    server: HeraldProcess, iam: Any, name: Callable[[str], str]
+) -> None:
+    user_arn, key = _user(iam, name("u"))
+    role_arn = _role(iam, name("r"), _trust(user_arn), _allow("sns:*"))
+    policy_arn = iam.create_policy(
+        PolicyName=name("session"), PolicyDocument=_allow("sns:ListTopics")
+    )["Policy"]["Arn"]
+    answer = _client(server, "sts", key).assume_role(
+        RoleArn=role_arn, RoleSessionName="managed", PolicyArns=[{"arn": policy_arn}]
+    )
+    sns = _client(server, "sns", answer["Credentials"])
+    sns.list_topics()
+    assert _error(lambda: sns.create_topic(Name=name("t")))[0] == "AuthorizationError"
+    iam.create_policy_version(
+        PolicyArn=policy_arn, PolicyDocument=_allow("sns:GetTopicAttributes"), SetAsDefault=True
+    )
+    assert _error(sns.list_topics)[0] == "AuthorizationError"
+
+
+def test_session_policy_arns_are_checked_only_after_the_trust_policy_allows(
+    server: HeraldProcess, iam: Any, name: Callable[[str], str]
+) -> None:
+    trusted_arn, trusted = _user(iam, name("u"))
+    _, stranger = _user(iam, name("s"), _allow("sts:AssumeRole"))
+    role_arn = _role(iam, name("r"), _trust(trusted_arn))
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/{name('nope')}"
+    code, _, _ = _error(
+        lambda: _client(server, "sts", stranger).assume_role(
+            RoleArn=role_arn, RoleSessionName="probe", PolicyArns=[{"arn": missing}]
+        )
+    )
+    assert code == "AccessDenied"
+    code, status, _ = _error(
+        lambda: _client(server, "sts", trusted).assume_role(
+            RoleArn=role_arn, RoleSessionName="probe", PolicyArns=[{"arn": missing}]
+        )
+    )
+    assert (code, status) == ("InvalidParameterValue", 400)
+
+
+def test_session_policies_above_the_packed_limit_are_refused(
+    server: HeraldProcess, iam: Any, name: Callable[[str], str]
+) -> None:
+    user_arn, key = _user(iam, name("u"))
+    role_arn = _role(iam, name("r"), _trust(user_arn))
+    policy_arn = iam.create_policy(PolicyName=name("p"), PolicyDocument=_allow("sns:ListTopics"))[
+        "Policy"
+    ]["Arn"]
+    statement = {"Sid": "S" * 1940, "Effect": "Allow", "Action": "sns:*", "Resource": "*"}
+    inline = json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":"))
+    code, status, _ = _error(
+        lambda: _client(server, "sts", key).assume_role(
+            RoleArn=role_arn,
+            RoleSessionName="big",
+            Policy=inline,
+            PolicyArns=[{"arn": policy_arn}],
+        )
+    )
+    assert (code, status) == ("PackedPolicyTooLarge", 400)
