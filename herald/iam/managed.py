@@ -17,7 +17,7 @@ from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Kind
 from herald.clock import Clock
 from herald.errors import AlreadyExists, LimitExceeded, MalformedPolicy, NotFound, ValidationFailed
-from herald.iam.service import IAMService, tags_from, valid_name, valid_path
+from herald.iam.service import IAMService, request_tags, tags_from, valid_name, valid_path
 from herald.store.base import Store
 from herald.store.base_iam import ManagedPolicyRecord, PolicyVersionRecord
 from herald.types import RequestContext
@@ -74,7 +74,7 @@ class ManagedPolicies:
             arn, account, name, ids.iam_id("ANPA"), path, description, "v1", 0,
             tags_from(tags), now, now,
         )  # fmt: skip
-        await self._iam.authorize(ctx, "iam:CreatePolicy", arn)
+        await self._iam.authorize(ctx, "iam:CreatePolicy", arn, request_tags(policy.tags))
         if not await self._store.create_managed_policy(policy, document):
             raise AlreadyExists(
                 f"A policy called {name} already exists. Duplicate names are not allowed."

@@ -13,9 +13,17 @@ from collections.abc import Sequence
 from herald import ids
 from herald.auth.policy import Policy, parse_policy
 from herald.auth.policy.document import Kind
+from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import AlreadyExists, LimitExceeded, MalformedPolicy, NotFound, ValidationFailed
-from herald.iam.service import MAX_TAGS, IAMService, tags_from, valid_name, valid_path
+from herald.iam.service import (
+    MAX_TAGS,
+    IAMService,
+    request_tags,
+    tags_from,
+    valid_name,
+    valid_path,
+)
 from herald.store.base import Store
 from herald.store.base_iam import RoleRecord
 from herald.types import RequestContext
@@ -65,14 +73,14 @@ class Roles:
             tags=tags_from(tags),
             created_at=self._clock.now(),
         )
-        await self._iam.authorize(ctx, "iam:CreateRole", arn)
+        await self._iam.authorize(ctx, "iam:CreateRole", arn, request_tags(role.tags))
         if not await self._store.create_role(role):
             raise AlreadyExists(f"Role with name {name} already exists.")
         return role
 
     async def get(self, ctx: RequestContext, name: str | None) -> RoleRecord:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        await self._iam.authorize(ctx, "iam:GetRole", role.arn)
+        await self._iam.authorize(ctx, "iam:GetRole", role.arn, tags=role.tags)
         return role
 
     async def list_roles(self, ctx: RequestContext, path_prefix: str | None) -> list[RoleRecord]:
@@ -84,7 +92,7 @@ class Roles:
     async def delete(self, ctx: RequestContext, name: str | None) -> None:
         """Raises NotFound, InvalidState (DeleteConflict: policies remain)."""
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        await self._iam.authorize(ctx, "iam:DeleteRole", role.arn)
+        await self._iam.authorize(ctx, "iam:DeleteRole", role.arn, tags=role.tags)
         await self._store.delete_role(role.account_id, role.name)
         self._identities.forget(role.arn)
 
@@ -93,7 +101,7 @@ class Roles:
     ) -> None:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
         document = valid_trust_policy(document)
-        await self._iam.authorize(ctx, "iam:UpdateAssumeRolePolicy", role.arn)
+        await self._iam.authorize(ctx, "iam:UpdateAssumeRolePolicy", role.arn, tags=role.tags)
         await self._store.update_role(role.account_id, role.name, trust_policy=document)
 
     async def update(
@@ -108,28 +116,26 @@ class Roles:
             "description": None if description is None else _description(description),
             "max_session_duration": None if max_session is None else _max_session(max_session),
         }
-        await self._iam.authorize(ctx, "iam:UpdateRole", role.arn)
+        await self._iam.authorize(ctx, "iam:UpdateRole", role.arn, tags=role.tags)
         await self._store.update_role(role.account_id, role.name, **changes)  # type: ignore[arg-type]
 
     async def tag(
         self, ctx: RequestContext, name: str | None, tags: Sequence[tuple[str | None, str | None]]
     ) -> None:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        await self._iam.authorize(ctx, "iam:TagRole", role.arn)
-        merged = {**role.tags, **tags_from(tags)}
-        if len(merged) > MAX_TAGS:
-            raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
-        await self._store.update_role(role.account_id, role.name, tags=merged)
+        added = tags_from(tags)
+        await self._iam.authorize(ctx, "iam:TagRole", role.arn, request_tags(added), tags=role.tags)
+        await self._store.edit_iam_tags(role.arn, added, (), MAX_TAGS)
 
     async def untag(self, ctx: RequestContext, name: str | None, keys: Sequence[str]) -> None:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        await self._iam.authorize(ctx, "iam:UntagRole", role.arn)
-        remaining = {k: v for k, v in role.tags.items() if k not in set(keys)}
-        await self._store.update_role(role.account_id, role.name, tags=remaining)
+        context: dict[str, ContextValue] = {"aws:TagKeys": list(keys)}
+        await self._iam.authorize(ctx, "iam:UntagRole", role.arn, context, tags=role.tags)
+        await self._store.edit_iam_tags(role.arn, {}, keys, MAX_TAGS)
 
     async def list_tags(self, ctx: RequestContext, name: str | None) -> dict[str, str]:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        await self._iam.authorize(ctx, "iam:ListRoleTags", role.arn)
+        await self._iam.authorize(ctx, "iam:ListRoleTags", role.arn, tags=role.tags)
         return dict(role.tags)
 
     # -- inline policies ---------------------------------------------------------------
@@ -142,7 +148,7 @@ class Roles:
         if not document:
             raise MalformedPolicy("Syntax errors in policy.")
         parse_policy(document, Kind.IDENTITY, policy)
-        await self._iam.authorize(ctx, "iam:PutRolePolicy", role.arn)
+        await self._iam.authorize(ctx, "iam:PutRolePolicy", role.arn, tags=role.tags)
         await self._store.put_inline_policy(role.arn, policy, document, MAX_ROLE_INLINE_CHARS)
         self._identities.forget(role.arn)
 
@@ -151,7 +157,7 @@ class Roles:
     ) -> tuple[str, str, str]:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
         policy = valid_name("policyName", policy)
-        await self._iam.authorize(ctx, "iam:GetRolePolicy", role.arn)
+        await self._iam.authorize(ctx, "iam:GetRolePolicy", role.arn, tags=role.tags)
         document = (await self._store.get_inline_policies(role.arn)).get(policy)
         if document is None:
             raise NotFound(f"The role policy with name {policy} cannot be found.")
@@ -159,7 +165,7 @@ class Roles:
 
     async def list_policies(self, ctx: RequestContext, name: str | None) -> list[str]:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        await self._iam.authorize(ctx, "iam:ListRolePolicies", role.arn)
+        await self._iam.authorize(ctx, "iam:ListRolePolicies", role.arn, tags=role.tags)
         return list(await self._store.get_inline_policies(role.arn))
 
     async def delete_policy(
@@ -167,7 +173,7 @@ class Roles:
     ) -> None:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
         policy = valid_name("policyName", policy)
-        await self._iam.authorize(ctx, "iam:DeleteRolePolicy", role.arn)
+        await self._iam.authorize(ctx, "iam:DeleteRolePolicy", role.arn, tags=role.tags)
         await self._store.delete_inline_policy(role.arn, policy)
         self._identities.forget(role.arn)
 

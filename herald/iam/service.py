@@ -7,7 +7,7 @@ root may do everything in its account). IAM is global: ARNs carry no region.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from herald import ids
 from herald.auth.policy import parse_policy
@@ -70,7 +70,7 @@ class IAMService:
         tag_map = tags_from(tags)
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:user{path}{name}"
-        await self.authorize(ctx, "iam:CreateUser", arn)
+        await self.authorize(ctx, "iam:CreateUser", arn, request_tags(tag_map))
         user = UserRecord(account, name, ids.iam_id("AIDA"), arn, path, tag_map, self._clock.now())
         if not await self._store.create_user(user):
             raise AlreadyExists(f"User with name {name} already exists.")
@@ -84,7 +84,7 @@ class IAMService:
                 return UserRecord(account, "", account, ctx.principal.arn, "/", {}, 0.0)
             name = _own_name(ctx)
         user = await self.user(ctx, name)
-        await self.authorize(ctx, "iam:GetUser", user.arn)
+        await self.authorize(ctx, "iam:GetUser", user.arn, tags=user.tags)
         return user
 
     async def list_users(self, ctx: RequestContext, path_prefix: str | None) -> list[UserRecord]:
@@ -96,7 +96,7 @@ class IAMService:
     async def delete_user(self, ctx: RequestContext, name: str | None) -> None:
         """Raises NotFound, InvalidState (DeleteConflict: keys or policies remain)."""
         user = await self.user(ctx, valid_name("userName", name))
-        await self.authorize(ctx, "iam:DeleteUser", user.arn)
+        await self.authorize(ctx, "iam:DeleteUser", user.arn, tags=user.tags)
         await self._store.delete_user(user.account_id, user.name)
 
     async def tag_user(
@@ -106,17 +106,15 @@ class IAMService:
         tags: Sequence[tuple[str | None, str | None]],
     ) -> None:
         user = await self.user(ctx, valid_name("userName", name))
-        await self.authorize(ctx, "iam:TagUser", user.arn)
-        merged = {**user.tags, **tags_from(tags)}
-        if len(merged) > MAX_TAGS:
-            raise LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
-        await self._store.set_user_tags(user.account_id, user.name, merged)
+        added = tags_from(tags)
+        await self.authorize(ctx, "iam:TagUser", user.arn, request_tags(added), tags=user.tags)
+        await self._store.edit_iam_tags(user.arn, added, (), MAX_TAGS)
 
     async def untag_user(self, ctx: RequestContext, name: str | None, keys: Sequence[str]) -> None:
         user = await self.user(ctx, valid_name("userName", name))
-        await self.authorize(ctx, "iam:UntagUser", user.arn)
-        remaining = {k: v for k, v in user.tags.items() if k not in set(keys)}
-        await self._store.set_user_tags(user.account_id, user.name, remaining)
+        context: dict[str, ContextValue] = {"aws:TagKeys": list(keys)}
+        await self.authorize(ctx, "iam:UntagUser", user.arn, context, tags=user.tags)
+        await self._store.edit_iam_tags(user.arn, {}, keys, MAX_TAGS)
 
     # -- access keys -------------------------------------------------------------------
 
@@ -125,7 +123,7 @@ class IAMService:
     ) -> AccessKeyRecord:
         """A new key for a user (or the caller); the secret is shown only now."""
         user = await self._key_owner(ctx, user_name)
-        await self.authorize(ctx, "iam:CreateAccessKey", user.arn)
+        await self.authorize(ctx, "iam:CreateAccessKey", user.arn, tags=user.tags)
         key = AccessKeyRecord(
             access_key_id=ids.iam_id("AKIA"),
             secret_access_key=ids.secret_access_key(),
@@ -142,7 +140,7 @@ class IAMService:
         self, ctx: RequestContext, user_name: str | None
     ) -> tuple[UserRecord, list[AccessKeyRecord]]:
         user = await self._key_owner(ctx, user_name)
-        await self.authorize(ctx, "iam:ListAccessKeys", user.arn)
+        await self.authorize(ctx, "iam:ListAccessKeys", user.arn, tags=user.tags)
         return user, await self._store.list_access_keys(user.arn)
 
     async def update_access_key(
@@ -156,7 +154,7 @@ class IAMService:
                 "constraint: Member must satisfy enum value set: [Active, Inactive]"
             )
         key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}", re.ASCII))
-        await self.authorize(ctx, "iam:UpdateAccessKey", user.arn)
+        await self.authorize(ctx, "iam:UpdateAccessKey", user.arn, tags=user.tags)
         await self._store.set_access_key_status(user.arn, key_id, KeyStatus(status))
         self._on_key_change(key_id)
 
@@ -165,7 +163,7 @@ class IAMService:
     ) -> None:
         user = await self._key_owner(ctx, user_name)
         key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}", re.ASCII))
-        await self.authorize(ctx, "iam:DeleteAccessKey", user.arn)
+        await self.authorize(ctx, "iam:DeleteAccessKey", user.arn, tags=user.tags)
         await self._store.delete_access_key(user.arn, key_id)
         self._on_key_change(key_id)
 
@@ -180,7 +178,7 @@ class IAMService:
         if not document:
             raise MalformedPolicy("Syntax errors in policy.")
         parse_policy(document, Kind.IDENTITY, name)
-        await self.authorize(ctx, "iam:PutUserPolicy", user.arn)
+        await self.authorize(ctx, "iam:PutUserPolicy", user.arn, tags=user.tags)
         await self._store.put_inline_policy(user.arn, name, document, MAX_USER_INLINE_CHARS)
         self._identities.forget(user.arn)
 
@@ -189,7 +187,7 @@ class IAMService:
     ) -> tuple[str, str, str]:
         user = await self.user(ctx, valid_name("userName", user_name))
         name = valid_name("policyName", name, _POLICY_NAME)
-        await self.authorize(ctx, "iam:GetUserPolicy", user.arn)
+        await self.authorize(ctx, "iam:GetUserPolicy", user.arn, tags=user.tags)
         document = (await self._store.get_inline_policies(user.arn)).get(name)
         if document is None:
             raise NotFound(f"The user policy with name {name} cannot be found.")
@@ -197,7 +195,7 @@ class IAMService:
 
     async def list_user_policies(self, ctx: RequestContext, user_name: str | None) -> list[str]:
         user = await self.user(ctx, valid_name("userName", user_name))
-        await self.authorize(ctx, "iam:ListUserPolicies", user.arn)
+        await self.authorize(ctx, "iam:ListUserPolicies", user.arn, tags=user.tags)
         return list(await self._store.get_inline_policies(user.arn))
 
     async def delete_user_policy(
@@ -205,7 +203,7 @@ class IAMService:
     ) -> None:
         user = await self.user(ctx, valid_name("userName", user_name))
         name = valid_name("policyName", name, _POLICY_NAME)
-        await self.authorize(ctx, "iam:DeleteUserPolicy", user.arn)
+        await self.authorize(ctx, "iam:DeleteUserPolicy", user.arn, tags=user.tags)
         await self._store.delete_inline_policy(user.arn, name)
         self._identities.forget(user.arn)
 
@@ -234,19 +232,42 @@ class IAMService:
         action: str,
         resource: str,
         context: Mapping[str, ContextValue] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         """Allow ``action`` on ``resource`` by the caller's identity policies, or raise
         AccessDenied (InvalidClientTokenId for GetSessionToken credentials: IAM refuses
         them unless they carry MFA, which Herald does not issue)."""
         if ctx.principal.session == SessionKind.SESSION_TOKEN:
             raise InvalidClientTokenId("The security token included in the request is invalid")
-        decision = await self._authorizer.decide(ctx, action, resource, context=context)
+        decision = await self._authorizer.decide(
+            ctx,
+            action,
+            resource,
+            context=context,
+            resource_tags=None if tags is None else _tag_source(tags),
+        )
         if not decision.allowed:
             raise AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: {action} "
                 f"on resource: {resource} because no identity-based policy allows the "
                 f"{action} action"
             )
+
+
+def _tag_source(tags: Mapping[str, str]) -> Callable[[], Awaitable[Mapping[str, str]]]:
+    async def read() -> Mapping[str, str]:
+        return tags
+
+    return read
+
+
+def request_tags(tags: Mapping[str, str]) -> dict[str, ContextValue]:
+    """aws:RequestTag/* and aws:TagKeys for a request that sets ``tags``."""
+    if not tags:
+        return {}
+    context: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context["aws:TagKeys"] = list(tags)
+    return context
 
 
 def _own_name(ctx: RequestContext) -> str:

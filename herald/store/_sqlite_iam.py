@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from herald.errors import InvalidState, LimitExceeded, NotFound
@@ -55,14 +55,22 @@ class SQLiteIAM:
         result: list[UserRecord] = await self._worker.call(job)
         return result
 
-    async def set_user_tags(self, account_id: str, name: str, tags: Mapping[str, str]) -> None:
+    async def edit_iam_tags(
+        self, arn: str, add: Mapping[str, str], remove: Sequence[str], max_tags: int
+    ) -> None:
+        table = "iam_roles" if ":role/" in arn else "iam_users"
+
         def job(c: sqlite3.Connection) -> None:
-            cursor = c.execute(
-                "UPDATE iam_users SET tags = ? WHERE account_id = ? AND name = ?",
-                (json.dumps(dict(tags)), account_id, name),
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"The user with name {name} cannot be found.")
+            row = c.execute(f"SELECT tags FROM {table} WHERE arn = ?", (arn,)).fetchone()
+            if row is None:
+                raise NotFound(f"The {table[4:-1]} with ARN {arn} cannot be found.")
+            tags = {k: v for k, v in json.loads(row[0]).items() if k not in set(remove)}
+            tags.update(add)
+            if len(tags) > max_tags:
+                raise LimitExceeded(
+                    f"The number of tags has reached the maximum limit of {max_tags}."
+                )
+            c.execute(f"UPDATE {table} SET tags = ? WHERE arn = ?", (json.dumps(tags), arn))
 
         await self._worker.call(job)
 

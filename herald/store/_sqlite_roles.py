@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
 from typing import Any
 
 from herald.errors import InvalidState, LimitExceeded, NotFound
@@ -72,13 +71,11 @@ class SQLiteRoles:
         trust_policy: str | None = None,
         description: str | None = None,
         max_session_duration: int | None = None,
-        tags: Mapping[str, str] | None = None,
     ) -> None:
         changes: dict[str, Any] = {
             "trust_policy": trust_policy,
             "description": description,
             "max_session_duration": max_session_duration,
-            "tags": None if tags is None else json.dumps(dict(tags)),
         }
         changes = {k: v for k, v in changes.items() if v is not None}
 

@@ -153,8 +153,11 @@ class Store(IAMStore, KMSStore, ABC):
         """The account's users, ordered by name."""
 
     @abstractmethod
-    async def set_user_tags(self, account_id: str, name: str, tags: Mapping[str, str]) -> None:
-        """Replace the user's tags. Raises NotFound."""
+    async def edit_iam_tags(
+        self, arn: str, add: Mapping[str, str], remove: Sequence[str], max_tags: int
+    ) -> None:
+        """Add and remove tags of the user or role ``arn`` in one step.
+        Raises NotFound, LimitExceeded (more than ``max_tags`` would result)."""
 
     @abstractmethod
     async def delete_user(self, account_id: str, name: str) -> None:

@@ -107,7 +107,6 @@ class IAMStore(ABC):
         trust_policy: str | None = None,
         description: str | None = None,
         max_session_duration: int | None = None,
-        tags: Mapping[str, str] | None = None,
     ) -> None:
         """Change the given fields (None: unchanged). Raises NotFound."""
 

@@ -100,3 +100,74 @@ def test_publish_only_to_topics_tagged_for_the_team(server: HeraldProcess) -> No
     # ... but when the owner retags the topic, the next publish is refused.
     owner.tag_resource(ResourceArn=blue, Tags=[{"Key": "team", "Value": "red"}])
     assert _code(lambda: sns.publish(TopicArn=blue, Message="m")) == "AuthorizationError"
+
+
+def _iam_as(server: HeraldProcess, statements: list[dict[str, Any]]) -> Any:
+    iam = server.client("iam")
+    name = f"abac-{uuid.uuid4().hex[:10]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="abac",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return boto3.client(
+        "iam",
+        endpoint_url=server.http_url,
+        region_name=REGION,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def test_iam_decisions_see_the_tags_of_roles_and_of_the_request(server: HeraldProcess) -> None:
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "000000000000"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    owner = server.client("iam")
+    protected = f"abac-{uuid.uuid4().hex[:8]}"
+    owner.create_role(
+        RoleName=protected,
+        AssumeRolePolicyDocument=trust,
+        Tags=[{"Key": "protected", "Value": "true"}],
+    )
+    plain = f"abac-{uuid.uuid4().hex[:8]}"
+    owner.create_role(RoleName=plain, AssumeRolePolicyDocument=trust)
+    iam = _iam_as(
+        server,
+        [
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "iam:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/protected": "true"}},
+            },
+            {
+                "Effect": "Deny",
+                "Action": ["iam:TagRole", "iam:CreateRole"],
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["protected"]}},
+            },
+        ],
+    )
+    iam.update_role(RoleName=plain, Description="changed")
+    assert _code(lambda: iam.update_role(RoleName=protected, Description="x")) == "AccessDenied"
+    tag = [{"Key": "protected", "Value": "true"}]
+    assert _code(lambda: iam.tag_role(RoleName=plain, Tags=tag)) == "AccessDenied"
+    iam.tag_role(RoleName=plain, Tags=[{"Key": "team", "Value": "blue"}])
+    assert owner.list_role_tags(RoleName=plain)["Tags"] == [{"Key": "team", "Value": "blue"}]
+    fresh = f"abac-{uuid.uuid4().hex[:8]}"
+    code = _code(lambda: iam.create_role(RoleName=fresh, AssumeRolePolicyDocument=trust, Tags=tag))
+    assert code == "AccessDenied"
