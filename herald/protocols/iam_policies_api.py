@@ -25,11 +25,12 @@ def _policy(policy: ManagedPolicyRecord, name: str = "Policy") -> xml.Node:
         xml.el("AttachmentCount", str(policy.attachment_count)),
         xml.el("PermissionsBoundaryUsageCount", "0"),
         xml.el("IsAttachable", "true"),
-        xml.el("Description", policy.description),
+        # ListPolicies leaves descriptions and tags out of its members, as AWS does.
+        xml.el("Description", policy.description if name == "Policy" else None),
         xml.el("CreateDate", date(policy.created_at)),
         xml.el("UpdateDate", date(policy.updated_at)),
     ]
-    if policy.tags:
+    if policy.tags and name == "Policy":
         children.append(tags_out(dict(policy.tags)))
     return xml.node(name, children)
 

@@ -34,7 +34,8 @@ def _role(role: RoleRecord, name: str = "Role") -> xml.Node:
         xml.el("Description", role.description),
         xml.el("MaxSessionDuration", str(role.max_session_duration)),
     ]
-    if role.tags:
+    if role.tags and name == "Role":
+        # ListRoles leaves tags out of its members, as AWS does (ListRoleTags has them).
         children.append(tags_out(dict(role.tags)))
     return xml.node(name, children)
 
