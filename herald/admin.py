@@ -51,12 +51,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     admin = commands.add_parser("admin", help="manage accounts, root keys and event sources")
     admin.add_argument("--data-dir", default=".herald", help="the server's data folder")
     groups = admin.add_subparsers(dest="group", required=True)
-    accounts = groups.add_parser("accounts", help="accounts").add_subparsers(
+    accounts = groups.add_parser("accounts", aliases=["account"], help="accounts").add_subparsers(
         dest="verb", required=True
     )
     create = accounts.add_parser("create", help="create an account; prints its id")
     create.add_argument("--account-id", help="12 digits (default: random)")
     accounts.add_parser("list", help="list accounts")
+    kms = accounts.add_parser("kms", help="switch the key service on or off for an account")
+    kms.add_argument("--account-id", required=True)
+    switch = kms.add_mutually_exclusive_group(required=True)
+    switch.add_argument("--enable", dest="kms_enabled", action="store_true")
+    switch.add_argument("--disable", dest="kms_enabled", action="store_false")
     keys = groups.add_parser("access-keys", help="root access keys").add_subparsers(
         dest="verb", required=True
     )
@@ -96,7 +101,8 @@ async def _run(args: argparse.Namespace, database: Path) -> int:
     store = SQLiteStore(database)
     await store.open()
     try:
-        await COMMANDS[(args.group, args.verb)](args, store, SystemClock().now())
+        group = "accounts" if args.group == "account" else args.group
+        await COMMANDS[(group, args.verb)](args, store, SystemClock().now())
         return 0
     finally:
         await store.close()
@@ -114,6 +120,13 @@ async def _create_account(args: argparse.Namespace, store: SQLiteStore, now: flo
 async def _list_accounts(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
     for account, _ in await store.list_accounts():
         print(account)
+
+
+async def _switch_kms(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    if not await store.set_kms_enabled(args.account_id, args.kms_enabled):
+        raise ValueError(f"there is no account {args.account_id}")
+    state = "on" if args.kms_enabled else "off"
+    print(f"key service {state} for {args.account_id}; a running server follows within 30 s")
 
 
 async def _create_root_key(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
@@ -193,6 +206,7 @@ def _random_account() -> str:
 COMMANDS: dict[tuple[str, str], Command] = {
     ("accounts", "create"): _create_account,
     ("accounts", "list"): _list_accounts,
+    ("accounts", "kms"): _switch_kms,
     ("access-keys", "create"): _create_root_key,
     ("event-source", "create"): _create_event_source,
     ("event-source", "list"): _list_event_sources,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
-from herald import __version__, admin, config
+from herald import __version__, admin, audit, config
 from herald.clock import SystemClock
 from herald.edge.app import HeraldApp
 from herald.edge.authn import Authenticator
@@ -33,7 +33,10 @@ from herald.iam.identities import Identities
 from herald.kms import rootkey
 from herald.kms.access import KeyAccess
 from herald.kms.crypto import Crypto
+from herald.kms.gate import Gate, Quotas
+from herald.kms.grants import Grants
 from herald.kms.service import KMSService
+from herald.protocols import errors as wire_errors
 from herald.protocols import kms_api
 from herald.sns.service import SNSService
 from herald.store.sqlite import SQLiteStore
@@ -66,9 +69,20 @@ def _parser() -> argparse.ArgumentParser:
         help="connections and requests served at once per listener; more get 503 "
         "(HERALD_MAX_CONNECTIONS, 1024)",
     )
+    serve.add_argument(
+        "--kms-crypto-rps",
+        type=int,
+        help="KMS cryptographic requests/s per account and region (HERALD_KMS_CRYPTO_RPS, 10000)",
+    )
+    serve.add_argument(
+        "--kms-management-rps",
+        type=int,
+        help="other KMS requests/s per account and region (HERALD_KMS_MANAGEMENT_RPS, 100)",
+    )
     serve.add_argument("--log-level", help="debug, info, warning, error (HERALD_LOG_LEVEL)")
     serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
     admin.add_parser(commands)
+    audit.add_parser(commands)
     return parser
 
 
@@ -84,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     if args.command == "admin":
         return admin.run(args)
+    if args.command == "audit":
+        return audit.run(args)
     return 2
 
 
@@ -200,7 +216,17 @@ async def _serve(
             sns=SNSService(store, clock, authorizer),
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
             sts=STSService(store, clock, authorizer),
-            kms=kms_api.KMS(keys, Crypto(store, key_access)),
+            kms=kms_api.KMS(
+                keys,
+                Crypto(store, key_access),
+                Gate(
+                    store,
+                    clock,
+                    Quotas(settings.kms_crypto_rps, settings.kms_management_rps),
+                    lambda exc: wire_errors.lookup(wire_errors.KMS, exc).code,
+                ),
+                Grants(store, clock, key_access),
+            ),
             authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,

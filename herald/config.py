@@ -34,6 +34,8 @@ class Settings:
     access_log: bool = False
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     root_key: str | None = field(default=None, repr=False)  # base64 of 32 bytes
+    kms_crypto_rps: int = 10_000
+    kms_management_rps: int = 100
 
     def __post_init__(self) -> None:
         for name in ("port", "tls_port"):
@@ -50,6 +52,8 @@ class Settings:
             )
         if self.max_request_bytes < 1024:
             raise ValueError("max-request-bytes must be at least 1024")
+        if self.kms_crypto_rps < 1 or self.kms_management_rps < 1:
+            raise ValueError("kms-crypto-rps and kms-management-rps must be at least 1")
         if self.max_connections < 1:
             raise ValueError("max-connections must be at least 1")
 
@@ -102,4 +106,6 @@ def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> 
         log_level=(pick("log_level") or "info").lower(),
         access_log=(pick("access_log") or "").lower() in ("1", "true", "yes"),
         root_key=env.get("HERALD_ROOT_KEY") or None,
+        kms_crypto_rps=number("kms_crypto_rps", 10_000),
+        kms_management_rps=number("kms_management_rps", 100),
     )

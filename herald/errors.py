@@ -218,3 +218,7 @@ class InvalidArn(InvalidParameter):
 
 class TagFault(InvalidParameter):
     """A tag the key service refuses (TagException)."""
+
+
+class OptInRequired(CallerFault):
+    """The operator has switched the key service off for the account."""

@@ -52,6 +52,7 @@ class RequestContext:
     secure_transport: bool  # arrived over TLS
     sigv4: bool  # signed with Signature Version 4
     source_ip: str | None = None
+    user_agent: str | None = None
 
     def __post_init__(self) -> None:
         if not self.region:

@@ -237,6 +237,7 @@ class HeraldApp:
             secure_transport=scope.get("scheme") == "https",
             sigv4=True,
             source_ip=(scope.get("client") or (None,))[0],
+            user_agent=request.header("user-agent"),
         )
 
     async def _json_call(

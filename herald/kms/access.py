@@ -11,10 +11,11 @@ policies, evaluated by the policy engine with the KMS condition keys.
 from __future__ import annotations
 
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from herald.auth.policy import Policy
+from herald.auth.policy import Outcome, Policy
 from herald.auth.policy.matching import ContextValue
 from herald.errors import AccessDenied, MalformedPolicy, NotFound
 from herald.iam.authorizer import Authorizer
@@ -22,9 +23,11 @@ from herald.kms import policy as key_policy
 from herald.kms.keys import KeyRecord, KeyVersion
 from herald.kms.rootkey import RootKey
 from herald.store.base import Store
+from herald.store.base_kms import GrantRecord
 from herald.types import RequestContext
 
 CACHE_SIZE = 10_000
+GRANT_TTL_SECONDS = 5.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY_ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
 _ALIAS_ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):(alias/.+)")
@@ -37,6 +40,7 @@ class KeyAccess:
         self._root = root
         self._versions: OrderedDict[str, tuple[KeyVersion, ...]] = OrderedDict()
         self._policies: OrderedDict[str, Policy | None] = OrderedDict()
+        self._grants: dict[str, tuple[list[GrantRecord], float]] = {}
 
     async def resolve(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
         """The key ``reference`` names. Raises NotFound (NotFoundException)."""
@@ -76,8 +80,14 @@ class KeyAccess:
         action: str,
         key: KeyRecord,
         context: Mapping[str, ContextValue] | None = None,
+        encryption_context: Mapping[str, str] | None = None,
     ) -> None:
-        """Allow ``kms:action`` on ``key`` or raise AccessDenied (AccessDeniedException)."""
+        """Allow ``kms:action`` on ``key`` or raise AccessDenied (AccessDeniedException).
+
+        What the key policy and IAM do not allow, a grant may: one for the caller (or the
+        role of its session) that lists the operation and whose constraints the
+        encryption context meets. An explicit Deny is final.
+        """
         keys: dict[str, ContextValue] = {"kms:CallerAccount": ctx.principal.account_id}
         keys.update(context or {})
         decision = await self._authorizer.decide(
@@ -91,6 +101,10 @@ class KeyAccess:
             resource_required=True,
             resource_tags=lambda: _tags(key),
         )
+        if decision.outcome is Outcome.IMPLICIT_DENY and await self._granted(
+            ctx, action, key, encryption_context or {}
+        ):
+            return
         if not decision.allowed:
             raise AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} on "
@@ -106,6 +120,37 @@ class KeyAccess:
                 f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} "
                 f"because no identity-based policy allows the kms:{action} action"
             )
+
+    async def _granted(
+        self,
+        ctx: RequestContext,
+        action: str,
+        key: KeyRecord,
+        encryption_context: Mapping[str, str],
+    ) -> bool:
+        principal = ctx.principal
+        names = {principal.arn, principal.role_arn} - {None}
+        for grant in await self.grants(key.key_id):
+            if grant.grantee_principal in names and action in grant.operations:
+                if _meets(grant.constraints, encryption_context):
+                    return True
+        return False
+
+    async def grants(self, key_id: str) -> list[GrantRecord]:
+        """The key's grants, cached for ``GRANT_TTL_SECONDS`` (changes made through this
+        process are seen at once)."""
+        now = time.monotonic()
+        cached = self._grants.get(key_id)
+        if cached is not None and now - cached[1] < GRANT_TTL_SECONDS:
+            return cached[0]
+        grants = await self._store.list_grants(key_id)
+        if len(self._grants) >= CACHE_SIZE:
+            self._grants.clear()
+        self._grants[key_id] = (grants, now)
+        return grants
+
+    def forget_grants(self, key_id: str) -> None:
+        self._grants.pop(key_id, None)
 
     def policy(self, key: KeyRecord) -> Policy | None:
         cached = self._policies.get(key.policy, False)
@@ -145,6 +190,20 @@ class KeyAccess:
     def forget(self, key_id: str) -> None:
         """The key's backing keys changed (rotation) or are gone (deletion)."""
         self._versions.pop(key_id, None)
+
+
+def _meets(
+    constraints: Mapping[str, Mapping[str, str]] | None, encryption_context: Mapping[str, str]
+) -> bool:
+    """Whether an encryption context satisfies a grant's constraints (AWS KMS
+    GrantConstraints: EncryptionContextEquals, EncryptionContextSubset)."""
+    if not constraints:
+        return True
+    equals = constraints.get("EncryptionContextEquals")
+    if equals is not None and dict(equals) != dict(encryption_context):
+        return False
+    subset = constraints.get("EncryptionContextSubset")
+    return subset is None or all(encryption_context.get(k) == v for k, v in subset.items())
 
 
 async def _tags(key: KeyRecord) -> Mapping[str, str]:

@@ -100,7 +100,7 @@ class Crypto:
         if key is None or key.region != ctx.region:
             raise InvalidCiphertext("The ciphertext refers to a key that does not exist.")
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(ctx, action, key, _policy_context(context))
+        await self._access.authorize(ctx, action, key, _policy_context(context), context)
         versions = {v.version: v for v in await self._access.versions(key)}
         version = versions.get(parsed.key_version)
         if version is None:
@@ -151,7 +151,7 @@ class Crypto:
     ) -> KeyRecord:
         key = await self._access.resolve(ctx, reference)
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(ctx, action, key, _policy_context(context))
+        await self._access.authorize(ctx, action, key, _policy_context(context), context)
         return key
 
     async def _seal(self, key: KeyRecord, plaintext: bytes, context: Mapping[str, str]) -> bytes:

@@ -135,6 +135,7 @@ KMS: ErrorTable = {
     e.AccessDenied: WireError("AccessDeniedException", 400),
     e.UnsupportedOperation: WireError("UnsupportedOperationException", 400),
     e.Throttled: WireError("ThrottlingException", 400),
+    e.OptInRequired: WireError("OptInRequired", 403),
     e.ServiceFault: WireError("KMSInternalException", 500, sender_fault=False),
 }
 

@@ -54,6 +54,10 @@ class Params:
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
 
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self._data
+
     def string(self, name: str) -> str | None:
         value = self._data.get(name)
         if value is None or isinstance(value, str):

@@ -12,9 +12,12 @@ from typing import Any, TypeVar
 from herald.errors import InvalidParameter, ValidationFailed
 from herald.kms import crypto
 from herald.kms.crypto import Crypto
+from herald.kms.gate import Gate
+from herald.kms.grants import Grants
 from herald.kms.keys import KeyRecord, KeyState
 from herald.kms.service import KMSService
 from herald.protocols.json import Params, blob
+from herald.store.base_kms import GrantRecord
 from herald.types import RequestContext
 
 TARGET_PREFIX = "TrentService"
@@ -26,6 +29,8 @@ Result = dict[str, Any]
 class KMS:
     keys: KMSService
     crypto: Crypto
+    gate: Gate
+    grants: Grants
 
 
 Handler = Callable[[KMS, RequestContext, Params], Awaitable[Result]]
@@ -348,7 +353,77 @@ async def generate_random(kms: KMS, ctx: RequestContext, p: Params) -> Result:
     return {"Plaintext": blob(crypto.generate_random(p.integer("NumberOfBytes")))}
 
 
-ACTIONS: dict[str, Handler] = {
+# -- grants ------------------------------------------------------------------------------
+
+
+def _grant(key_arn: str, grant: GrantRecord) -> Result:
+    shape: Result = {
+        "KeyId": key_arn,
+        "GrantId": grant.grant_id,
+        "CreationDate": grant.created_at,
+        "GranteePrincipal": grant.grantee_principal,
+        "IssuingAccount": grant.issuing_account,
+        "Operations": list(grant.operations),
+    }
+    if grant.name is not None:
+        shape["Name"] = grant.name
+    if grant.retiring_principal is not None:
+        shape["RetiringPrincipal"] = grant.retiring_principal
+    if grant.constraints:
+        shape["Constraints"] = dict(grant.constraints)
+    return shape
+
+
+async def create_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+    constraints = p.raw.get("Constraints")
+    grant_id, token = await kms.grants.create(
+        ctx,
+        p.string("KeyId"),
+        p.string("GranteePrincipal"),
+        p.strings("Operations"),
+        p.string("RetiringPrincipal"),
+        constraints if isinstance(constraints, dict) else None,
+        p.string("Name"),
+    )
+    return {"GrantToken": token, "GrantId": grant_id}
+
+
+async def list_grants(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+    key, grants = await kms.grants.list_grants(
+        ctx, p.string("KeyId"), p.string("GrantId"), p.string("GranteePrincipal")
+    )
+    return _page(p, grants, lambda g: f"{g.created_at:020.6f}{g.grant_id}", "Grants",
+                 lambda g: _grant(key.arn, g))  # fmt: skip
+
+
+async def list_retirable_grants(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+    grants = await kms.grants.retirable(ctx, p.string("RetiringPrincipal"))
+    region, account = ctx.region, ctx.principal.account_id
+
+    def render(g: GrantRecord) -> Result:
+        return _grant(f"arn:aws:kms:{region}:{account}:key/{g.key_id}", g)
+
+    return _page(p, grants, lambda g: f"{g.created_at:020.6f}{g.grant_id}", "Grants", render)
+
+
+async def retire_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+    await kms.grants.retire(ctx, p.string("GrantToken"), p.string("KeyId"), p.string("GrantId"))
+    return {}
+
+
+async def revoke_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+    await kms.grants.revoke(ctx, p.string("KeyId"), p.string("GrantId"))
+    return {}
+
+
+def _gated(name: str, handler: Handler) -> Handler:
+    async def run(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+        return await kms.gate.run(ctx, name, p.raw, lambda: handler(kms, ctx, p))
+
+    return run
+
+
+_HANDLERS: dict[str, Handler] = {
     "CreateKey": create_key,
     "DescribeKey": describe_key,
     "ListKeys": list_keys,
@@ -378,4 +453,11 @@ ACTIONS: dict[str, Handler] = {
     "GenerateDataKey": generate_data_key,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
     "GenerateRandom": generate_random,
+    "CreateGrant": create_grant,
+    "ListGrants": list_grants,
+    "ListRetirableGrants": list_retirable_grants,
+    "RetireGrant": retire_grant,
+    "RevokeGrant": revoke_grant,
 }
+
+ACTIONS: dict[str, Handler] = {name: _gated(name, h) for name, h in _HANDLERS.items()}

@@ -79,6 +79,54 @@ class WrappedVersion:
     on_demand: bool
 
 
+@dataclass(frozen=True)
+class AuditEvent:
+    """One KMS request, allowed or refused, as CloudTrail records it. Never plaintext,
+    ciphertext or key material: ``request_parameters`` holds only an allowlist of fields."""
+
+    event_id: str
+    event_time: float
+    event_name: str
+    account_id: str  # the account whose key service served it
+    region: str
+    key_arn: str | None
+    principal_type: str
+    principal_arn: str
+    principal_account: str
+    source_ip: str | None
+    user_agent: str | None
+    request_parameters: Mapping[str, object]
+    response_key_id: str | None
+    error_code: str | None
+    error_message: str | None
+    via_service: str | None  # "sns.amazonaws.com" when a service called for the principal
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    key: str | None = None  # key ARN or id (matched as the ARN's suffix)
+    principal: str | None = None
+    operation: str | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    grant_id: str
+    key_id: str
+    name: str | None
+    grantee_principal: str
+    retiring_principal: str | None
+    operations: tuple[str, ...]
+    constraints: Mapping[str, Mapping[str, str]] | None  # EncryptionContextSubset/Equals
+    issuing_account: str
+    token_sha256: str = field(repr=False)
+    created_at: float
+
+
 class KMSStore(ABC):
     @abstractmethod
     async def create_key(self, key: KeyRecord, first: WrappedVersion) -> None: ...
@@ -131,6 +179,38 @@ class KMSStore(ABC):
 
     @abstractmethod
     async def delete_alias(self, account_id: str, region: str, name: str) -> bool: ...
+
+    @abstractmethod
+    async def append_audit(self, event: AuditEvent) -> None: ...
+
+    @abstractmethod
+    async def list_audit(self, query: AuditQuery) -> list[AuditEvent]:
+        """Matching events, oldest first, at most ``query.limit``."""
+
+    @abstractmethod
+    async def kms_enabled(self, account_id: str) -> bool:
+        """False when the operator switched the key service off for the account."""
+
+    @abstractmethod
+    async def set_kms_enabled(self, account_id: str, enabled: bool) -> bool:
+        """False when there is no such account."""
+
+    @abstractmethod
+    async def create_grant(self, grant: GrantRecord, max_per_key: int) -> None:
+        """Raises LimitExceeded."""
+
+    @abstractmethod
+    async def list_grants(self, key_id: str) -> list[GrantRecord]:
+        """The key's grants, oldest first."""
+
+    @abstractmethod
+    async def list_retirable_grants(self, retiring_principal: str) -> list[GrantRecord]: ...
+
+    @abstractmethod
+    async def find_grant_by_token(self, token_sha256: str) -> GrantRecord | None: ...
+
+    @abstractmethod
+    async def delete_grant(self, key_id: str, grant_id: str) -> bool: ...
 
     @abstractmethod
     async def get_meta(self, name: str) -> bytes | None: ...

@@ -20,6 +20,7 @@ from herald.errors import (
 )
 from herald.store._sqlite_iam import SQLiteGroups, SQLiteIAM
 from herald.store._sqlite_kms import SQLiteKMS
+from herald.store._sqlite_kms_log import SQLiteKMSLog
 from herald.store._sqlite_roles import SQLiteRoles
 from herald.store._sqlite_sessions import SQLiteSessions
 from herald.store._sqlite_worker import SQLiteWorker
@@ -35,7 +36,9 @@ from herald.store.base import (
 )
 
 
-class SQLiteStore(SQLiteIAM, SQLiteGroups, SQLiteRoles, SQLiteSessions, SQLiteKMS, Store):
+class SQLiteStore(
+    SQLiteIAM, SQLiteGroups, SQLiteRoles, SQLiteSessions, SQLiteKMS, SQLiteKMSLog, Store
+):
     def __init__(self, path: Path | str) -> None:
         self._worker = SQLiteWorker(str(path))
         self._call = self._worker.call

@@ -1,0 +1,205 @@
+"""Grants: permissions to use one key, given to a principal without editing policies
+(AWS KMS "Grants in AWS KMS"). A grant lists operations, a grantee, optionally a retiring
+principal and encryption-context constraints; it takes part in authorisation at once
+(Herald's grants need no grant tokens to be effective, so the GrantTokens parameter is
+accepted and has nothing to do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from herald.clock import Clock
+from herald.errors import AccessDenied, NotFound, ValidationFailed
+from herald.kms.access import KeyAccess
+from herald.kms.keys import KeyRecord, Use, require_state
+from herald.store.base import Store
+from herald.store.base_kms import GrantRecord
+from herald.types import RequestContext
+
+MAX_GRANTS_PER_KEY = 50_000
+SYMMETRIC_OPERATIONS = (
+    "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom", "ReEncryptTo", "CreateGrant", "RetireGrant", "DescribeKey",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+)  # fmt: skip
+ALL_OPERATIONS = (
+    *SYMMETRIC_OPERATIONS, "Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac",
+    "DeriveSharedSecret",
+)  # fmt: skip
+_PRINCIPAL = re.compile(r"[\w+=,.@:/-]{1,256}", re.ASCII)
+_NAME = re.compile(r"[a-zA-Z0-9:/_-]{1,256}")
+
+
+class Grants:
+    def __init__(self, store: Store, clock: Clock, access: KeyAccess) -> None:
+        self._store = store
+        self._clock = clock
+        self._access = access
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        grantee: str | None,
+        operations: Sequence[str],
+        retiring: str | None,
+        constraints: Mapping[str, Any] | None,
+        name: str | None,
+    ) -> tuple[str, str]:
+        """(grant id, grant token). Raises ValidationFailed, NotFound, KeyDisabled,
+        KeyInvalidState, AccessDenied, LimitExceeded."""
+        grantee = _principal("granteePrincipal", grantee)
+        if retiring is not None:
+            _principal("retiringPrincipal", retiring)
+        if not operations:
+            raise ValidationFailed("Operations must name at least one operation.")
+        for operation in operations:
+            if operation not in ALL_OPERATIONS:
+                raise ValidationFailed(
+                    f"1 validation error detected: Value '{operation}' at 'operations' failed "
+                    "to satisfy constraint: Member must satisfy enum value set: "
+                    f"[{', '.join(ALL_OPERATIONS)}]"
+                )
+        if name is not None and not _NAME.fullmatch(name):
+            raise ValidationFailed(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+            )
+        checked = _constraints(constraints)
+        key = await self._access.resolve(ctx, reference)
+        require_state(key.arn, key.state, Use.CRYPTO)
+        unsupported = [o for o in operations if o not in SYMMETRIC_OPERATIONS]
+        if unsupported:
+            raise ValidationFailed(
+                f"Grant operations {unsupported} are not supported by this key: it is a "
+                "symmetric encryption key."
+            )
+        await self._access.authorize(
+            ctx,
+            "CreateGrant",
+            key,
+            {
+                "kms:GrantOperations": list(operations),
+                "kms:GranteePrincipal": grantee,
+                **({"kms:RetiringPrincipal": retiring} if retiring else {}),
+            },
+        )
+        token = "HRLDGRANT" + secrets.token_urlsafe(48)
+        grant = GrantRecord(
+            grant_id=secrets.token_hex(32),
+            key_id=key.key_id,
+            name=name,
+            grantee_principal=grantee,
+            retiring_principal=retiring,
+            operations=tuple(dict.fromkeys(operations)),
+            constraints=checked,
+            issuing_account=f"arn:aws:iam::{ctx.principal.account_id}:root",
+            token_sha256=_digest(token),
+            created_at=self._clock.now(),
+        )
+        await self._store.create_grant(grant, MAX_GRANTS_PER_KEY)
+        self._access.forget_grants(key.key_id)
+        return grant.grant_id, token
+
+    async def list_grants(
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        grant_id: str | None,
+        grantee: str | None,
+    ) -> tuple[KeyRecord, list[GrantRecord]]:
+        key = await self._access.resolve(ctx, reference)
+        await self._access.authorize(ctx, "ListGrants", key)
+        grants = await self._store.list_grants(key.key_id)
+        return key, [
+            g
+            for g in grants
+            if (grant_id is None or g.grant_id == grant_id)
+            and (grantee is None or g.grantee_principal == grantee)
+        ]
+
+    async def retirable(self, ctx: RequestContext, retiring: str | None) -> list[GrantRecord]:
+        retiring = _principal("retiringPrincipal", retiring)
+        await self._access.authorize_account(ctx, "ListRetirableGrants")
+        return await self._store.list_retirable_grants(retiring)
+
+    async def retire(
+        self,
+        ctx: RequestContext,
+        token: str | None,
+        reference: str | None,
+        grant_id: str | None,
+    ) -> None:
+        """By token, or by key and grant id. The retiring principal may retire a grant, and
+        so may its grantee when the grant lists RetireGrant."""
+        grant = None
+        if token is not None:
+            grant = await self._store.find_grant_by_token(_digest(token))
+            if grant is None:
+                raise ValidationFailed("The grant token is not valid.")
+        elif reference is not None and grant_id is not None:
+            key = await self._access.resolve(ctx, reference)
+            grant = next(
+                (g for g in await self._store.list_grants(key.key_id) if g.grant_id == grant_id),
+                None,
+            )
+            if grant is None:
+                raise NotFound(f"Grant ID {grant_id} not found")
+        else:
+            raise ValidationFailed("Give a GrantToken, or a KeyId and a GrantId.")
+        names = {ctx.principal.arn, ctx.principal.role_arn} - {None}
+        may = grant.retiring_principal in names or (
+            grant.grantee_principal in names and "RetireGrant" in grant.operations
+        )
+        if not may:
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: kms:RetireGrant "
+                f"on grant {grant.grant_id}"
+            )
+        await self._store.delete_grant(grant.key_id, grant.grant_id)
+        self._access.forget_grants(grant.key_id)
+
+    async def revoke(
+        self, ctx: RequestContext, reference: str | None, grant_id: str | None
+    ) -> None:
+        key = await self._access.resolve(ctx, reference)
+        await self._access.authorize(ctx, "RevokeGrant", key)
+        if grant_id is None or not await self._store.delete_grant(key.key_id, grant_id):
+            raise NotFound(f"Grant ID {grant_id} not found")
+        self._access.forget_grants(key.key_id)
+
+
+def _principal(field: str, value: str | None) -> str:
+    if value is None or not _PRINCIPAL.fullmatch(value):
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$"
+        )
+    return value
+
+
+def _constraints(value: Mapping[str, Any] | None) -> dict[str, dict[str, str]] | None:
+    if not value:
+        return None
+    allowed = {"EncryptionContextSubset", "EncryptionContextEquals"}
+    if not isinstance(value, Mapping) or set(value) - allowed:
+        raise ValidationFailed(
+            "Constraints may hold EncryptionContextSubset and EncryptionContextEquals only."
+        )
+    result: dict[str, dict[str, str]] = {}
+    for name, pairs in value.items():
+        if not isinstance(pairs, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()
+        ):
+            raise ValidationFailed(f"{name} must be a map of strings to strings.")
+        result[name] = dict(pairs)
+    return result
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
