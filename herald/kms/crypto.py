@@ -84,6 +84,7 @@ class Crypto:
         reference: str | None = None,
         algorithm: str | None = None,
         action: str = "Decrypt",
+        via: str | None = None,
     ) -> Opened:
         """Raises InvalidCiphertext, IncorrectKey, NotFound, KeyDisabled, KeyInvalidState,
         AccessDenied."""
@@ -100,7 +101,7 @@ class Crypto:
         if key is None or key.region != ctx.region:
             raise InvalidCiphertext("The ciphertext refers to a key that does not exist.")
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(ctx, action, key, _policy_context(context), context)
+        await self._access.authorize(ctx, action, key, _policy_context(context, via), context)
         versions = {v.version: v for v in await self._access.versions(key)}
         version = versions.get(parsed.key_version)
         if version is None:
@@ -137,21 +138,27 @@ class Crypto:
         key_spec: str | None,
         number_of_bytes: int | None,
         with_plaintext: bool = True,
+        via: str | None = None,
     ) -> DataKey:
         """A fresh data key and its ciphertext under the named key."""
         size = _data_key_size(key_spec, number_of_bytes)
         action = "GenerateDataKey" if with_plaintext else "GenerateDataKeyWithoutPlaintext"
-        key = await self._usable(ctx, reference, action, context)
+        key = await self._usable(ctx, reference, action, context, via)
         plaintext = os.urandom(size)
         blob = await self._seal(key, plaintext, context)
         return DataKey(plaintext if with_plaintext else b"", blob, key)
 
     async def _usable(
-        self, ctx: RequestContext, reference: str | None, action: str, context: Mapping[str, str]
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        action: str,
+        context: Mapping[str, str],
+        via: str | None = None,
     ) -> KeyRecord:
         key = await self._access.resolve(ctx, reference)
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(ctx, action, key, _policy_context(context), context)
+        await self._access.authorize(ctx, action, key, _policy_context(context, via), context)
         return key
 
     async def _seal(self, key: KeyRecord, plaintext: bytes, context: Mapping[str, str]) -> bytes:
@@ -173,9 +180,13 @@ def generate_random(number_of_bytes: int | None) -> bytes:
     return os.urandom(number_of_bytes)
 
 
-def _policy_context(context: Mapping[str, str]) -> dict[str, ContextValue]:
+def _policy_context(context: Mapping[str, str], via: str | None = None) -> dict[str, ContextValue]:
+    """kms:EncryptionContext:*, kms:EncryptionContextKeys, and kms:ViaService when a service
+    ("sns.us-east-1.amazonaws.com") makes the request on the caller's behalf."""
     keys: dict[str, ContextValue] = {f"kms:EncryptionContext:{k}": v for k, v in context.items()}
     keys["kms:EncryptionContextKeys"] = list(context)
+    if via is not None:
+        keys["kms:ViaService"] = via
     return keys
 
 

@@ -60,7 +60,7 @@ class SQLiteKMSLog:
         def job(c: sqlite3.Connection) -> list[AuditEvent]:
             rows = c.execute(
                 f"SELECT {_AUDIT_COLUMNS} FROM kms_audit {where} "
-                "ORDER BY event_time, event_id LIMIT ?",
+                "ORDER BY event_time, rowid LIMIT ?",
                 (*args, query.limit),
             ).fetchall()
             return [_event(r) for r in rows]
