@@ -56,5 +56,6 @@ def test_the_quickstart_works_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("arn:aws:sns:us-east-1:000000000000:orders") >= 4
         assert "orders-queue" in done.stdout
+        assert "card 4111" in done.stdout.splitlines()
     finally:
         herald.stop()
