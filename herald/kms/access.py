@@ -51,14 +51,15 @@ class KeyAccess:
         if reference.startswith("alias/"):
             key_id = await self._alias_target(account, region, reference)
         elif match := _ALIAS_ARN.fullmatch(reference):
+            account = match.group(2)
             if match.group(1) == region:
-                key_id = await self._alias_target(match.group(2), region, match.group(3))
+                key_id = await self._alias_target(account, region, match.group(3))
             if key_id is None:
                 raise NotFound(f"Alias {reference} is not found.")
         elif match := _KEY_ARN.fullmatch(reference):
             account, key_id = match.group(2), match.group(3)
             if match.group(1) != region:
-                key_id = None
+                raise NotFound(f"Key '{reference}' does not exist")
         elif _UUID.fullmatch(reference):
             key_id = reference
         else:
@@ -109,6 +110,17 @@ class KeyAccess:
             raise AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} on "
                 f"resource: {key.arn} because no resource-based policy allows the "
+                f"kms:{action} action"
+            )
+
+    async def authorize_alias(self, ctx: RequestContext, action: str, alias_arn: str) -> None:
+        """Allow ``kms:action`` on an alias: aliases have no policy of their own, so IAM
+        decides ("Controlling access to aliases")."""
+        decision = await self._authorizer.decide(ctx, f"kms:{action}", alias_arn)
+        if not decision.allowed:
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} on "
+                f"resource: {alias_arn} because no identity-based policy allows the "
                 f"kms:{action} action"
             )
 

@@ -228,6 +228,9 @@ class KMSService:
     async def create_alias(self, ctx: RequestContext, name: str | None, target: str | None) -> None:
         name = _alias_name(name)
         key = await self._alias_target(ctx, target)
+        alias_arn = f"arn:aws:kms:{ctx.region}:{ctx.principal.account_id}:{name}"
+        # Both the alias (IAM) and the key (its key policy) must allow CreateAlias.
+        await self.access.authorize_alias(ctx, "CreateAlias", alias_arn)
         await self.access.authorize(ctx, "CreateAlias", key)
         now = self._clock.now()
         record = AliasRecord(ctx.principal.account_id, ctx.region, name, key.key_id, now, now)
@@ -236,9 +239,17 @@ class KMSService:
 
     async def update_alias(self, ctx: RequestContext, name: str | None, target: str | None) -> None:
         name = _alias_name(name)
-        key = await self._alias_target(ctx, target)
-        await self.access.authorize(ctx, "UpdateAlias", key)
         account = ctx.principal.account_id
+        alias = await self._store.get_alias(account, ctx.region, name)
+        if alias is None:
+            raise NotFound(f"Alias arn:aws:kms:{ctx.region}:{account}:{name} is not found.")
+        key = await self._alias_target(ctx, target)
+        # UpdateAlias needs permission on the alias, the key it leaves and the key it joins.
+        await self.access.authorize_alias(ctx, "UpdateAlias", alias.arn)
+        current = await self._store.get_key(alias.key_id)
+        if current is not None:
+            await self.access.authorize(ctx, "UpdateAlias", current)
+        await self.access.authorize(ctx, "UpdateAlias", key)
         await self._store.retarget_alias(account, ctx.region, name, key.key_id, self._clock.now())
 
     async def delete_alias(self, ctx: RequestContext, name: str | None) -> None:
@@ -247,6 +258,7 @@ class KMSService:
         alias = await self._store.get_alias(account, ctx.region, name)
         if alias is None:
             raise NotFound(f"Alias arn:aws:kms:{ctx.region}:{account}:{name} is not found.")
+        await self.access.authorize_alias(ctx, "DeleteAlias", alias.arn)
         key = await self._store.get_key(alias.key_id)
         if key is not None:
             await self.access.authorize(ctx, "DeleteAlias", key)
@@ -436,7 +448,11 @@ def _description(value: str | None) -> str:
 
 def _alias_name(name: str | None) -> str:
     if name is None or not name.startswith("alias/") or len(name) > 256:
-        raise InvalidAliasName(f'Alias must start with the prefix "alias/". Got {name!r}.')
+        # AWS answers this one with ValidationException (as recorded in real responses).
+        raise ValidationFailed(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
     if name.startswith("alias/aws/"):
         raise InvalidAliasName("Alias names that begin with alias/aws/ are reserved.")
     if not _ALIAS.fullmatch(name):
