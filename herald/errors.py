@@ -12,9 +12,10 @@ from __future__ import annotations
 class HeraldError(Exception):
     """Base of every error Herald raises on purpose."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, resource: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.resource = resource  # the ARN the error is about, for audit trails
 
 
 class CallerFault(HeraldError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from herald.auth.policy.matching import ContextValue
 from herald.errors import (
+    HeraldError,
     IncorrectKey,
     InvalidCiphertext,
     InvalidKeyUsage,
@@ -100,6 +101,21 @@ class Crypto:
                 )
         if key is None or key.region != ctx.region:
             raise InvalidCiphertext("The ciphertext refers to a key that does not exist.")
+        try:
+            return Opened(await self._open(ctx, key, parsed, context, action, via), key)
+        except HeraldError as exc:
+            exc.resource = exc.resource or key.arn
+            raise
+
+    async def _open(
+        self,
+        ctx: RequestContext,
+        key: KeyRecord,
+        parsed: ciphertext.Blob,
+        context: Mapping[str, str],
+        action: str,
+        via: str | None,
+    ) -> bytes:
         require_state(key.arn, key.state, Use.CRYPTO)
         await self._access.authorize(ctx, action, key, _policy_context(context, via), context)
         versions = {v.version: v for v in await self._access.versions(key)}
@@ -108,10 +124,9 @@ class Crypto:
             raise InvalidCiphertext("The ciphertext is invalid.")
         aad = ciphertext.aad(parsed.header(), context)
         try:
-            plaintext = _aead.open_sealed(version.material, parsed.nonce, parsed.sealed, aad)
+            return _aead.open_sealed(version.material, parsed.nonce, parsed.sealed, aad)
         except _aead.OpenFailed:
             raise InvalidCiphertext("The ciphertext is invalid.") from None
-        return Opened(plaintext, key)
 
     async def re_encrypt(
         self,

@@ -122,7 +122,9 @@ class Gate:
             self._quotas.take(ctx.principal.account_id, ctx.region, operation)
             result = await call()
         except HeraldError as exc:
-            await self._record(ctx, operation, parameters, via_service, key, None, exc)
+            await self._record(
+                ctx, operation, parameters, via_service, exc.resource or key, None, exc
+            )
             raise
         response_key = _response_key(result)
         await self._record(
