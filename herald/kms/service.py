@@ -156,7 +156,15 @@ class KMSService:
         return key
 
     async def describe(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
-        key = await self.access.resolve(ctx, reference)
+        """The key's metadata. DescribeKey on a predefined AWS alias (alias/aws/sns) creates
+        the AWS managed key when it does not exist yet, as AWS does."""
+        try:
+            key = await self.access.resolve(ctx, reference)
+        except NotFound:
+            service = _predefined_service(ctx, reference)
+            if service is None:
+                raise
+            key = await self.managed_key(ctx.principal.account_id, ctx.region, service)
         await self.access.authorize(ctx, "DescribeKey", key)
         return key
 
@@ -426,6 +434,19 @@ class KMSService:
             raise MalformedPolicy(
                 "The new key policy will not allow you to update the key policy in the future."
             )
+
+
+# Services of Herald that use AWS managed keys, by their predefined alias.
+MANAGED_KEY_SERVICES = ("sns", "sqs")
+
+
+def _predefined_service(ctx: RequestContext, reference: str | None) -> str | None:
+    own_arn = f"arn:aws:kms:{ctx.region}:{ctx.principal.account_id}:"
+    name = reference[len(own_arn) :] if reference and reference.startswith(own_arn) else reference
+    for service in MANAGED_KEY_SERVICES:
+        if name == f"alias/aws/{service}":
+            return service
+    return None
 
 
 def _enum(field: str, value: str, allowed: Sequence[str]) -> str:

@@ -196,3 +196,32 @@ def test_requests_over_the_quota_get_throttling_exception(tmp_path: Path) -> Non
         assert "ThrottlingException" in codes
     finally:
         herald.stop()
+
+
+def test_describe_key_on_alias_aws_sns_creates_the_aws_managed_key_once(
+    server: HeraldProcess,
+) -> None:
+    account = new_account(server)
+    kms = client_for(server, account, "kms")
+    first = kms.describe_key(KeyId="alias/aws/sns")["KeyMetadata"]
+    assert (first["KeyManager"], first["AWSAccountId"], first["KeyState"]) == (
+        "AWS",
+        account,
+        "Enabled",
+    )
+    again = kms.describe_key(KeyId=f"arn:aws:kms:{REGION}:{account}:alias/aws/sns")
+    assert again["KeyMetadata"]["KeyId"] == first["KeyId"]
+    aliases = kms.list_aliases(KeyId=first["KeyId"])["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/aws/sns"]
+    policy = json.loads(kms.get_key_policy(KeyId=first["KeyId"], PolicyName="default")["Policy"])
+    condition = policy["Statement"][0]["Condition"]["StringEquals"]
+    assert condition == {
+        "kms:CallerAccount": account,
+        "kms:ViaService": f"sns.{REGION}.amazonaws.com",
+    }
+    # Only through SNS: the account's root cannot use it or manage it directly
+    assert _error(lambda: kms.encrypt(KeyId="alias/aws/sns", Plaintext=b"x"))[0] == (
+        "AccessDeniedException"
+    )
+    assert _error(lambda: kms.disable_key(KeyId=first["KeyId"]))[0] == "AccessDeniedException"
+    assert _error(lambda: kms.describe_key(KeyId="alias/aws/nothing"))[0] == "NotFoundException"
