@@ -10,16 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from herald import ids
+from herald import config, ids
 from herald.clock import SystemClock
 from herald.config import BOOTSTRAP_ACCOUNT
 from herald.edge.authn import CACHE_TTL_SECONDS
+from herald.kms import rootkey
 from herald.store.base import AccessKeyRecord, KeyStatus
 from herald.store.base_iam import EventSourceRecord
 from herald.store.sqlite import SQLiteStore
@@ -98,9 +100,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, database: Path) -> int:
-    store = SQLiteStore(database)
+    # Secrets are sealed with the server's root key, so admin needs the same one.
+    settings = config.from_sources({"data_dir": args.data_dir}, os.environ)
+    root = rootkey.load(settings.root_key, settings.root_key_path, create=False)
+    store = SQLiteStore(database, rootkey.SecretSealer(root))
     await store.open()
     try:
+        stored = await store.get_meta(rootkey.CHECK_NAME)
+        if stored is not None:
+            try:
+                rootkey.verify(root, stored)
+            except rootkey.WrongRootKey:
+                raise ValueError(
+                    "the root key is not the one this data folder was sealed with"
+                ) from None
         group = "accounts" if args.group == "account" else args.group
         await COMMANDS[(group, args.verb)](args, store, SystemClock().now())
         return 0

@@ -196,18 +196,22 @@ class _Server(uvicorn.Server):
 async def _serve(
     settings: config.Settings, http_sock: socket.socket, tls_sock: socket.socket
 ) -> None:
-    store = SQLiteStore(settings.database_path)
+    try:
+        root = rootkey.load(settings.root_key, settings.root_key_path)
+    except (ValueError, OSError) as exc:
+        raise StartupError(f"cannot load the root key: {exc}") from None
+    store = SQLiteStore(settings.database_path, rootkey.SecretSealer(root))
     try:
         await store.open()
     except Exception as exc:
         raise StartupError(f"cannot open the database {settings.database_path}: {exc}") from None
     try:
+        await _check_root_key(store, root, settings)
         clock = SystemClock()
         creds = await bootstrap(store, settings, clock)
         cert, key = (settings.tls_cert, settings.tls_key)
         if cert is None or key is None:
             cert, key = ensure_self_signed(settings.data_dir)
-        root = await _root_key(store, settings)
         authorizer = Authorizer(Identities(store), clock)
         authenticator = Authenticator(store, clock)
         key_access = KeyAccess(store, authorizer, root)
@@ -251,12 +255,10 @@ async def _serve(
         log.info("store closed; Herald stopped")
 
 
-async def _root_key(store: SQLiteStore, settings: config.Settings) -> rootkey.RootKey:
-    """The root key, checked against the value sealed under it on first start."""
-    try:
-        root = rootkey.load(settings.root_key, settings.root_key_path)
-    except (ValueError, OSError) as exc:
-        raise StartupError(f"cannot load the root key: {exc}") from None
+async def _check_root_key(
+    store: SQLiteStore, root: rootkey.RootKey, settings: config.Settings
+) -> None:
+    """Fail unless ``root`` opens the value sealed under the root key on first start."""
     stored = await store.put_meta_once(rootkey.CHECK_NAME, rootkey.check_value(root))
     try:
         rootkey.verify(root, stored)
@@ -266,7 +268,6 @@ async def _root_key(store: SQLiteStore, settings: config.Settings) -> rootkey.Ro
             f"the root key from {source} is not the one this data folder was sealed with; "
             "refusing to start"
         ) from None
-    return root
 
 
 async def _tick(keys: KMSService, every: float = 60.0) -> None:

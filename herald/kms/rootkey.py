@@ -56,8 +56,9 @@ class FileRootKey:
             raise WrongRootKey() from None
 
 
-def load(encoded: str | None, path: Path) -> FileRootKey:
-    """The root key from base64 text (HERALD_ROOT_KEY) or ``path``, created when absent.
+def load(encoded: str | None, path: Path, create: bool = True) -> FileRootKey:
+    """The root key from base64 text (HERALD_ROOT_KEY) or ``path``, created when absent
+    (unless ``create`` is False).
 
     Raises ValueError with a message fit for the operator.
     """
@@ -67,6 +68,8 @@ def load(encoded: str | None, path: Path) -> FileRootKey:
         except (binascii.Error, ValueError):
             raise ValueError("HERALD_ROOT_KEY must be the base64 of 32 bytes") from None
     if not path.exists():
+        if not create:
+            raise ValueError(f"there is no root key at {path} and HERALD_ROOT_KEY is not set")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(_aead.new_key())
@@ -89,6 +92,27 @@ def verify(root: RootKey, stored: bytes) -> None:
 
 
 CHECK_NAME = _CHECK_NAME
+
+
+class SecretSealer:
+    """Seals credential secrets under the root key for the store ("sealed1:" + base64 of
+    the wrapped bytes, bound to the secret's purpose). Values stored before sealing
+    existed are read as they are."""
+
+    PREFIX = "sealed1:"
+
+    def __init__(self, root: RootKey) -> None:
+        self._root = root
+
+    def seal(self, purpose: str, secret: str) -> str:
+        wrapped = self._root.wrap("secret:" + purpose, secret.encode())
+        return self.PREFIX + base64.b64encode(wrapped).decode()
+
+    def open(self, purpose: str, stored: str) -> str:
+        if not stored.startswith(self.PREFIX):
+            return stored
+        wrapped = base64.b64decode(stored[len(self.PREFIX) :])
+        return self._root.unwrap("secret:" + purpose, wrapped).decode()
 
 
 def _aad(key_id: str) -> bytes:

@@ -10,7 +10,7 @@ from typing import Any
 from herald.errors import InvalidState, LimitExceeded, NotFound
 from herald.store._sqlite_roles import refuse_if_attached
 from herald.store._sqlite_worker import SQLiteWorker
-from herald.store.base import AccessKeyRecord, GroupRecord, KeyStatus, UserRecord
+from herald.store.base import AccessKeyRecord, GroupRecord, KeyStatus, Sealer, UserRecord
 
 _USER_COLUMNS = "account_id, name, user_id, arn, path, tags, created_at"
 _KEY_COLUMNS = "access_key_id, secret, account_id, principal_arn, user_id, status, created_at"
@@ -18,6 +18,7 @@ _KEY_COLUMNS = "access_key_id, secret, account_id, principal_arn, user_id, statu
 
 class SQLiteIAM:
     _worker: SQLiteWorker
+    _sealer: Sealer
 
     async def create_user(self, user: UserRecord) -> bool:
         def job(c: sqlite3.Connection) -> bool:
@@ -105,7 +106,16 @@ class SQLiteIAM:
                 (principal_arn,),
             ).fetchall()
             return [
-                AccessKeyRecord(r[0], r[1], r[2], r[3], r[4], KeyStatus(r[5]), r[6]) for r in rows
+                AccessKeyRecord(
+                    r[0],
+                    self._sealer.open(f"access-key:{r[0]}", r[1]),
+                    r[2],
+                    r[3],
+                    r[4],
+                    KeyStatus(r[5]),
+                    r[6],
+                )
+                for r in rows
             ]
 
         result: list[AccessKeyRecord] = await self._worker.call(job)
@@ -124,7 +134,7 @@ class SQLiteIAM:
                 f"INSERT INTO access_keys({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.access_key_id,
-                    key.secret_access_key,
+                    self._sealer.seal(f"access-key:{key.access_key_id}", key.secret_access_key),
                     key.account_id,
                     key.principal_arn,
                     key.user_id,

@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from herald.store._sqlite_worker import SQLiteWorker
+from herald.store.base import Sealer
 from herald.store.base_iam import EventSourceRecord, SessionKind, SessionRecord
 
 _SESSION_COLUMNS = (
@@ -18,6 +19,7 @@ _SOURCE_COLUMNS = "access_key_id, secret, service, source_account, source_arn, s
 
 class SQLiteSessions:
     _worker: SQLiteWorker
+    _sealer: Sealer
 
     async def put_session(self, session: SessionRecord, now: float) -> None:
         def job(c: sqlite3.Connection) -> None:
@@ -27,7 +29,9 @@ class SQLiteSessions:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.access_key_id,
-                    session.secret_access_key,
+                    self._sealer.seal(
+                        f"session:{session.access_key_id}", session.secret_access_key
+                    ),
                     session.token_sha256,
                     session.account_id,
                     session.principal_arn,
@@ -48,7 +52,9 @@ class SQLiteSessions:
                 f"SELECT {_SESSION_COLUMNS} FROM sts_sessions WHERE access_key_id = ?",
                 (access_key_id,),
             ).fetchone()
-            return None if row is None else _session(row)
+            if row is None:
+                return None
+            return _session((row[0], self._sealer.open(f"session:{row[0]}", row[1]), *row[2:]))
 
         result: SessionRecord | None = await self._worker.call(job)
         return result
@@ -59,7 +65,9 @@ class SQLiteSessions:
                 f"INSERT INTO event_sources({_SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     source.access_key_id,
-                    source.secret_access_key,
+                    self._sealer.seal(
+                        f"event-source:{source.access_key_id}", source.secret_access_key
+                    ),
                     source.service,
                     source.source_account,
                     source.source_arn,
@@ -76,7 +84,9 @@ class SQLiteSessions:
                 f"SELECT {_SOURCE_COLUMNS} FROM event_sources WHERE access_key_id = ?",
                 (access_key_id,),
             ).fetchone()
-            return None if row is None else _source(row)
+            if row is None:
+                return None
+            return _source((row[0], self._sealer.open(f"event-source:{row[0]}", row[1]), *row[2:]))
 
         result: EventSourceRecord | None = await self._worker.call(job)
         return result
@@ -86,7 +96,7 @@ class SQLiteSessions:
             rows = c.execute(
                 f"SELECT {_SOURCE_COLUMNS} FROM event_sources ORDER BY created_at"
             ).fetchall()
-            return [_source(r) for r in rows]
+            return [_source((r[0], "", *r[2:])) for r in rows]  # listed without secrets
 
         result: list[EventSourceRecord] = await self._worker.call(job)
         return result

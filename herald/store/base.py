@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from herald.store.base_iam import IAMStore
 from herald.store.base_kms import KMSStore
@@ -103,6 +104,15 @@ class MessageRecord:
     sequence_number: str | None
     publisher_arn: str
     published_at: float
+
+
+class Sealer(Protocol):
+    """Seals secrets (access-key secrets) before they reach the database; ``purpose``
+    names the secret ("access-key:AKIA...") and is bound to the sealed value."""
+
+    def seal(self, purpose: str, secret: str) -> str: ...
+
+    def open(self, purpose: str, stored: str) -> str: ...
 
 
 class Store(IAMStore, KMSStore, ABC):

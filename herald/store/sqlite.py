@@ -29,6 +29,7 @@ from herald.store.base import (
     AttributeEdit,
     KeyStatus,
     MessageRecord,
+    Sealer,
     Store,
     SubscriptionRecord,
     TopicCounts,
@@ -39,9 +40,12 @@ from herald.store.base import (
 class SQLiteStore(
     SQLiteIAM, SQLiteGroups, SQLiteRoles, SQLiteSessions, SQLiteKMS, SQLiteKMSLog, Store
 ):
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, sealer: Sealer | None = None) -> None:
+        """``sealer`` seals access-key secrets at rest (the server passes one made from the
+        root key); without one they are kept as given."""
         self._worker = SQLiteWorker(str(path))
         self._call = self._worker.call
+        self._sealer: Sealer = sealer or _Unsealed()
 
     async def open(self) -> None:
         await self._worker.open()
@@ -81,7 +85,7 @@ class SQLiteStore(
                 "principal_arn, user_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.access_key_id,
-                    key.secret_access_key,
+                    self._sealer.seal(f"access-key:{key.access_key_id}", key.secret_access_key),
                     key.account_id,
                     key.principal_arn,
                     key.user_id,
@@ -101,8 +105,9 @@ class SQLiteStore(
             ).fetchone()
             if row is None:
                 return None
+            secret = self._sealer.open(f"access-key:{row[0]}", row[1])
             return AccessKeyRecord(
-                row[0], row[1], row[2], row[3], row[4], KeyStatus(row[5]), row[6]
+                row[0], secret, row[2], row[3], row[4], KeyStatus(row[5]), row[6]
             )
 
         return await self._call(job)
@@ -500,3 +505,11 @@ def _require_resource(c: sqlite3.Connection, arn: str) -> None:
     found = c.execute("SELECT 1 FROM topics WHERE arn = ?", (arn,)).fetchone()
     if found is None:
         raise ResourceNotFound("Resource does not exist")
+
+
+class _Unsealed:
+    def seal(self, purpose: str, secret: str) -> str:
+        return secret
+
+    def open(self, purpose: str, stored: str) -> str:
+        return stored
