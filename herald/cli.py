@@ -33,6 +33,7 @@ from herald.iam.identities import Identities
 from herald.kms import rootkey
 from herald.kms.access import KeyAccess
 from herald.kms.crypto import Crypto
+from herald.kms.for_services import ServiceKeys
 from herald.kms.gate import Gate, Quotas
 from herald.kms.grants import Grants
 from herald.kms.service import KMSService
@@ -78,6 +79,23 @@ def _parser() -> argparse.ArgumentParser:
         "--kms-management-rps",
         type=int,
         help="other KMS requests/s per account and region (HERALD_KMS_MANAGEMENT_RPS, 100)",
+    )
+    serve.add_argument(
+        "--data-key-reuse-seconds",
+        type=int,
+        help="how long an encrypted topic reuses a data key (HERALD_DATA_KEY_REUSE_SECONDS, 300)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        help="CIDRs (comma-separated) of TLS-terminating proxies whose X-Forwarded-Proto "
+        "counts (HERALD_TRUSTED_PROXY)",
+    )
+    serve.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_const",
+        const="false",
+        help="do not serve Prometheus metrics at /metrics (HERALD_METRICS=false)",
     )
     serve.add_argument("--log-level", help="debug, info, warning, error (HERALD_LOG_LEVEL)")
     serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
@@ -216,24 +234,30 @@ async def _serve(
         authenticator = Authenticator(store, clock)
         key_access = KeyAccess(store, authorizer, root)
         keys = KMSService(store, clock, key_access, root)
+        crypto = Crypto(store, key_access)
+        gate = Gate(
+            store,
+            clock,
+            Quotas(settings.kms_crypto_rps, settings.kms_management_rps),
+            lambda exc: wire_errors.lookup(wire_errors.KMS, exc).code,
+        )
+        sns = SNSService(
+            store,
+            clock,
+            authorizer,
+            ServiceKeys(keys, crypto, key_access, gate, "sns"),
+            settings.data_key_reuse_seconds,
+        )
         app = HeraldApp(
-            sns=SNSService(store, clock, authorizer),
+            sns=sns,
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
             sts=STSService(store, clock, authorizer),
-            kms=kms_api.KMS(
-                keys,
-                Crypto(store, key_access),
-                Gate(
-                    store,
-                    clock,
-                    Quotas(settings.kms_crypto_rps, settings.kms_management_rps),
-                    lambda exc: wire_errors.lookup(wire_errors.KMS, exc).code,
-                ),
-                Grants(store, clock, key_access),
-            ),
+            kms=kms_api.KMS(keys, crypto, gate, Grants(store, clock, key_access)),
             authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,
+            trusted_proxies=settings.trusted_proxies,
+            metrics=gate if settings.metrics else None,
         )
         servers = [
             _Server(_uvicorn_config(app, settings)),

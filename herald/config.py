@@ -6,6 +6,7 @@ on the command line wins over the environment, which wins over the default.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,9 @@ class Settings:
     root_key: str | None = field(default=None, repr=False)  # base64 of 32 bytes
     kms_crypto_rps: int = 10_000
     kms_management_rps: int = 100
+    data_key_reuse_seconds: int = 300
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-Proto counts
+    metrics: bool = True  # serve /metrics
 
     def __post_init__(self) -> None:
         for name in ("port", "tls_port"):
@@ -54,6 +58,15 @@ class Settings:
             raise ValueError("max-request-bytes must be at least 1024")
         if self.kms_crypto_rps < 1 or self.kms_management_rps < 1:
             raise ValueError("kms-crypto-rps and kms-management-rps must be at least 1")
+        if not 1 <= self.data_key_reuse_seconds <= 86400:
+            raise ValueError("data-key-reuse-seconds must be between 1 and 86400")
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted-proxy must be an address or CIDR, not {cidr!r}"
+                ) from None
         if self.max_connections < 1:
             raise ValueError("max-connections must be at least 1")
 
@@ -108,4 +121,9 @@ def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> 
         root_key=env.get("HERALD_ROOT_KEY") or None,
         kms_crypto_rps=number("kms_crypto_rps", 10_000),
         kms_management_rps=number("kms_management_rps", 100),
+        data_key_reuse_seconds=number("data_key_reuse_seconds", 300),
+        trusted_proxies=tuple(
+            p.strip() for p in (pick("trusted_proxy") or "").split(",") if p.strip()
+        ),
+        metrics=(pick("metrics") or "true").lower() not in ("0", "false", "no", "off"),
     )

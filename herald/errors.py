@@ -223,3 +223,34 @@ class TagFault(InvalidParameter):
 
 class OptInRequired(CallerFault):
     """The operator has switched the key service off for the account."""
+
+
+# -- topic encryption: the key service's failures as SNS reports them --------------------
+
+
+class KMSFault(CallerFault):
+    """The key service refused a request SNS made for the publisher."""
+
+
+class KMSAccessDenied(KMSFault):
+    pass
+
+
+class KMSDisabled(KMSFault):
+    pass
+
+
+class KMSInvalidState(KMSFault):
+    pass
+
+
+class KMSNotFound(KMSFault):
+    pass
+
+
+class KMSOptInRequired(KMSFault):
+    pass
+
+
+class KMSThrottling(KMSFault):
+    pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from typing import Any
 from herald import errors, ids
 from herald.auth import sigv4
 from herald.clock import Clock
+from herald.edge import prometheus
 from herald.edge.authn import Authenticator
 from herald.iam.facade import IAM
+from herald.kms.gate import Gate
 from herald.protocols import errors as wire_errors
 from herald.protocols import iam_api, kms_api, query, sns_api, sts_api
 from herald.protocols import json as json_codec
@@ -38,6 +41,7 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_MAX_BODY = 1024 * 1024
 BODY_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/_herald/health"
+METRICS_PATH = "/metrics"
 
 
 @dataclass(frozen=True)
@@ -144,10 +148,14 @@ class HeraldApp:
         authenticator: Authenticator,
         clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,
+        trusted_proxies: tuple[str, ...] = (),
+        metrics: Gate | None = None,
     ) -> None:
         self._auth = authenticator
         self._clock = clock
         self._max_body = max_body
+        self._proxies = [ipaddress.ip_network(c, strict=False) for c in trusted_proxies]
+        self._metrics = metrics
         self._services: dict[str, QueryService] = {
             "sns": QueryService(
                 "sns", sns_api.NAMESPACE, sns_api.VERSION, sns_api.ACTIONS, wire_errors.SNS, sns
@@ -192,6 +200,9 @@ class HeraldApp:
         request_id = ids.uuid4()
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             return Response(200, b'{"status":"ok"}', "application/json", request_id)
+        if scope["path"] == METRICS_PATH and scope["method"] == "GET" and self._metrics:
+            body = prometheus.render(self._metrics.counts).encode()
+            return Response(200, body, prometheus.CONTENT_TYPE, request_id)
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         service = self._fallback
         try:
@@ -234,11 +245,24 @@ class HeraldApp:
             principal=principal,
             region=claims.region,
             request_id=request_id,
-            secure_transport=scope.get("scheme") == "https",
+            secure_transport=self._secure(scope, request),
             sigv4=True,
             source_ip=(scope.get("client") or (None,))[0],
             user_agent=request.header("user-agent"),
         )
+
+    def _secure(self, scope: Scope, request: sigv4.HTTPRequest) -> bool:
+        """Over TLS, or from a trusted TLS-terminating proxy that says the client used it."""
+        if scope.get("scheme") == "https":
+            return True
+        if not self._proxies or request.header("x-forwarded-proto") != "https":
+            return False
+        client = (scope.get("client") or (None,))[0]
+        try:
+            address = ipaddress.ip_address(client or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self._proxies)
 
     async def _json_call(
         self,

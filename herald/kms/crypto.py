@@ -117,7 +117,7 @@ class Crypto:
         via: str | None,
     ) -> bytes:
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(ctx, action, key, _policy_context(context, via), context)
+        await self._access.authorize(ctx, action, key, policy_context(context, via), context)
         versions = {v.version: v for v in await self._access.versions(key)}
         version = versions.get(parsed.key_version)
         if version is None:
@@ -173,7 +173,7 @@ class Crypto:
     ) -> KeyRecord:
         key = await self._access.resolve(ctx, reference)
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(ctx, action, key, _policy_context(context, via), context)
+        await self._access.authorize(ctx, action, key, policy_context(context, via), context)
         return key
 
     async def _seal(self, key: KeyRecord, plaintext: bytes, context: Mapping[str, str]) -> bytes:
@@ -195,7 +195,7 @@ def generate_random(number_of_bytes: int | None) -> bytes:
     return os.urandom(number_of_bytes)
 
 
-def _policy_context(context: Mapping[str, str], via: str | None = None) -> dict[str, ContextValue]:
+def policy_context(context: Mapping[str, str], via: str | None = None) -> dict[str, ContextValue]:
     """kms:EncryptionContext:*, kms:EncryptionContextKeys, and kms:ViaService when a service
     ("sns.us-east-1.amazonaws.com") makes the request on the caller's behalf."""
     keys: dict[str, ContextValue] = {f"kms:EncryptionContext:{k}": v for k, v in context.items()}

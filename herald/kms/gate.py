@@ -44,6 +44,7 @@ AUDITED_PARAMETERS = frozenset(
     }
 )  # fmt: skip
 OPT_IN_TTL_SECONDS = 30.0
+TOPIC_CONTEXT_KEY = "aws:sns:topicArn"
 Result = dict[str, Any]
 
 
@@ -104,7 +105,8 @@ class Gate:
         self._quotas = quotas
         self._error_code = error_code
         self._opted_out: dict[str, tuple[bool, float]] = {}
-        # (key ARN, operation, calling service, caller ARN) -> requests
+        # (operation, key ARN, topic ARN, caller ARN) -> requests; the topic is the
+        # aws:sns:topicArn of the encryption context, "-" for requests about no topic.
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
 
     async def run(
@@ -118,7 +120,7 @@ class Gate:
         """Run ``call`` for ``operation`` if the account may, recording it either way."""
         key = parameters.get("KeyId")
         try:
-            await self._require_enabled(ctx.principal.account_id)
+            await self.require_enabled(ctx.principal.account_id)
             self._quotas.take(ctx.principal.account_id, ctx.region, operation)
             result = await call()
         except HeraldError as exc:
@@ -132,7 +134,8 @@ class Gate:
         )
         return result
 
-    async def _require_enabled(self, account: str) -> None:
+    async def require_enabled(self, account: str) -> None:
+        """Raises OptInRequired when the operator switched the key service off."""
         now = self._clock.now()
         cached = self._opted_out.get(account)
         if cached is None or now - cached[1] >= OPT_IN_TTL_SECONDS:
@@ -157,7 +160,9 @@ class Gate:
         principal = ctx.principal
         info = principal_info(principal)
         key_arn = key if isinstance(key, str) else None
-        self.counts[(key_arn or "-", operation, via_service or "-", principal.arn)] += 1
+        context = parameters.get("EncryptionContext")
+        topic = context.get(TOPIC_CONTEXT_KEY) if isinstance(context, dict) else None
+        self.counts[(operation, key_arn or "-", str(topic or "-"), principal.arn)] += 1
         await self._store.append_audit(
             AuditEvent(
                 event_id=ids.uuid4(),

@@ -74,6 +74,13 @@ SNS: ErrorTable = {
     e.BatchEntryIdsNotDistinct: WireError("BatchEntryIdsNotDistinct", 400),
     e.BatchRequestTooLong: WireError("BatchRequestTooLong", 400),
     e.InvalidBatchEntryId: WireError("InvalidBatchEntryId", 400),
+    # The key service's failures on the publish path (SNS Publish errors in botocore).
+    e.KMSAccessDenied: WireError("KMSAccessDenied", 400),
+    e.KMSDisabled: WireError("KMSDisabled", 400),
+    e.KMSInvalidState: WireError("KMSInvalidState", 400),
+    e.KMSNotFound: WireError("KMSNotFound", 400),
+    e.KMSOptInRequired: WireError("KMSOptInRequired", 403),
+    e.KMSThrottling: WireError("KMSThrottling", 400),
     e.ServiceFault: WireError("InternalError", 500, sender_fault=False),
 }
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Effect, Kind, Policy
 from herald.auth.policy.matching import ContextValue
-from herald.errors import AccessDenied, MalformedPolicy
+from herald.errors import AccessDenied, InvalidSecurity, MalformedPolicy
 from herald.iam.authorizer import Authorizer
 from herald.sns import policy as topic_policy
 from herald.store.base import TopicRecord
@@ -45,6 +45,8 @@ class TopicAccess:
 
         ``topic`` is the topic whose Policy applies (None for account-level actions).
         """
+        if topic is not None and topic.attributes.get("KmsMasterKeyId"):
+            require_secure(ctx)
         resource_policy, key = self._policy(topic) if topic is not None else (None, None)
         owner = topic.account_id if topic else ctx.principal.account_id
         if (
@@ -97,6 +99,16 @@ class TopicAccess:
         while len(self._parsed) > CACHE_SIZE:
             self._parsed.popitem(last=False)
         return parsed, key
+
+
+def require_secure(ctx: RequestContext) -> None:
+    """Requests about an encrypted topic must use HTTPS and Signature Version 4 (SNS
+    "Encryption at rest")."""
+    if not (ctx.secure_transport and ctx.sigv4):
+        raise InvalidSecurity(
+            "The credential signature isn't valid. You must use an HTTPS endpoint and sign "
+            "your request using Signature Version 4."
+        )
 
 
 def _denies(policy: Policy) -> bool:

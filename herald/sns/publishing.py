@@ -25,6 +25,7 @@ from herald.errors import (
     ValidationFailed,
 )
 from herald.sns import arns, validation
+from herald.sns.encryption import TopicEncryption
 from herald.sns.topics import Topics
 from herald.store.base import MessageRecord, Store, TopicRecord
 from herald.types import RequestContext
@@ -66,10 +67,13 @@ class _Sequence:
 
 
 class Publisher:
-    def __init__(self, store: Store, clock: Clock, topics: Topics) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, topics: Topics, encryption: TopicEncryption
+    ) -> None:
         self._store = store
         self._clock = clock
         self._topics = topics
+        self._encryption = encryption
         self._sequence = _Sequence()
 
     async def publish(
@@ -83,13 +87,15 @@ class Publisher:
         """Publish one message to a topic; returns its id (and sequence number, FIFO).
 
         Raises InvalidParameter, InvalidParameterValue, NotFound, AccessDenied,
-        UnsupportedOperation (SMS and mobile push).
+        UnsupportedOperation (SMS and mobile push), InvalidSecurity and the KMS* errors
+        (encrypted topics).
         """
         arn = _target(topic_arn, target_arn, phone_number)
         topic = await self._topics.resolve(
             ctx, arn, "Publish", field="TopicArn" if topic_arn else "TargetArn"
         )
         record, _ = self._record(ctx, topic, message, _limit(topic), batch=None)
+        (record,) = await self._encryption.seal(ctx, topic, [record])
         await self._store.add_messages([record])
         return Published(None, record.message_id, record.sequence_number)
 
@@ -131,6 +137,7 @@ class Publisher:
             raise BatchRequestTooLong(
                 "The length of all the messages put together is more than the limit."
             )
+        records = await self._encryption.seal(ctx, topic, records)
         await self._store.add_messages(records)
         return [
             Published(e.entry_id, r.message_id, r.sequence_number)

@@ -23,7 +23,7 @@ from herald.errors import (
 )
 from herald.iam.authorizer import Authorizer
 from herald.sns import arns, attributes, policy, validation
-from herald.sns.access import TopicAccess
+from herald.sns.access import TopicAccess, require_secure
 from herald.store.base import Store, TopicRecord
 from herald.types import RequestContext
 
@@ -121,6 +121,8 @@ class Topics:
         if not fifo:
             checked.pop("FifoTopic", None)
         tag_map = validation.tags(list(tags))
+        if checked.get("KmsMasterKeyId"):
+            require_secure(ctx)
         account = ctx.principal.account_id
         arn = str(arns.TopicARN(ctx.region, account, name))
         await self.access.check(ctx, "CreateTopic", arn, None, _request_tags(tag_map))
@@ -187,6 +189,8 @@ class Topics:
         name = validation.required("AttributeName", name)
         topic = await self.resolve(ctx, arn, "SetTopicAttributes")
         value = value if value is not None else ""
+        if name == "KmsMasterKeyId" and value:
+            require_secure(ctx)
         facts = attributes.TopicFacts(
             fifo=topic.attributes.get("FifoTopic") == "true", creating=False
         )

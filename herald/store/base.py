@@ -96,7 +96,7 @@ class MessageRecord:
     topic_arn: str
     subject: str | None
     body: bytes = field(repr=False)
-    body_format: str  # how ``body`` is to be read: "plain" (later: sealed envelopes)
+    body_format: str  # how ``body`` is to be read: "plain" or "kms-envelope-v1"
     message_structure: str | None
     attributes: str  # JSON of the message attributes, as published
     group_id: str | None
@@ -104,6 +104,9 @@ class MessageRecord:
     sequence_number: str | None
     publisher_arn: str
     published_at: float
+    # JSON of who published (account, user id, role, session policies...): the principal
+    # on whose behalf an encrypted body is decrypted at delivery. Empty for old rows.
+    publisher_identity: str = ""
 
 
 class Sealer(Protocol):

@@ -280,4 +280,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX kms_grants_by_retiring ON kms_grants(retiring_principal)",
         ],
     ),
+    (
+        8,
+        ["ALTER TABLE messages ADD COLUMN publisher_identity TEXT"],
+    ),
 ]

@@ -424,6 +424,7 @@ class SQLiteStore(
                 m.sequence_number,
                 m.publisher_arn,
                 m.published_at,
+                m.publisher_identity,
             )
             for m in messages
         ]
@@ -431,7 +432,7 @@ class SQLiteStore(
         def job(c: sqlite3.Connection) -> None:
             c.executemany(
                 f"INSERT INTO messages({_MESSAGE_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -442,7 +443,23 @@ class SQLiteStore(
             row = c.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ?", (message_id,)
             ).fetchone()
-            return None if row is None else MessageRecord(*row)
+            if row is None:
+                return None
+            return MessageRecord(
+                message_id=row[0],
+                topic_arn=row[1],
+                subject=row[2],
+                body=bytes(row[3]),
+                body_format=row[4],
+                message_structure=row[5],
+                attributes=row[6],
+                group_id=row[7],
+                deduplication_id=row[8],
+                sequence_number=row[9],
+                publisher_arn=row[10],
+                published_at=row[11],
+                publisher_identity=row[12] or "",
+            )
 
         return await self._call(job)
 
@@ -465,7 +482,8 @@ _SUB_COLUMNS = (
 )
 _MESSAGE_COLUMNS = (
     "message_id, topic_arn, subject, body, body_format, message_structure, attributes, "
-    "group_id, deduplication_id, sequence_number, publisher_arn, published_at"
+    "group_id, deduplication_id, sequence_number, publisher_arn, published_at, "
+    "publisher_identity"
 )
 
 

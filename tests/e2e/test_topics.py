@@ -677,12 +677,12 @@ def test_topic_attributes_count_confirmed_and_pending_subscriptions(
         ("KmsMasterKeyId", "alias/aws/sns"),
     ],
 )
-def test_set_topic_attribute_is_shown(sns: Any, topic: str, name: str, value: str) -> None:
+def test_set_topic_attribute_is_shown(sns_tls: Any, topic: str, name: str, value: str) -> None:
     # Given a new standard topic
-    # When one attribute is set
-    sns.set_topic_attributes(TopicArn=topic, AttributeName=name, AttributeValue=value)
+    # When one attribute is set (over HTTPS: an encrypted topic is spoken to only so)
+    sns_tls.set_topic_attributes(TopicArn=topic, AttributeName=name, AttributeValue=value)
     # Then it is shown with that value and nothing else changes
-    assert attributes_of(sns, topic) == standard_attributes(topic, **{name: value})
+    assert attributes_of(sns_tls, topic) == standard_attributes(topic, **{name: value})
 
 
 def test_set_display_name_replaces_the_previous_one(sns: Any, topic: str) -> None:
@@ -694,14 +694,15 @@ def test_set_display_name_replaces_the_previous_one(sns: Any, topic: str) -> Non
     assert attributes_of(sns, topic)["DisplayName"] == "New"
 
 
-def test_set_kms_master_key_id_then_clear_it(sns: Any, topic: str) -> None:
+def test_set_kms_master_key_id_then_clear_it(sns: Any, sns_tls: Any, topic: str) -> None:
     # Given a topic encrypted with a KMS key
     key = "arn:aws:kms:us-east-1:" + account_of(topic) + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue=key)
-    assert attributes_of(sns, topic)["KmsMasterKeyId"] == key
+    sns_tls.set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue=key)
+    assert attributes_of(sns_tls, topic)["KmsMasterKeyId"] == key
     # When the key is set to ""
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue="")
-    # Then encryption is off: the attribute is gone, as on a new topic
+    sns_tls.set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue="")
+    # Then encryption is off: the attribute is gone, as on a new topic, and plain HTTP
+    # may speak about it again
     assert attributes_of(sns, topic) == standard_attributes(topic)
 
 

@@ -1,0 +1,78 @@
+"""The envelope a service stores an encrypted body in: the body sealed with a data key
+(AES-256-GCM), and that data key's ciphertext from the key service beside it.
+
+    offset  size  field
+    0       1     format version, 0x01
+    1       2     n, length of the key ARN (big-endian)
+    3       n     the ARN of the key that encrypted the data key
+    3+n     2     m, length of the data key's ciphertext blob
+    5+n     m     the data key's ciphertext blob (docs/ciphertext-format.md)
+    5+n+m   12    nonce
+    17+n+m  ...   the sealed body and its 16-byte tag
+
+The caller chooses the associated data (SNS binds the topic ARN and message id, so a
+body cannot be moved to another message). Sans-IO.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from herald.errors import InvalidCiphertext
+from herald.kms import _aead
+
+FORMAT = "kms-envelope-v1"
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Envelope:
+    key_arn: str
+    data_key_blob: bytes
+    nonce: bytes
+    sealed: bytes = field(repr=False)
+
+
+def seal(data_key: bytes, key_arn: str, data_key_blob: bytes, body: bytes, aad: bytes) -> bytes:
+    nonce, sealed = _aead.seal(data_key, body, aad)
+    arn = key_arn.encode()
+    return b"".join(
+        [
+            struct.pack(">BH", _VERSION, len(arn)),
+            arn,
+            struct.pack(">H", len(data_key_blob)),
+            data_key_blob,
+            nonce,
+            sealed,
+        ]
+    )
+
+
+def read(stored: bytes) -> Envelope:
+    """Raises InvalidCiphertext."""
+    try:
+        version, arn_length = struct.unpack_from(">BH", stored)
+        if version != _VERSION:
+            raise ValueError("version")
+        offset = 3 + arn_length
+        arn = stored[3:offset].decode()
+        (blob_length,) = struct.unpack_from(">H", stored, offset)
+        offset += 2
+        blob = stored[offset : offset + blob_length]
+        offset += blob_length
+        nonce = stored[offset : offset + _aead.NONCE_BYTES]
+        sealed = stored[offset + _aead.NONCE_BYTES :]
+        if len(blob) != blob_length or len(nonce) != _aead.NONCE_BYTES or len(sealed) < 16:
+            raise ValueError("short")
+    except (struct.error, ValueError, UnicodeDecodeError):
+        raise InvalidCiphertext("The stored envelope is not readable.") from None
+    return Envelope(arn, blob, nonce, sealed)
+
+
+def open_body(data_key: bytes, envelope: Envelope, aad: bytes) -> bytes:
+    """Raises InvalidCiphertext."""
+    try:
+        return _aead.open_sealed(data_key, envelope.nonce, envelope.sealed, aad)
+    except _aead.OpenFailed:
+        raise InvalidCiphertext("The stored body does not open with its data key.") from None

@@ -1,0 +1,284 @@
+"""Server-side encryption of topic messages (AWS "Encryption at rest" for SNS).
+
+A topic whose KmsMasterKeyId names a key has every message body sealed before it is
+stored: the body is encrypted with a 256-bit data key (``herald.kms.envelope``), and the
+data key's ciphertext, from the key service, is stored beside it with the key's ARN. The
+encryption context is {"aws:sns:topicArn": TOPIC_ARN}; the body's associated data binds
+the topic and the message id. Subject, attributes and ids stay in clear, as in AWS.
+
+Data keys are reused for at most ``reuse_seconds`` per (topic, key, publisher); the key
+service is asked for a new one (GenerateDataKey) only when no fresh one is held, and one
+request at a time per such triple. Reuse never skips authorisation: every publish checks,
+without a KMS request, that the publisher could get a data key now. Opening a stored body
+(delivery) asks the key service to Decrypt a data key only when its own cache lacks it. So
+KMS requests per topic follow R = B / D x (2 x P) (B: billing period, D: reuse period,
+P: publishers).
+
+A key reference that is not an ARN is read in the topic owner's account and region: a
+publisher of another account uses the owner's key, never a key of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from herald.clock import Clock
+from herald.errors import (
+    AccessDenied,
+    CallerFault,
+    KeyDisabled,
+    KeyInvalidState,
+    KMSAccessDenied,
+    KMSDisabled,
+    KMSFault,
+    KMSInvalidState,
+    KMSNotFound,
+    KMSOptInRequired,
+    KMSThrottling,
+    NotFound,
+    OptInRequired,
+    Throttled,
+)
+from herald.kms import envelope
+from herald.store.base import MessageRecord, TopicRecord
+from herald.types import Principal, RequestContext
+
+DEFAULT_REUSE_SECONDS = 300
+CACHE_SIZE = 10_000
+TOPIC_CONTEXT_KEY = "aws:sns:topicArn"
+
+
+class DataKeyLike(Protocol):
+    @property
+    def plaintext(self) -> bytes: ...
+
+    @property
+    def blob(self) -> bytes: ...
+
+    @property
+    def key_arn(self) -> str: ...
+
+
+class KeyService(Protocol):
+    """What SNS needs of the key service (``herald.kms.for_services.ServiceKeys``)."""
+
+    async def generate_data_key(
+        self, ctx: RequestContext, reference: str, context: Mapping[str, str]
+    ) -> DataKeyLike: ...
+
+    async def may_generate(
+        self, ctx: RequestContext, reference: str, context: Mapping[str, str]
+    ) -> str: ...
+
+    async def decrypt(
+        self, ctx: RequestContext, blob: bytes, context: Mapping[str, str]
+    ) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class _Held:
+    plaintext: bytes = field(repr=False)
+    blob: bytes
+    key_arn: str
+    made_at: float
+
+
+# The key service's refusals, as SNS reports them to a publisher.
+_TRANSLATIONS: tuple[tuple[type[CallerFault], type[KMSFault]], ...] = (
+    (NotFound, KMSNotFound),
+    (AccessDenied, KMSAccessDenied),
+    (KeyDisabled, KMSDisabled),
+    (KeyInvalidState, KMSInvalidState),
+    (Throttled, KMSThrottling),
+    (OptInRequired, KMSOptInRequired),
+)
+
+
+def key_reference(topic: TopicRecord) -> str | None:
+    """The topic's key as an ARN in the owner's account and region, or None (plain)."""
+    value = topic.attributes.get("KmsMasterKeyId")
+    if not value:
+        return None
+    if value.startswith("arn:"):
+        return value
+    kind = "" if value.startswith("alias/") else "key/"
+    return f"arn:aws:kms:{topic.region}:{topic.account_id}:{kind}{value}"
+
+
+class TopicEncryption:
+    def __init__(
+        self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
+    ) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._reuse = reuse_seconds
+        self._held: OrderedDict[tuple[str, str, str], _Held] = OrderedDict()
+        self._making: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    async def seal(
+        self, ctx: RequestContext, topic: TopicRecord, records: Sequence[MessageRecord]
+    ) -> list[MessageRecord]:
+        """``records`` with their bodies sealed, if the topic is encrypted.
+
+        Raises KMSNotFound, KMSAccessDenied, KMSDisabled, KMSInvalidState,
+        KMSThrottling, KMSOptInRequired.
+        """
+        reference = key_reference(topic)
+        if reference is None:
+            return list(records)
+        context = {TOPIC_CONTEXT_KEY: topic.arn}
+        with _translated():
+            held = await self._data_key(ctx, topic.arn, reference, context)
+        identity = publisher_identity(ctx.principal)
+        return [
+            replace(
+                record,
+                body=envelope.seal(
+                    held.plaintext,
+                    held.key_arn,
+                    held.blob,
+                    record.body,
+                    body_aad(topic.arn, record.message_id),
+                ),
+                body_format=envelope.FORMAT,
+                publisher_identity=identity,
+            )
+            for record in records
+        ]
+
+    async def _data_key(
+        self, ctx: RequestContext, topic_arn: str, reference: str, context: dict[str, str]
+    ) -> _Held:
+        slot = (topic_arn, reference, ctx.principal.arn)
+        lock = self._making.setdefault(slot, asyncio.Lock())
+        try:
+            return await self._held_or_new(ctx, slot, lock, reference, context)
+        finally:
+            if slot not in self._held and not lock.locked():
+                self._making.pop(slot, None)
+
+    async def _held_or_new(
+        self,
+        ctx: RequestContext,
+        slot: tuple[str, str, str],
+        lock: asyncio.Lock,
+        reference: str,
+        context: dict[str, str],
+    ) -> _Held:
+        async with lock:
+            held = self._held.get(slot)
+            now = self._clock.now()
+            if held is not None and now - held.made_at < self._reuse:
+                key_arn = await self._keys.may_generate(ctx, reference, context)
+                if key_arn == held.key_arn:
+                    self._held.move_to_end(slot)
+                    return held
+            data_key = await self._keys.generate_data_key(ctx, reference, context)
+            held = _Held(data_key.plaintext, data_key.blob, data_key.key_arn, now)
+            self._held[slot] = held
+            while len(self._held) > CACHE_SIZE:
+                evicted, _ = self._held.popitem(last=False)
+                self._making.pop(evicted, None)
+            return held
+
+
+class MessageOpener:
+    """Reads stored bodies for delivery: a sealed body is opened with its data key, which
+    the key service decrypts for the publisher only when this cache lacks it."""
+
+    def __init__(
+        self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
+    ) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._reuse = reuse_seconds
+        self._held: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+
+    async def body(self, record: MessageRecord, region: str) -> bytes:
+        """The message body in clear. Raises the KMS* errors, InvalidCiphertext."""
+        if record.body_format != envelope.FORMAT:
+            return record.body
+        sealed = envelope.read(record.body)
+        data_key = await self._data_key(record, sealed, region)
+        return envelope.open_body(data_key, sealed, body_aad(record.topic_arn, record.message_id))
+
+    async def _data_key(
+        self, record: MessageRecord, sealed: envelope.Envelope, region: str
+    ) -> bytes:
+        now = self._clock.now()
+        cached = self._held.get(sealed.data_key_blob)
+        if cached is not None and now - cached[1] < self._reuse:
+            self._held.move_to_end(sealed.data_key_blob)
+            return cached[0]
+        ctx = RequestContext(
+            principal=publisher(record.publisher_identity),
+            region=region,
+            request_id=f"delivery-{record.message_id}",
+            secure_transport=True,
+            sigv4=True,
+        )
+        with _translated():
+            plaintext = await self._keys.decrypt(
+                ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}
+            )
+        self._held[sealed.data_key_blob] = (plaintext, now)
+        while len(self._held) > CACHE_SIZE:
+            self._held.popitem(last=False)
+        return plaintext
+
+
+def body_aad(topic_arn: str, message_id: str) -> bytes:
+    return f"herald-sns-body-v1\n{topic_arn}\n{message_id}".encode()
+
+
+def publisher_identity(principal: Principal) -> str:
+    """The publisher, kept with a sealed message for the Decrypt made at delivery."""
+    return json.dumps(
+        {
+            "account": principal.account_id,
+            "arn": principal.arn,
+            "user_id": principal.user_id,
+            "access_key_id": principal.access_key_id,
+            "session": principal.session,
+            "role_arn": principal.role_arn,
+            "session_policies": list(principal.session_policies),
+            "service": principal.service,
+            "source_arn": principal.source_arn,
+        },
+        separators=(",", ":"),
+    )
+
+
+def publisher(identity: str) -> Principal:
+    data = json.loads(identity)
+    return Principal(
+        account_id=data["account"],
+        arn=data["arn"],
+        user_id=data["user_id"],
+        access_key_id=data["access_key_id"],
+        session=data["session"],
+        role_arn=data["role_arn"],
+        session_policies=tuple(data["session_policies"]),
+        service=data["service"],
+        source_arn=data["source_arn"],
+    )
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Re-raise the key service's refusals as the KMS* errors SNS reports."""
+    try:
+        yield
+    except KMSFault:
+        raise
+    except CallerFault as exc:
+        for source, target in _TRANSLATIONS:
+            if isinstance(exc, source):
+                raise target(f"{exc.message} (Service: AWSKMS)") from exc
+        raise KMSInvalidState(f"{exc.message} (Service: AWSKMS)") from exc
