@@ -22,8 +22,10 @@ from herald.clock import SystemClock
 from herald.config import BOOTSTRAP_ACCOUNT
 from herald.edge.authn import CACHE_TTL_SECONDS
 from herald.kms import rootkey
+from herald.kms.gate import TOPIC_CONTEXT_KEY
 from herald.store.base import AccessKeyRecord, KeyStatus
 from herald.store.base_iam import EventSourceRecord
+from herald.store.base_kms import AuditQuery
 from herald.store.sqlite import SQLiteStore
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -69,6 +71,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     issue = keys.add_parser("create", help="issue a root access key for an account")
     issue.add_argument("--account-id", required=True)
+    usage = groups.add_parser(
+        "kms-requests",
+        help="KMS requests made, by operation, key, topic and caller (from the audit trail)",
+    )
+    usage.add_argument("--topic", help="only requests for this topic ARN")
+    usage.set_defaults(verb="list")
     sources = groups.add_parser(
         "event-source",
         help="credentials for an AWS service principal acting for a source account",
@@ -198,6 +206,20 @@ async def _delete_event_source(args: argparse.Namespace, store: SQLiteStore, now
     print(f"deleted; a running server refuses the key within {CACHE_TTL_SECONDS:.0f} s")
 
 
+async def _kms_requests(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for event in await store.list_audit(AuditQuery(limit=10**9)):
+        context = event.request_parameters.get("EncryptionContext")
+        topic = context.get(TOPIC_CONTEXT_KEY) if isinstance(context, dict) else None
+        if args.topic is not None and topic != args.topic:
+            continue
+        slot = (event.event_name, event.key_arn or "-", str(topic or "-"), event.principal_arn)
+        counts[slot] = counts.get(slot, 0) + 1
+    print("requests\toperation\tkey\ttopic\tcaller")
+    for (operation, key, topic, caller), count in sorted(counts.items()):
+        print(f"{count}\t{operation}\t{key}\t{topic}\t{caller}")
+
+
 async def _require_account(store: SQLiteStore, account: str) -> None:
     if account not in {a for a, _ in await store.list_accounts()}:
         raise ValueError(f"there is no account {account}")
@@ -221,6 +243,7 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("accounts", "list"): _list_accounts,
     ("accounts", "kms"): _switch_kms,
     ("access-keys", "create"): _create_root_key,
+    ("kms-requests", "list"): _kms_requests,
     ("event-source", "create"): _create_event_source,
     ("event-source", "list"): _list_event_sources,
     ("event-source", "delete"): _delete_event_source,

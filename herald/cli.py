@@ -20,7 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
-from herald import __version__, admin, audit, config
+from herald import __version__, admin, audit, config, kms_cost
 from herald.clock import SystemClock
 from herald.edge.app import HeraldApp
 from herald.edge.authn import Authenticator
@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
     admin.add_parser(commands)
     audit.add_parser(commands)
+    kms_cost.add_parser(commands)
     return parser
 
 
@@ -118,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return admin.run(args)
     if args.command == "audit":
         return audit.run(args)
+    if args.command == "kms-cost":
+        return kms_cost.run(args)
     return 2
 
 
