@@ -134,6 +134,12 @@ async def run(target: Target, concurrency: int, seconds: float, size: int) -> No
 
 
 def _start_server(data_dir: str, secret: str) -> tuple[subprocess.Popen[str], int]:
+    process, http_port, _ = start_server(data_dir, secret)
+    return process, http_port
+
+
+def start_server(data_dir: str, secret: str) -> tuple[subprocess.Popen[str], int, int]:
+    """A Herald subprocess on free ports: (process, HTTP port, HTTPS port)."""
     env = dict(
         os.environ,
         HERALD_ROOT_ACCESS_KEY_ID="AKIABENCHMARK0000001",
@@ -160,9 +166,9 @@ def _start_server(data_dir: str, secret: str) -> tuple[subprocess.Popen[str], in
     )
     assert process.stdout is not None
     for line in process.stdout:
-        match = re.search(r"listening on http://[\d.]+:(\d+)", line)
+        match = re.search(r"listening on http://[\d.]+:(\d+) and https://[\d.]+:(\d+)", line)
         if match:
-            return process, int(match[1])
+            return process, int(match[1]), int(match[2])
     raise SystemExit("the server did not start")
 
 

@@ -5,6 +5,7 @@ imports ``cryptography.hazmat``. Nonces are made here, 96 random bits each (NIST
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -21,6 +22,26 @@ class OpenFailed(Exception):
 
 def new_key() -> bytes:
     return os.urandom(KEY_BYTES)
+
+
+class Cipher:
+    """AES-256-GCM under one key that seals many messages (a data key), its key schedule
+    made once. Nonces follow NIST SP 800-38D's deterministic construction (8.2.1): a
+    random 32-bit field fixed for this object, then a 64-bit counter, so no two seals
+    under the key share a nonce while the object lives; a data key never leaves the
+    object that made it in memory, and a new object gets a new random field."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+        self._fixed = os.urandom(4)
+        self._counter = itertools.count()
+
+    def __repr__(self) -> str:
+        return "Cipher(<hidden>)"
+
+    def seal(self, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        nonce = self._fixed + next(self._counter).to_bytes(8, "big")
+        return nonce, self._aead.encrypt(nonce, plaintext, aad)
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:

@@ -28,6 +28,7 @@ from herald.types import RequestContext
 
 CACHE_SIZE = 10_000
 GRANT_TTL_SECONDS = 5.0
+RECORD_TTL_SECONDS = 5.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY_ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
 _ALIAS_ARN = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):(alias/.+)")
@@ -41,6 +42,10 @@ class KeyAccess:
         self._versions: OrderedDict[str, tuple[KeyVersion, ...]] = OrderedDict()
         self._policies: OrderedDict[str, Policy | None] = OrderedDict()
         self._grants: dict[str, tuple[list[GrantRecord], float]] = {}
+        # Keys and alias targets read recently; changes through this process drop them at
+        # once (``forget``), others are seen within RECORD_TTL_SECONDS.
+        self._keys: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._aliases: dict[tuple[str, str, str], tuple[str | None, float]] = {}
 
     async def resolve(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
         """The key ``reference`` names. Raises NotFound (NotFoundException)."""
@@ -66,14 +71,33 @@ class KeyAccess:
             raise NotFound(f"Invalid keyId '{reference}'")
         if key_id is None:
             raise NotFound(f"Alias arn:aws:kms:{region}:{account}:{reference} is not found.")
-        key = await self._store.get_key(key_id) if _UUID.fullmatch(key_id) else None
+        key = await self._key(key_id) if _UUID.fullmatch(key_id) else None
         if key is None or key.account_id != account or key.region != region:
             raise NotFound(f"Key 'arn:aws:kms:{region}:{account}:key/{key_id}' does not exist")
         return key
 
     async def _alias_target(self, account: str, region: str, name: str) -> str | None:
+        now = time.monotonic()
+        cached = self._aliases.get((account, region, name))
+        if cached is not None and now - cached[1] < RECORD_TTL_SECONDS:
+            return cached[0]
         alias = await self._store.get_alias(account, region, name)
-        return None if alias is None else alias.key_id
+        target = None if alias is None else alias.key_id
+        if len(self._aliases) >= CACHE_SIZE:
+            self._aliases.clear()
+        self._aliases[(account, region, name)] = (target, now)
+        return target
+
+    async def _key(self, key_id: str) -> KeyRecord | None:
+        now = time.monotonic()
+        cached = self._keys.get(key_id)
+        if cached is not None and now - cached[1] < RECORD_TTL_SECONDS:
+            return cached[0]
+        key = await self._store.get_key(key_id)
+        if len(self._keys) >= CACHE_SIZE:
+            self._keys.clear()
+        self._keys[key_id] = (key, now)
+        return key
 
     async def authorize(
         self,
@@ -200,8 +224,12 @@ class KeyAccess:
         return versions
 
     def forget(self, key_id: str) -> None:
-        """The key's backing keys changed (rotation) or are gone (deletion)."""
+        """The key changed (state, policy, rotation) or is gone (deletion)."""
         self._versions.pop(key_id, None)
+        self._keys.pop(key_id, None)
+
+    def forget_aliases(self) -> None:
+        self._aliases.clear()
 
 
 def _meets(

@@ -23,6 +23,7 @@ from herald.errors import InvalidCiphertext
 from herald.kms import _aead
 
 FORMAT = "kms-envelope-v1"
+Cipher = _aead.Cipher
 _VERSION = 1
 
 
@@ -34,8 +35,13 @@ class Envelope:
     sealed: bytes = field(repr=False)
 
 
-def seal(data_key: bytes, key_arn: str, data_key_blob: bytes, body: bytes, aad: bytes) -> bytes:
-    nonce, sealed = _aead.seal(data_key, body, aad)
+def cipher(data_key: bytes) -> Cipher:
+    """A cipher for ``seal`` that many bodies under one data key share."""
+    return _aead.Cipher(data_key)
+
+
+def seal(data_key: Cipher, key_arn: str, data_key_blob: bytes, body: bytes, aad: bytes) -> bytes:
+    nonce, sealed = data_key.seal(body, aad)
     arn = key_arn.encode()
     return b"".join(
         [

@@ -149,7 +149,9 @@ class KMSService:
         )
         await self._store.create_key(key, self._new_version(key_id, 1, on_demand=False))
         record = AliasRecord(account, region, name, key_id, now, now)
-        if not await self._store.create_alias(record, MAX_ALIASES + 1):
+        created = await self._store.create_alias(record, MAX_ALIASES + 1)
+        self.access.forget_aliases()
+        if not created:
             # Another request made it first: use theirs, drop ours.
             await self._store.delete_key(key_id)
             return await self.managed_key(account, region, service)
@@ -176,15 +178,15 @@ class KMSService:
         self, ctx: RequestContext, reference: str | None, description: str | None
     ) -> None:
         key = await self._customer_key(ctx, reference, "UpdateKeyDescription", Use.MANAGE)
-        await self._store.update_key(key.key_id, {"description": _description(description)})
+        await self._update(key.key_id, {"description": _description(description)})
 
     async def enable(self, ctx: RequestContext, reference: str | None) -> None:
         key = await self._customer_key(ctx, reference, "EnableKey", Use.MANAGE)
-        await self._store.update_key(key.key_id, {"state": KeyState.ENABLED})
+        await self._update(key.key_id, {"state": KeyState.ENABLED})
 
     async def disable(self, ctx: RequestContext, reference: str | None) -> None:
         key = await self._customer_key(ctx, reference, "DisableKey", Use.MANAGE)
-        await self._store.update_key(key.key_id, {"state": KeyState.DISABLED})
+        await self._update(key.key_id, {"state": KeyState.DISABLED})
 
     async def schedule_deletion(
         self, ctx: RequestContext, reference: str | None, days: int | None
@@ -199,7 +201,7 @@ class KMSService:
                 + ("greater than or equal to 7" if window < 7 else "less than or equal to 30")
             )
         key = await self._customer_key(ctx, reference, "ScheduleKeyDeletion", Use.SCHEDULE)
-        return await self._store.update_key(
+        return await self._update(
             key.key_id,
             {
                 "state": KeyState.PENDING_DELETION,
@@ -211,7 +213,7 @@ class KMSService:
     async def cancel_deletion(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
         """The key becomes Disabled, as in AWS."""
         key = await self._customer_key(ctx, reference, "CancelKeyDeletion", Use.CANCEL)
-        return await self._store.update_key(
+        return await self._update(
             key.key_id,
             {"state": KeyState.DISABLED, "deletion_date": None, "pending_window_days": None},
         )
@@ -226,6 +228,7 @@ class KMSService:
                 if key.deletion_date <= now:
                     await self._store.delete_key(key.key_id)
                     self.access.forget(key.key_id)
+                    self.access.forget_aliases()
                     destroyed.append(key.key_id)
             elif key.next_rotation is not None and key.next_rotation <= now:
                 await self._rotate(key, on_demand=False)
@@ -242,7 +245,9 @@ class KMSService:
         await self.access.authorize(ctx, "CreateAlias", key)
         now = self._clock.now()
         record = AliasRecord(ctx.principal.account_id, ctx.region, name, key.key_id, now, now)
-        if not await self._store.create_alias(record, MAX_ALIASES):
+        created = await self._store.create_alias(record, MAX_ALIASES)
+        self.access.forget_aliases()
+        if not created:
             raise AlreadyExists(f"An alias with the name {record.arn} already exists")
 
     async def update_alias(self, ctx: RequestContext, name: str | None, target: str | None) -> None:
@@ -259,6 +264,7 @@ class KMSService:
             await self.access.authorize(ctx, "UpdateAlias", current)
         await self.access.authorize(ctx, "UpdateAlias", key)
         await self._store.retarget_alias(account, ctx.region, name, key.key_id, self._clock.now())
+        self.access.forget_aliases()
 
     async def delete_alias(self, ctx: RequestContext, name: str | None) -> None:
         name = _alias_name(name)
@@ -271,6 +277,7 @@ class KMSService:
         if key is not None:
             await self.access.authorize(ctx, "DeleteAlias", key)
         await self._store.delete_alias(account, ctx.region, name)
+        self.access.forget_aliases()
 
     async def list_aliases(self, ctx: RequestContext, reference: str | None) -> list[AliasRecord]:
         key_id = None
@@ -320,7 +327,7 @@ class KMSService:
         document, _ = key_policy.checked(text)
         if not bypass_lockout_check:
             self._lockout_check(ctx, key.arn, key.account_id, document)
-        await self._store.update_key(key.key_id, {"policy": document})
+        await self._update(key.key_id, {"policy": document})
 
     async def tag(
         self,
@@ -332,12 +339,12 @@ class KMSService:
         merged = {**key.tags, **_tags(tags)}
         if len(merged) > MAX_TAGS:
             raise TagFault(f"A key can have at most {MAX_TAGS} tags.")
-        await self._store.update_key(key.key_id, {"tags": merged})
+        await self._update(key.key_id, {"tags": merged})
 
     async def untag(self, ctx: RequestContext, reference: str | None, keys: Sequence[str]) -> None:
         key = await self._customer_key(ctx, reference, "UntagResource", Use.MANAGE)
         remaining = {k: v for k, v in key.tags.items() if k not in set(keys)}
-        await self._store.update_key(key.key_id, {"tags": remaining})
+        await self._update(key.key_id, {"tags": remaining})
 
     async def list_tags(self, ctx: RequestContext, reference: str | None) -> Mapping[str, str]:
         key = await self.access.resolve(ctx, reference)
@@ -358,16 +365,14 @@ class KMSService:
                 + ("greater than or equal to 90" if period < 90 else "less than or equal to 2560")
             )
         key = await self._customer_key(ctx, reference, "EnableKeyRotation", Use.ROTATE)
-        await self._store.update_key(
+        await self._update(
             key.key_id,
             {"rotation_period_days": period, "next_rotation": self._clock.now() + period * DAY},
         )
 
     async def disable_rotation(self, ctx: RequestContext, reference: str | None) -> None:
         key = await self._customer_key(ctx, reference, "DisableKeyRotation", Use.ROTATE)
-        await self._store.update_key(
-            key.key_id, {"rotation_period_days": None, "next_rotation": None}
-        )
+        await self._update(key.key_id, {"rotation_period_days": None, "next_rotation": None})
 
     async def rotation_status(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
         key = await self.access.resolve(ctx, reference)
@@ -399,6 +404,11 @@ class KMSService:
         self.access.forget(key.key_id)
 
     # -- helpers -----------------------------------------------------------------------
+
+    async def _update(self, key_id: str, changes: Mapping[str, object]) -> KeyRecord:
+        updated = await self._store.update_key(key_id, changes)
+        self.access.forget(key_id)
+        return updated
 
     async def _customer_key(
         self, ctx: RequestContext, reference: str | None, action: str, use: Use

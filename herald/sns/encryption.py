@@ -83,7 +83,7 @@ class KeyService(Protocol):
 
 @dataclass(frozen=True)
 class _Held:
-    plaintext: bytes = field(repr=False)
+    cipher: envelope.Cipher = field(repr=False)
     blob: bytes
     key_arn: str
     made_at: float
@@ -120,6 +120,7 @@ class TopicEncryption:
         self._reuse = reuse_seconds
         self._held: OrderedDict[tuple[str, str, str], _Held] = OrderedDict()
         self._making: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._identities: dict[Principal, str] = {}
 
     async def seal(
         self, ctx: RequestContext, topic: TopicRecord, records: Sequence[MessageRecord]
@@ -135,12 +136,12 @@ class TopicEncryption:
         context = {TOPIC_CONTEXT_KEY: topic.arn}
         with _translated():
             held = await self._data_key(ctx, topic.arn, reference, context)
-        identity = publisher_identity(ctx.principal)
+        identity = self._identity(ctx.principal)
         return [
             replace(
                 record,
                 body=envelope.seal(
-                    held.plaintext,
+                    held.cipher,
                     held.key_arn,
                     held.blob,
                     record.body,
@@ -152,40 +153,53 @@ class TopicEncryption:
             for record in records
         ]
 
+    def _identity(self, principal: Principal) -> str:
+        cached = self._identities.get(principal)
+        if cached is None:
+            if len(self._identities) >= CACHE_SIZE:
+                self._identities.clear()
+            cached = self._identities[principal] = publisher_identity(principal)
+        return cached
+
     async def _data_key(
         self, ctx: RequestContext, topic_arn: str, reference: str, context: dict[str, str]
     ) -> _Held:
         slot = (topic_arn, reference, ctx.principal.arn)
+        held = self._fresh(slot)
+        if held is not None:
+            # Reuse, but only if the publisher could get a data key now: a revoked
+            # permission or a disabled key takes effect on the next publish.
+            if await self._keys.may_generate(ctx, reference, context) == held.key_arn:
+                return held
         lock = self._making.setdefault(slot, asyncio.Lock())
         try:
-            return await self._held_or_new(ctx, slot, lock, reference, context)
+            async with lock:
+                # One GenerateDataKey per slot at a time; who waited uses its result.
+                waited = self._fresh(slot)
+                if waited is not None and waited is not held:
+                    return waited
+                data_key = await self._keys.generate_data_key(ctx, reference, context)
+                made = _Held(
+                    envelope.cipher(data_key.plaintext),
+                    data_key.blob,
+                    data_key.key_arn,
+                    self._clock.now(),
+                )
+                self._held[slot] = made
+                while len(self._held) > CACHE_SIZE:
+                    evicted, _ = self._held.popitem(last=False)
+                    self._making.pop(evicted, None)
+                return made
         finally:
             if slot not in self._held and not lock.locked():
                 self._making.pop(slot, None)
 
-    async def _held_or_new(
-        self,
-        ctx: RequestContext,
-        slot: tuple[str, str, str],
-        lock: asyncio.Lock,
-        reference: str,
-        context: dict[str, str],
-    ) -> _Held:
-        async with lock:
-            held = self._held.get(slot)
-            now = self._clock.now()
-            if held is not None and now - held.made_at < self._reuse:
-                key_arn = await self._keys.may_generate(ctx, reference, context)
-                if key_arn == held.key_arn:
-                    self._held.move_to_end(slot)
-                    return held
-            data_key = await self._keys.generate_data_key(ctx, reference, context)
-            held = _Held(data_key.plaintext, data_key.blob, data_key.key_arn, now)
-            self._held[slot] = held
-            while len(self._held) > CACHE_SIZE:
-                evicted, _ = self._held.popitem(last=False)
-                self._making.pop(evicted, None)
-            return held
+    def _fresh(self, slot: tuple[str, str, str]) -> _Held | None:
+        held = self._held.get(slot)
+        if held is None or self._clock.now() - held.made_at >= self._reuse:
+            return None
+        self._held.move_to_end(slot)
+        return held
 
 
 class MessageOpener:
@@ -239,20 +253,18 @@ def body_aad(topic_arn: str, message_id: str) -> bytes:
 
 def publisher_identity(principal: Principal) -> str:
     """The publisher, kept with a sealed message for the Decrypt made at delivery."""
-    return json.dumps(
-        {
-            "account": principal.account_id,
-            "arn": principal.arn,
-            "user_id": principal.user_id,
-            "access_key_id": principal.access_key_id,
-            "session": principal.session,
-            "role_arn": principal.role_arn,
-            "session_policies": list(principal.session_policies),
-            "service": principal.service,
-            "source_arn": principal.source_arn,
-        },
-        separators=(",", ":"),
-    )
+    fields = {
+        "account": principal.account_id,
+        "arn": principal.arn,
+        "user_id": principal.user_id,
+        "access_key_id": principal.access_key_id,
+        "session": principal.session,
+        "role_arn": principal.role_arn,
+        "session_policies": list(principal.session_policies) or None,
+        "service": principal.service,
+        "source_arn": principal.source_arn,
+    }
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, separators=(",", ":"))
 
 
 def publisher(identity: str) -> Principal:
@@ -262,11 +274,11 @@ def publisher(identity: str) -> Principal:
         arn=data["arn"],
         user_id=data["user_id"],
         access_key_id=data["access_key_id"],
-        session=data["session"],
-        role_arn=data["role_arn"],
-        session_policies=tuple(data["session_policies"]),
-        service=data["service"],
-        source_arn=data["source_arn"],
+        session=data.get("session"),
+        role_arn=data.get("role_arn"),
+        session_policies=tuple(data.get("session_policies") or ()),
+        service=data.get("service"),
+        source_arn=data.get("source_arn"),
     )
 
 
