@@ -534,6 +534,57 @@ def test_a_key_id_is_read_in_the_topic_owners_account_not_the_publishers(
     assert _metric(server, "GenerateDataKey", key["Arn"], topic) == 1
 
 
+def test_a_change_to_another_accounts_key_applies_at_once_to_a_reused_data_key(
+    server: HeraldProcess, sns_tls: Any
+) -> None:
+    # Given A's topic sealed with B's key, which A has published to (a data key is held)
+    other = new_account(server)
+    their_kms = client_for(server, other, "kms")
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ROOT},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+    }
+    key = their_kms.create_key(Policy=_key_policy(other, grant))["KeyMetadata"]
+    topic = _topic(sns_tls, key["Arn"])
+    assert sns_tls.publish(TopicArn=topic, Message="first")["MessageId"]
+    # When B takes A out of its key policy, Then A's next publish is refused
+    their_kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=_key_policy(other))
+    code, status, _ = _error(lambda: sns_tls.publish(TopicArn=topic, Message="second"))
+    assert (code, status) == ("KMSAccessDenied", 400)
+    # When B lets A back in but schedules the key for deletion, Then KMSInvalidState
+    their_kms.put_key_policy(
+        KeyId=key["KeyId"], PolicyName="default", Policy=_key_policy(other, grant)
+    )
+    assert sns_tls.publish(TopicArn=topic, Message="third")["MessageId"]
+    their_kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    code, status, _ = _error(lambda: sns_tls.publish(TopicArn=topic, Message="fourth"))
+    assert (code, status) == ("KMSInvalidState", 400)
+    assert _count(server, topic) == 2
+
+
+def test_an_alias_pointed_at_another_key_seals_the_next_message_with_that_key(
+    server: HeraldProcess, sns_tls: Any, kms: Any
+) -> None:
+    # Given a topic naming an alias, published to once (a data key of the first key held)
+    first = kms.create_key()["KeyMetadata"]
+    second = kms.create_key()["KeyMetadata"]
+    alias = f"alias/{_name('moving')}"
+    kms.create_alias(AliasName=alias, TargetKeyId=first["KeyId"])
+    topic = _topic(sns_tls, alias)
+    sns_tls.publish(TopicArn=topic, Message="under the first key")
+    # When the alias is pointed at the second key and the first is disabled
+    kms.update_alias(AliasName=alias, TargetKeyId=second["KeyId"])
+    kms.disable_key(KeyId=first["KeyId"])
+    # Then publishing goes on, with a data key of the second key
+    text = f"under the second key {uuid.uuid4().hex}"
+    message_id = sns_tls.publish(TopicArn=topic, Message=text)["MessageId"]
+    _assert_sealed(server, message_id, text)
+    assert _metric(server, "GenerateDataKey", first["Arn"], topic) == 1
+    assert _metric(server, "GenerateDataKey", second["Arn"], topic) == 1
+
+
 # -- AWS service principals --------------------------------------------------------------
 
 
@@ -716,6 +767,47 @@ def test_metrics_count_one_data_key_for_many_publishes_within_the_reuse_period(
         sns_tls.publish(TopicArn=topic, Message=f"more {i}")
     assert _metric(server, "GenerateDataKey", key["Arn"], topic) == 1
     assert _count(server, topic) == 6
+
+
+def test_fifo_and_largest_messages_are_sealed_too(
+    server: HeraldProcess, sns_tls: Any, key: dict[str, Any]
+) -> None:
+    # A FIFO topic with content-based deduplication, encrypted
+    fifo = str(
+        sns_tls.create_topic(
+            Name=_name("sse") + ".fifo",
+            Attributes={
+                "FifoTopic": "true",
+                "ContentBasedDeduplication": "true",
+                "KmsMasterKeyId": key["KeyId"],
+            },
+        )["TopicArn"]
+    )
+    text = f"fifo {uuid.uuid4().hex}"
+    answer = sns_tls.publish(TopicArn=fifo, Message=text, MessageGroupId="g")
+    assert answer["SequenceNumber"]
+    _assert_sealed(server, answer["MessageId"], text)
+    # A message of the largest size SNS takes (256 KiB) is accepted and sealed
+    topic = _topic(sns_tls, key["Arn"])
+    largest = (uuid.uuid4().hex * 8192)[: 256 * 1024]
+    message_id = sns_tls.publish(TopicArn=topic, Message=largest)["MessageId"]
+    _assert_sealed(server, message_id, largest[:64])
+
+
+def test_a_data_key_is_reused_for_at_most_the_reuse_period(
+    tmp_path: Path, own_herald: list[HeraldProcess]
+) -> None:
+    herald = HeraldProcess(tmp_path / "d", extra_args=["--data-key-reuse-seconds", "1"]).start()
+    own_herald.append(herald)
+    key_arn = herald.client("kms").create_key()["KeyMetadata"]["Arn"]  # type: ignore[attr-defined]
+    sns: Any = herald.client("sns", tls=True)
+    topic = _topic(sns, key_arn)
+    sns.publish(TopicArn=topic, Message="one")
+    sns.publish(TopicArn=topic, Message="two")
+    assert _metric(herald, "GenerateDataKey", key_arn, topic) == 1
+    time.sleep(1.2)
+    sns.publish(TopicArn=topic, Message="three")
+    assert _metric(herald, "GenerateDataKey", key_arn, topic) == 2
 
 
 # -- nothing in clear on disk ------------------------------------------------------------
