@@ -42,11 +42,14 @@ class ServiceKeys:
     async def generate_data_key(
         self, ctx: RequestContext, reference: str, context: Mapping[str, str]
     ) -> DataKey:
-        """A fresh AES-256 data key under the key ``reference`` names (a KMS request)."""
+        """A fresh AES-256 data key under the key ``reference`` names (a KMS request). The
+        caller must also be allowed kms:Decrypt, which delivery will need."""
+        await self._gate.require_enabled(ctx.principal.account_id)
         await self._ensure_managed(ctx, reference)
         made: list[DataKey] = []
 
         async def call() -> dict[str, Any]:
+            await self.may_generate(ctx, reference, context)
             data_key = await self._crypto.generate_data_key(
                 ctx, reference, context, "AES_256", None, via=self.via(ctx)
             )
@@ -68,9 +71,11 @@ class ServiceKeys:
         await self._gate.require_enabled(ctx.principal.account_id)
         key = await self._resolve(ctx, reference)
         require_state(key.arn, key.state, Use.CRYPTO)
-        await self._access.authorize(
-            ctx, "GenerateDataKey", key, policy_context(context, self.via(ctx)), context
-        )
+        keys = policy_context(context, self.via(ctx))
+        await self._access.authorize(ctx, "GenerateDataKey", key, keys, context)
+        # AWS: publishing to an encrypted topic needs kms:Decrypt besides
+        # kms:GenerateDataKey; checked now, so a message nobody could open is not stored.
+        await self._access.authorize(ctx, "Decrypt", key, keys, context)
         return key.arn
 
     async def decrypt(self, ctx: RequestContext, blob: bytes, context: Mapping[str, str]) -> bytes:

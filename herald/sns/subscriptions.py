@@ -20,6 +20,7 @@ from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import InvalidParameter, NotFound
 from herald.sns import arns, attributes, filter_policy, validation
+from herald.sns.access import require_secure
 from herald.sns.topics import (
     LARGE_MESSAGE_PROTOCOLS,
     LARGE_MESSAGE_RULE,
@@ -211,6 +212,8 @@ class Subscriptions:
         if sub is None:
             return
         topic = await self._topics.get(sub.topic_arn)
+        if topic is not None and topic.attributes.get("KmsMasterKeyId"):
+            require_secure(ctx)
         # The subscriber and the topic's owners may unsubscribe (SNS API reference).
         if sub.owner != ctx.principal.account_id:
             await self._topics.access.check(ctx, "Unsubscribe", sub.arn, topic)
@@ -293,8 +296,10 @@ class Subscriptions:
         sub = await self._store.get_subscription(arn)
         if sub is None:
             raise NotFound("Subscription does not exist")
+        topic = await self._topics.get(sub.topic_arn)
+        if topic is not None and topic.attributes.get("KmsMasterKeyId"):
+            require_secure(ctx)
         if sub.owner != ctx.principal.account_id:
-            topic = await self._topics.get(sub.topic_arn)
             await self._topics.access.check(ctx, action, sub.arn, topic)
         return sub
 

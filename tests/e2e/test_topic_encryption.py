@@ -441,6 +441,10 @@ def test_an_account_with_the_key_service_switched_off_gets_kms_opt_in_required(
     code, status, _ = _error(lambda: sns.publish(TopicArn=topic, Message="m"))
     assert (code, status) == ("KMSOptInRequired", 403)
     assert _count(server, topic) == 0
+    # And no AWS managed key was made for an account that may not use the key service
+    with sqlite3.connect(server.data_dir / "herald.db") as db:
+        made = db.execute("SELECT COUNT(*) FROM kms_keys WHERE account_id = ?", (account,))
+        assert made.fetchone()[0] == 0
     # And a plain topic of the account is not affected
     plain = _topic(sns)
     assert sns.publish(TopicArn=plain, Message="m")["MessageId"]
@@ -482,8 +486,9 @@ def test_publishers_needing_new_data_keys_over_the_quota_get_kms_throttling(
 # -- keys of other accounts --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("form", ["key ARN", "alias ARN"])
 def test_a_topic_may_use_another_accounts_key_its_key_policy_allows(
-    server: HeraldProcess, sns_tls: Any
+    server: HeraldProcess, sns_tls: Any, form: str
 ) -> None:
     # Given account B's key whose policy allows account A (000000000000) to use it
     other = new_account(server)
@@ -497,14 +502,23 @@ def test_a_topic_may_use_another_accounts_key_its_key_policy_allows(
     }
     shared = their_kms.create_key(Policy=_key_policy(other, grant))["KeyMetadata"]
     private = their_kms.create_key()["KeyMetadata"]
-    # When A's root publishes to A's topic sealed with B's key ARN, Then it is sealed
-    topic = _topic(sns_tls, shared["Arn"])
+
+    def reference(key: dict[str, Any]) -> str:
+        # Another account's key is named by its key ARN or an alias ARN, never a bare id
+        if form == "key ARN":
+            return str(key["Arn"])
+        alias = f"alias/{_name('shared')}"
+        their_kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        return f"arn:aws:kms:{REGION}:{other}:{alias}"
+
+    # When A's root publishes to A's topic sealed with B's key, Then it is sealed
+    topic = _topic(sns_tls, reference(shared))
     text = f"cross-account {uuid.uuid4().hex}"
     message_id = sns_tls.publish(TopicArn=topic, Message=text)["MessageId"]
     _assert_sealed(server, message_id, text)
     assert _metric(server, "GenerateDataKey", shared["Arn"], topic) == 1
     # When B's key policy does not name A, Then KMSAccessDenied and nothing is stored
-    refused = _topic(sns_tls, private["Arn"])
+    refused = _topic(sns_tls, reference(private))
     code, status, _ = _error(lambda: sns_tls.publish(TopicArn=refused, Message="no"))
     assert (code, status) == ("KMSAccessDenied", 400)
     assert _count(server, refused) == 0
@@ -583,6 +597,70 @@ def test_an_alias_pointed_at_another_key_seals_the_next_message_with_that_key(
     _assert_sealed(server, message_id, text)
     assert _metric(server, "GenerateDataKey", first["Arn"], topic) == 1
     assert _metric(server, "GenerateDataKey", second["Arn"], topic) == 1
+
+
+def test_another_account_cannot_publish_to_a_topic_under_the_owners_aws_managed_key(
+    server: HeraldProcess, sns_tls: Any
+) -> None:
+    # Given A's topic under alias/aws/sns (A's AWS managed key), which another account may
+    # publish to: the managed key's policy admits callers of A's account only
+    topic = _topic(sns_tls, "alias/aws/sns")
+    assert sns_tls.publish(TopicArn=topic, Message="by the owner")["MessageId"]
+    other = new_account(server)
+    sns_tls.add_permission(
+        TopicArn=topic, Label="partner", AWSAccountId=[other], ActionName=["Publish"]
+    )
+    theirs = client_for(server, other, "sns", tls=True)
+    # When the other account publishes, Then KMSAccessDenied (it is A's key, not its own)
+    code, status, _ = _error(lambda: theirs.publish(TopicArn=topic, Message="partner"))
+    assert (code, status) == ("KMSAccessDenied", 400)
+    assert _count(server, topic) == 1
+    their_kms = client_for(server, other, "kms")
+    assert [a for a in their_kms.list_aliases()["Aliases"] if a.get("TargetKeyId")] == []
+
+
+def test_key_policy_conditions_see_the_sns_service_and_the_topics_encryption_context(
+    server: HeraldProcess, sns_tls: Any, kms: Any, iam: Any
+) -> None:
+    # Given a user named by a key policy that lets it use the key only through SNS and
+    # only for one topic (kms:ViaService, kms:EncryptionContext:aws:sns:topicArn)
+    user = _user(iam, sns=_identity("sns:Publish"))
+    user_arn = iam.get_user(UserName=user["UserName"])["User"]["Arn"]
+    key = kms.create_key()["KeyMetadata"]
+    topic = _topic(sns_tls, key["Arn"])
+    other_topic = _topic(sns_tls, key["Arn"])
+    conditional = {
+        "Effect": "Allow",
+        "Principal": {"AWS": user_arn},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": f"sns.{REGION}.amazonaws.com",
+                "kms:EncryptionContext:aws:sns:topicArn": topic,
+            }
+        },
+    }
+    kms.put_key_policy(
+        KeyId=key["KeyId"], PolicyName="default", Policy=_key_policy(ACCOUNT, conditional)
+    )
+    sns = _client(server, "sns", user)
+    # When it publishes to that topic, Then the message is sealed
+    text = f"conditional {uuid.uuid4().hex}"
+    _assert_sealed(server, sns.publish(TopicArn=topic, Message=text)["MessageId"], text)
+    # When it publishes to another topic under the same key, Then KMSAccessDenied
+    code, status, _ = _error(lambda: sns.publish(TopicArn=other_topic, Message="no"))
+    assert (code, status) == ("KMSAccessDenied", 400)
+    # And it cannot use the key directly, not through SNS
+    direct = _client(server, "kms", user, tls=False)
+    code, _, _ = _error(
+        lambda: direct.generate_data_key(
+            KeyId=key["Arn"],
+            KeySpec="AES_256",
+            EncryptionContext={"aws:sns:topicArn": topic},
+        )
+    )
+    assert code == "AccessDeniedException"
 
 
 # -- AWS service principals --------------------------------------------------------------
@@ -742,6 +820,31 @@ def test_encryption_can_be_set_only_over_https_and_off_again_reopens_http(
     assert "KmsMasterKeyId" not in sns.get_topic_attributes(TopicArn=topic)["Attributes"]
 
 
+def test_a_trusted_tls_proxy_may_vouch_for_https(
+    tmp_path: Path, own_herald: list[HeraldProcess]
+) -> None:
+    # Given a Herald that trusts a TLS-terminating proxy on loopback
+    herald = HeraldProcess(tmp_path / "d", extra_args=["--trusted-proxy", "127.0.0.1/32"]).start()
+    own_herald.append(herald)
+    key_id = herald.client("kms").create_key()["KeyMetadata"]["KeyId"]  # type: ignore[attr-defined]
+    topic = _topic(herald.client("sns", tls=True), key_id)
+    behind_proxy: Any = herald.client("sns")
+    # When a request over HTTP says nothing, Then it is refused
+    assert _error(lambda: behind_proxy.publish(TopicArn=topic, Message="m"))[:2] == (
+        "InvalidSecurity",
+        403,
+    )
+
+    # When the proxy says the client used HTTPS, Then it is served
+    def forwarded(request: Any, **_: Any) -> None:
+        request.headers["X-Forwarded-Proto"] = "https"
+
+    behind_proxy.meta.events.register("before-send.sns.*", forwarded)
+    text = f"proxied {uuid.uuid4().hex}"
+    message_id = behind_proxy.publish(TopicArn=topic, Message=text)["MessageId"]
+    _assert_sealed(herald, message_id, text)
+
+
 # -- /metrics ----------------------------------------------------------------------------
 
 
@@ -837,3 +940,39 @@ def test_an_encrypted_topics_message_is_nowhere_in_the_data_folder(
     assert plain_marker.encode() in stored
     assert sealed_marker.encode() not in stored
     assert sealed_marker not in "".join(herald.output)
+
+
+# -- regressions from review -------------------------------------------------------------
+
+
+def test_a_publisher_without_kms_decrypt_is_refused_and_nothing_is_stored(
+    server: HeraldProcess, sns_tls: Any, iam: Any, key: dict[str, Any]
+) -> None:
+    topic = _topic(sns_tls, key["Arn"])
+    user = _user(
+        iam, sns=_identity("sns:Publish", topic), kms=_identity("kms:GenerateDataKey", key["Arn"])
+    )
+    code, status, message = _error(
+        lambda: _client(server, "sns", user).publish(TopicArn=topic, Message="unopenable")
+    )
+    assert (code, status) == ("KMSAccessDenied", 400)
+    assert "kms:Decrypt" in message
+    assert _count(server, topic) == 0
+
+
+def test_subscription_requests_about_an_encrypted_topic_need_https(
+    server: HeraldProcess, sns_tls: Any, key: dict[str, Any]
+) -> None:
+    topic = _topic(sns_tls, key["Arn"])
+    queue = f"arn:aws:sqs:us-east-1:000000000000:{_name('q')}"
+    sub = sns_tls.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue)["SubscriptionArn"]
+    plain = server.client("sns")
+    for call in (
+        lambda: plain.get_subscription_attributes(SubscriptionArn=sub),
+        lambda: plain.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="RawMessageDelivery", AttributeValue="true"
+        ),
+        lambda: plain.unsubscribe(SubscriptionArn=sub),
+    ):
+        assert _error(call)[:2] == ("InvalidSecurity", 403)
+    assert sns_tls.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]

@@ -38,6 +38,10 @@ class Principals:
 
     any: bool
     aws: tuple[str, ...] = ()
+    # "Principal": "*" names every caller; {"AWS": "*"} names every AWS account and IAM
+    # principal but not AWS services (which is why AWS's managed key policies, granting
+    # {"AWS": "*"} under kms:CallerAccount, admit no event source).
+    everyone: bool = False
     services: tuple[str, ...] = ()
     federated: tuple[str, ...] = ()
 
@@ -193,7 +197,7 @@ def _principals(value: Any, field: str) -> Principals | None:
     if value is None:
         return None
     if value == "*":
-        return Principals(any=True)
+        return Principals(any=True, everyone=True)
     if not isinstance(value, dict) or not value:
         raise MalformedPolicy(f'{field} must be "*" or an object')
     unknown = set(value) - {"AWS", "Service", "Federated", "CanonicalUser"}

@@ -220,7 +220,7 @@ def _principal_grant(statement: Statement, principal: PrincipalInfo) -> _Grant:
 
 
 def _named(principals: Principals, principal: PrincipalInfo) -> _Grant:
-    if principals.any:
+    if principals.any and (principals.everyone or principal.type != "AWSService"):
         return _Grant.DIRECT
     if principal.service is not None and principal.service in principals.services:
         return _Grant.DIRECT
@@ -242,7 +242,7 @@ def _excluded(principals: Principals, principal: PrincipalInfo) -> bool:
     """Whether NotPrincipal lists the caller. An account listed there stands for its root
     only, not for every principal of the account (NotPrincipal: "IAM user in the same or a
     different account")."""
-    if principals.any:
+    if principals.any and (principals.everyone or principal.type != "AWSService"):
         return True
     if principal.service is not None and principal.service in principals.services:
         return True
