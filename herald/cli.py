@@ -40,6 +40,7 @@ from herald.kms.service import KMSService
 from herald.protocols import errors as wire_errors
 from herald.protocols import kms_api
 from herald.sns.service import SNSService
+from herald.sqs.service import SQSService
 from herald.store.sqlite import SQLiteStore
 from herald.sts.service import STSService
 
@@ -255,6 +256,7 @@ async def _serve(
             sns=sns,
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
             sts=STSService(store, clock, authorizer),
+            sqs=SQSService(store, clock, authorizer),
             kms=kms_api.KMS(keys, crypto, gate, Grants(store, clock, key_access)),
             authenticator=authenticator,
             clock=clock,

@@ -53,6 +53,7 @@ class RequestContext:
     sigv4: bool  # signed with Signature Version 4
     source_ip: str | None = None
     user_agent: str | None = None
+    endpoint: str | None = None  # "https://host:port" as the client addressed Herald
 
     def __post_init__(self) -> None:
         if not self.region:

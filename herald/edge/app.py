@@ -24,10 +24,11 @@ from herald.edge.authn import Authenticator
 from herald.iam.facade import IAM
 from herald.kms.gate import Gate
 from herald.protocols import errors as wire_errors
-from herald.protocols import iam_api, kms_api, query, sns_api, sts_api
+from herald.protocols import iam_api, kms_api, query, sns_api, sqs_api, sts_api
 from herald.protocols import json as json_codec
 from herald.protocols import xml as xml_render
 from herald.sns.service import SNSService
+from herald.sqs.service import SQSService
 from herald.sts.service import STSService
 from herald.types import RequestContext
 
@@ -50,6 +51,7 @@ class Response:
     body: bytes
     content_type: str
     request_id: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class QueryService:
@@ -107,12 +109,21 @@ class JSONService:
         actions: dict[str, Any],
         table: wire_errors.ErrorTable,
         service: object,
+        content_type: str = json_codec.CONTENT_TYPE,
+        type_prefix: str = "",
+        query_codes: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.prefix = prefix
         self.actions = actions
         self.table = table
         self.service = service
+        self.content_type = content_type
+        # JSON services that grew out of the Query protocol (SQS) name errors by shape
+        # ("com.amazonaws.sqs#QueueDoesNotExist") and give the old Query code in the
+        # x-amzn-query-error header, which SDKs prefer.
+        self.type_prefix = type_prefix
+        self.query_codes = query_codes or {}
 
     async def handle(self, ctx: RequestContext, target: str | None, body: bytes) -> bytes:
         name = json_codec.operation(target, self.prefix)
@@ -130,9 +141,13 @@ class JSONService:
                 message = f"{message} Request id: {request_id}"
         else:
             message = f"An internal error occurred. Request id: {request_id}"
-        return Response(
-            wire.status, json_codec.error(wire.code, message), json_codec.CONTENT_TYPE, request_id
-        )
+        headers: tuple[tuple[bytes, bytes], ...] = ()
+        query_code = self.query_codes.get(wire.code)
+        if query_code is not None:
+            fault = "Sender" if wire.sender_fault else "Receiver"
+            headers = ((b"x-amzn-query-error", f"{query_code};{fault}".encode()),)
+        body = json_codec.error(self.type_prefix + wire.code, message)
+        return Response(wire.status, body, self.content_type, request_id, headers)
 
 
 class HeraldApp:
@@ -145,6 +160,7 @@ class HeraldApp:
         iam: IAM,
         sts: STSService,
         kms: kms_api.KMS | None = None,
+        sqs: SQSService | None = None,
         authenticator: Authenticator,
         clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,
@@ -172,6 +188,17 @@ class HeraldApp:
             self._json["kms"] = JSONService(
                 "kms", kms_api.TARGET_PREFIX, kms_api.ACTIONS, wire_errors.KMS, kms
             )
+        if sqs is not None:
+            self._json["sqs"] = JSONService(
+                "sqs",
+                sqs_api.TARGET_PREFIX,
+                sqs_api.ACTIONS,
+                wire_errors.SQS,
+                sqs,
+                content_type="application/x-amz-json-1.0",
+                type_prefix="com.amazonaws.sqs#",
+                query_codes=wire_errors.SQS_QUERY_CODES,
+            )
         self._fallback = QueryService(
             "unknown", sns_api.NAMESPACE, "", {}, wire_errors.COMMON, None
         )
@@ -191,6 +218,7 @@ class HeraldApp:
                     (b"content-type", response.content_type.encode()),
                     (b"content-length", str(len(response.body)).encode()),
                     (b"x-amzn-requestid", response.request_id.encode()),
+                    *response.headers,
                 ],
             }
         )
@@ -249,6 +277,7 @@ class HeraldApp:
             sigv4=True,
             source_ip=(scope.get("client") or (None,))[0],
             user_agent=request.header("user-agent"),
+            endpoint=_endpoint(scope, request),
         )
 
     def _secure(self, scope: Scope, request: sigv4.HTTPRequest) -> bool:
@@ -276,7 +305,7 @@ class HeraldApp:
         try:
             ctx = await self._context(request, claims, scope, request_id)
             payload = await service.handle(ctx, request.header("x-amz-target"), body)
-            return Response(200, payload, json_codec.CONTENT_TYPE, request_id)
+            return Response(200, payload, service.content_type, request_id)
         except errors.HeraldError as exc:
             return service.error(exc, request_id)
         except Exception as exc:
@@ -316,6 +345,13 @@ class HeraldApp:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _endpoint(scope: Scope, request: sigv4.HTTPRequest) -> str | None:
+    host = request.header("host")
+    if not host or len(host) > 255 or any(c in host for c in "/\\ @?#"):
+        return None
+    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 def _declared_too_large(declared: str, limit: int) -> bool:

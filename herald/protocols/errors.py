@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from herald import errors as e
+from herald.sqs import attributes as sqs_attributes
+from herald.sqs import service as sqs
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,64 @@ KMS: ErrorTable = {
     e.Throttled: WireError("ThrottlingException", 400),
     e.OptInRequired: WireError("OptInRequired", 403),
     e.ServiceFault: WireError("KMSInternalException", 500, sender_fault=False),
+}
+
+# SQS over JSON 1.0: codes are botocore's shape names; SQS_QUERY_CODES gives the Query
+# protocol's codes that the x-amzn-query-error header carries (what SDKs report).
+SQS: ErrorTable = {
+    e.CallerFault: WireError("InvalidParameterValue", 400),
+    e.InvalidParameter: WireError("InvalidParameterValue", 400),
+    e.ValidationFailed: WireError("ValidationException", 400),
+    e.MalformedRequest: WireError("SerializationException", 400),
+    e.RequestTooLarge: WireError("RequestEntityTooLarge", 413),
+    e.RequestTimeout: WireError("RequestTimeout", 408),
+    e.AuthFailure: WireError("AccessDenied", 403),
+    e.MissingAuthenticationToken: WireError("MissingAuthenticationToken", 403),
+    e.IncompleteSignature: WireError("IncompleteSignature", 400),
+    e.InvalidClientTokenId: WireError("InvalidClientTokenId", 403),
+    e.SignatureMismatch: WireError("SignatureDoesNotMatch", 403),
+    e.RequestExpired: WireError("RequestExpired", 400),
+    e.ExpiredToken: WireError("ExpiredToken", 403),
+    e.InvalidAction: WireError("InvalidAction", 400),
+    e.AccessDenied: WireError("AccessDenied", 403),
+    e.NotFound: WireError("QueueDoesNotExist", 400),
+    e.LimitExceeded: WireError("OverLimit", 400),
+    e.UnsupportedOperation: WireError("UnsupportedOperation", 400),
+    e.EmptyBatchRequest: WireError("EmptyBatchRequest", 400),
+    e.TooManyEntriesInBatchRequest: WireError("TooManyEntriesInBatchRequest", 400),
+    e.BatchEntryIdsNotDistinct: WireError("BatchEntryIdsNotDistinct", 400),
+    e.BatchRequestTooLong: WireError("BatchRequestTooLong", 400),
+    e.InvalidBatchEntryId: WireError("InvalidBatchEntryId", 400),
+    sqs_attributes.InvalidAttributeName: WireError("InvalidAttributeName", 400),
+    sqs_attributes.InvalidAttributeValue: WireError("InvalidAttributeValue", 400),
+    sqs.QueueDoesNotExist: WireError("QueueDoesNotExist", 400),
+    sqs.QueueNameExists: WireError("QueueNameExists", 400),
+    sqs.ReceiptHandleIsInvalid: WireError("ReceiptHandleIsInvalid", 400),
+    sqs.MessageNotInflight: WireError("MessageNotInflight", 400),
+    sqs.PurgeQueueInProgress: WireError("PurgeQueueInProgress", 400),
+    sqs.InvalidMessageContents: WireError("InvalidMessageContents", 400),
+    sqs.MissingParameter: WireError("MissingParameter", 400),
+    e.ServiceFault: WireError("InternalError", 500, sender_fault=False),
+}
+SQS_QUERY_CODES = {
+    "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
+    "MessageNotInflight": "AWS.SimpleQueueService.MessageNotInflight",
+    "PurgeQueueInProgress": "AWS.SimpleQueueService.PurgeQueueInProgress",
+    "EmptyBatchRequest": "AWS.SimpleQueueService.EmptyBatchRequest",
+    "TooManyEntriesInBatchRequest": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    "BatchEntryIdsNotDistinct": "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
+    "InvalidBatchEntryId": "AWS.SimpleQueueService.InvalidBatchEntryId",
+    "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
+    "InvalidParameterValue": "InvalidParameterValue",
+    "InvalidAttributeName": "InvalidAttributeName",
+    "InvalidAttributeValue": "InvalidAttributeValue",
+    "ReceiptHandleIsInvalid": "ReceiptHandleIsInvalid",
+    "InvalidMessageContents": "InvalidMessageContents",
+    "MissingParameter": "MissingParameter",
+    "OverLimit": "OverLimit",
+    "AccessDenied": "AccessDenied",
 }
 
 INTERNAL = WireError("InternalFailure", 500, sender_fault=False)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from herald.store.base_iam import IAMStore
 from herald.store.base_kms import KMSStore
+from herald.store.base_sqs import SQSStore
 
 # A pure function from an attribute map to its replacement; it may raise to refuse.
 AttributeEdit = Callable[[Mapping[str, str]], Mapping[str, str]]
@@ -118,7 +119,7 @@ class Sealer(Protocol):
     def open(self, purpose: str, stored: str) -> str: ...
 
 
-class Store(IAMStore, KMSStore, ABC):
+class Store(IAMStore, KMSStore, SQSStore, ABC):
     """What Herald keeps. Implementations: ``sqlite.SQLiteStore`` (later PostgreSQL)."""
 
     @abstractmethod

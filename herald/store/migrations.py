@@ -284,4 +284,48 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         8,
         ["ALTER TABLE messages ADD COLUMN publisher_identity TEXT"],
     ),
+    (
+        9,
+        [
+            """CREATE TABLE sqs_queues (
+                arn TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                region TEXT NOT NULL,
+                name TEXT NOT NULL,
+                attributes TEXT NOT NULL,
+                tags TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX sqs_queues_by_owner ON sqs_queues(account_id, region, name)",
+            """CREATE TABLE sqs_messages (
+                message_id TEXT PRIMARY KEY,
+                queue_arn TEXT NOT NULL,
+                body BLOB NOT NULL,
+                body_format TEXT NOT NULL,
+                md5_body TEXT NOT NULL,
+                message_attributes TEXT NOT NULL,
+                md5_attributes TEXT,
+                sender_id TEXT NOT NULL,
+                sent_at DOUBLE PRECISION NOT NULL,
+                visible_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                receive_count INTEGER NOT NULL,
+                first_received_at DOUBLE PRECISION,
+                receipt_handle TEXT UNIQUE,
+                group_id TEXT,
+                dedup_id TEXT,
+                sequence_number TEXT
+            )""",
+            "CREATE INDEX sqs_messages_visible ON sqs_messages(queue_arn, visible_at)",
+            """CREATE TABLE sqs_dedup (
+                queue_arn TEXT NOT NULL,
+                dedup_id TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                sequence_number TEXT,
+                sent_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (queue_arn, dedup_id)
+            )""",
+        ],
+    ),
 ]

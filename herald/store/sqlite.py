@@ -23,6 +23,7 @@ from herald.store._sqlite_kms import SQLiteKMS
 from herald.store._sqlite_kms_log import SQLiteKMSLog
 from herald.store._sqlite_roles import SQLiteRoles
 from herald.store._sqlite_sessions import SQLiteSessions
+from herald.store._sqlite_sqs import SQLiteSQS
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
     AccessKeyRecord,
@@ -38,7 +39,14 @@ from herald.store.base import (
 
 
 class SQLiteStore(
-    SQLiteIAM, SQLiteGroups, SQLiteRoles, SQLiteSessions, SQLiteKMS, SQLiteKMSLog, Store
+    SQLiteIAM,
+    SQLiteGroups,
+    SQLiteRoles,
+    SQLiteSessions,
+    SQLiteKMS,
+    SQLiteKMSLog,
+    SQLiteSQS,
+    Store,
 ):
     def __init__(self, path: Path | str, sealer: Sealer | None = None) -> None:
         """``sealer`` seals access-key secrets at rest (the server passes one made from the

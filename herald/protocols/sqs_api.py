@@ -1,0 +1,361 @@
+"""Queues over the AWS JSON 1.0 protocol (AmazonSQS.*), what current boto3 and the AWS CLI
+speak; shapes from botocore's SQS model (sqs/2012-11-05)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from herald.errors import (
+    BatchEntryIdsNotDistinct,
+    EmptyBatchRequest,
+    HeraldError,
+    InvalidBatchEntryId,
+    TooManyEntriesInBatchRequest,
+    ValidationFailed,
+)
+from herald.protocols.json import Params
+from herald.sqs import attributes as qa
+from herald.sqs.service import Outgoing, SQSService
+from herald.store.base_sqs import QueuedMessage, QueueRecord
+from herald.types import RequestContext
+
+TARGET_PREFIX = "AmazonSQS"
+Result = dict[str, Any]
+Handler = Callable[[SQSService, RequestContext, Params], Awaitable[Result]]
+_SYSTEM_ATTRIBUTES = (
+    "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
+    "MessageGroupId", "MessageDeduplicationId", "SequenceNumber",
+)  # fmt: skip
+
+
+def url(ctx: RequestContext, queue: QueueRecord) -> str:
+    return f"{ctx.endpoint or 'http://localhost'}/{queue.account_id}/{queue.name}"
+
+
+def _attributes_in(p: Params, name: str = "Attributes") -> dict[str, str]:
+    return p.string_map(name)
+
+
+def _message_attributes_in(value: Any) -> dict[str, dict[str, object]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationFailed("MessageAttributes must be a map.")
+    result: dict[str, dict[str, object]] = {}
+    for name, attribute in value.items():
+        if not isinstance(attribute, dict):
+            raise ValidationFailed(f"The message attribute '{name}' must be an object.")
+        converted: dict[str, object] = {"DataType": attribute.get("DataType")}
+        if "BinaryValue" in attribute:
+            try:
+                converted["BinaryValue"] = base64.b64decode(
+                    str(attribute["BinaryValue"]), validate=True
+                )
+            except (binascii.Error, ValueError):
+                raise ValidationFailed(
+                    f"The message attribute '{name}' has invalid base64."
+                ) from None
+        if "StringValue" in attribute:
+            converted["StringValue"] = attribute["StringValue"]
+        result[name] = converted
+    return result
+
+
+def _outgoing(entry: dict[str, Any]) -> Outgoing:
+    delay = entry.get("DelaySeconds")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int)):
+        raise ValidationFailed("DelaySeconds must be an integer.")
+    body = entry.get("MessageBody")
+    if body is not None and not isinstance(body, str):
+        raise ValidationFailed("MessageBody must be a string.")
+    return Outgoing(
+        body=body,
+        delay_seconds=delay,
+        attributes=_message_attributes_in(entry.get("MessageAttributes")),
+        group_id=entry.get("MessageGroupId"),
+        dedup_id=entry.get("MessageDeduplicationId"),
+    )
+
+
+# -- queues ------------------------------------------------------------------------------
+
+
+async def create_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    queue = await sqs.create_queue(
+        ctx, p.string("QueueName"), _attributes_in(p), p.string_map("tags")
+    )
+    return {"QueueUrl": url(ctx, queue)}
+
+
+async def get_queue_url(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    queue = await sqs.queue_by_name(ctx, p.string("QueueName"), p.string("QueueOwnerAWSAccountId"))
+    return {"QueueUrl": url(ctx, queue)}
+
+
+async def list_queues(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    queues = await sqs.list_queues(ctx, p.string("QueueNamePrefix"))
+    limit = p.integer("MaxResults")
+    if limit is not None and not 1 <= limit <= 1000:
+        raise ValidationFailed("MaxResults must be between 1 and 1000.")
+    token = p.string("NextToken")
+    if token is not None:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except (binascii.Error, UnicodeError, ValueError):
+            raise ValidationFailed("Invalid NextToken.") from None
+        queues = [q for q in queues if q.name > after]
+    result: Result = {}
+    chosen = queues[:limit] if limit else queues[:1000]
+    if chosen:
+        result["QueueUrls"] = [url(ctx, q) for q in chosen]
+    if limit and len(queues) > limit:
+        result["NextToken"] = base64.urlsafe_b64encode(chosen[-1].name.encode()).decode()
+    return result
+
+
+async def delete_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.delete_queue(ctx, p.string("QueueUrl"))
+    return {}
+
+
+async def get_queue_attributes(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    names = p.strings("AttributeNames") or ["All"] if "AttributeNames" in p.raw else []
+    shown = await sqs.get_attributes(ctx, p.string("QueueUrl"), names)
+    return {"Attributes": shown} if shown else {}
+
+
+async def set_queue_attributes(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.set_attributes(ctx, p.string("QueueUrl"), _attributes_in(p))
+    return {}
+
+
+async def tag_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.tag(ctx, p.string("QueueUrl"), p.string_map("Tags"))
+    return {}
+
+
+async def untag_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.untag(ctx, p.string("QueueUrl"), p.strings("TagKeys"))
+    return {}
+
+
+async def list_queue_tags(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    tags = await sqs.list_tags(ctx, p.string("QueueUrl"))
+    return {"Tags": dict(tags)} if tags else {}
+
+
+async def purge_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.purge(ctx, p.string("QueueUrl"))
+    return {}
+
+
+async def list_dead_letter_source_queues(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    sources = await sqs.dead_letter_sources(ctx, p.string("QueueUrl"))
+    return {"queueUrls": [url(ctx, q) for q in sources]}
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def _sent(message: QueuedMessage) -> Result:
+    result: Result = {"MessageId": message.message_id, "MD5OfMessageBody": message.md5_body}
+    if message.md5_attributes:
+        result["MD5OfMessageAttributes"] = message.md5_attributes
+    if message.sequence_number:
+        result["SequenceNumber"] = message.sequence_number
+    return result
+
+
+async def send_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    (message,) = await sqs.send(ctx, p.string("QueueUrl"), [_outgoing(p.raw)])
+    return _sent(message)
+
+
+def _entries(p: Params, name: str) -> list[dict[str, Any]]:
+    entries = p.raw.get(name)
+    if not entries:
+        raise EmptyBatchRequest(
+            "There should be at least one SendMessageBatchRequestEntry in the request."
+        )
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValidationFailed(f"{name} must be a list of objects.")
+    if len(entries) > 10:
+        raise TooManyEntriesInBatchRequest(
+            f"Maximum number of entries per request are 10. You have sent {len(entries)}."
+        )
+    ids = [e.get("Id") for e in entries]
+    for entry_id in ids:
+        if (
+            not isinstance(entry_id, str)
+            or not entry_id
+            or len(entry_id) > 80
+            or not all(c.isalnum() or c in "-_" for c in entry_id)
+        ):
+            raise InvalidBatchEntryId(
+                "A batch entry id can only contain alphanumeric characters, hyphens and "
+                "underscores. It can be at most 80 letters long."
+            )
+    if len(set(ids)) != len(ids):
+        raise BatchEntryIdsNotDistinct("Two or more batch entries in the request have the same Id.")
+    return entries
+
+
+def _failed(entry_id: str, exc: HeraldError, code: str) -> Result:
+    return {"Id": entry_id, "SenderFault": True, "Code": code, "Message": exc.message}
+
+
+async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    queue = await sqs.queue(ctx, p.string("QueueUrl"), "SendMessage")
+    entries = _entries(p, "Entries")
+    successful, failed = [], []
+    for entry in entries:
+        try:
+            (message,) = await sqs.enqueue(queue, [_outgoing(entry)], ctx.principal.user_id)
+        except HeraldError as exc:
+            failed.append(_failed(entry["Id"], exc, _code(exc)))
+            continue
+        successful.append({"Id": entry["Id"], **_sent(message)})
+    return {"Successful": successful, "Failed": failed}
+
+
+def _wanted(names: Sequence[str]) -> set[str]:
+    if "All" in names:
+        return set(_SYSTEM_ATTRIBUTES)
+    return {n for n in names if n in _SYSTEM_ATTRIBUTES}
+
+
+def _received(message: QueuedMessage, system: set[str], attribute_names: Sequence[str]) -> Result:
+    shown: Result = {
+        "MessageId": message.message_id,
+        "ReceiptHandle": message.receipt_handle,
+        "MD5OfBody": message.md5_body,
+        "Body": message.body.decode(),
+    }
+    values = {
+        "SenderId": message.sender_id,
+        "SentTimestamp": str(int(message.sent_at * 1000)),
+        "ApproximateReceiveCount": str(message.receive_count),
+        "ApproximateFirstReceiveTimestamp": str(int((message.first_received_at or 0) * 1000)),
+        "MessageGroupId": message.group_id,
+        "MessageDeduplicationId": (message.dedup_id or "").split("\x00")[-1] or None,
+        "SequenceNumber": message.sequence_number,
+    }
+    chosen = {k: v for k, v in values.items() if k in system and v is not None}
+    if chosen:
+        shown["Attributes"] = chosen
+    attributes = json.loads(message.message_attributes)
+    if attributes and attribute_names:
+        selected = {n: a for n, a in attributes.items() if _wanted_attribute(n, attribute_names)}
+        if selected:
+            shown["MessageAttributes"] = selected
+            shown["MD5OfMessageAttributes"] = qa.md5_attributes(
+                {n: _decoded(a) for n, a in selected.items()}
+            )
+    return shown
+
+
+def _wanted_attribute(name: str, wanted: Sequence[str]) -> bool:
+    return any(
+        w in ("All", ".*") or w == name or (w.endswith(".*") and name.startswith(w[:-1]))
+        for w in wanted
+    )
+
+
+def _decoded(attribute: dict[str, str]) -> dict[str, object]:
+    if "BinaryValue" in attribute:
+        return {
+            "DataType": attribute["DataType"],
+            "BinaryValue": base64.b64decode(attribute["BinaryValue"]),
+        }
+    return dict(attribute)
+
+
+async def receive_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    _, messages = await sqs.receive(
+        ctx,
+        p.string("QueueUrl"),
+        p.integer("MaxNumberOfMessages"),
+        p.integer("VisibilityTimeout"),
+        p.integer("WaitTimeSeconds"),
+    )
+    system = _wanted([*p.strings("AttributeNames"), *p.strings("MessageSystemAttributeNames")])
+    names = p.strings("MessageAttributeNames")
+    return {"Messages": [_received(m, system, names) for m in messages]} if messages else {}
+
+
+async def delete_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.delete(ctx, p.string("QueueUrl"), p.string("ReceiptHandle"))
+    return {}
+
+
+async def delete_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.queue(ctx, p.string("QueueUrl"), "DeleteMessage")
+    entries = _entries(p, "Entries")
+    successful, failed = [], []
+    for entry in entries:
+        try:
+            await sqs.delete(ctx, p.string("QueueUrl"), entry.get("ReceiptHandle"))
+        except HeraldError as exc:
+            failed.append(_failed(entry["Id"], exc, _code(exc)))
+            continue
+        successful.append({"Id": entry["Id"]})
+    return {"Successful": successful, "Failed": failed}
+
+
+async def change_message_visibility(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.change_visibility(
+        ctx, p.string("QueueUrl"), p.string("ReceiptHandle"), p.integer("VisibilityTimeout")
+    )
+    return {}
+
+
+async def change_message_visibility_batch(
+    sqs: SQSService, ctx: RequestContext, p: Params
+) -> Result:
+    await sqs.queue(ctx, p.string("QueueUrl"), "ChangeMessageVisibility")
+    entries = _entries(p, "Entries")
+    successful, failed = [], []
+    for entry in entries:
+        timeout = entry.get("VisibilityTimeout")
+        try:
+            await sqs.change_visibility(
+                ctx, p.string("QueueUrl"), entry.get("ReceiptHandle"),
+                timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
+            )  # fmt: skip
+        except HeraldError as exc:
+            failed.append(_failed(entry["Id"], exc, _code(exc)))
+            continue
+        successful.append({"Id": entry["Id"]})
+    return {"Successful": successful, "Failed": failed}
+
+
+def _code(exc: HeraldError) -> str:
+    from herald.protocols.errors import SQS, lookup
+
+    return lookup(SQS, exc).code
+
+
+ACTIONS: dict[str, Handler] = {
+    "CreateQueue": create_queue,
+    "GetQueueUrl": get_queue_url,
+    "ListQueues": list_queues,
+    "DeleteQueue": delete_queue,
+    "GetQueueAttributes": get_queue_attributes,
+    "SetQueueAttributes": set_queue_attributes,
+    "TagQueue": tag_queue,
+    "UntagQueue": untag_queue,
+    "ListQueueTags": list_queue_tags,
+    "PurgeQueue": purge_queue,
+    "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
+    "SendMessage": send_message,
+    "SendMessageBatch": send_message_batch,
+    "ReceiveMessage": receive_message,
+    "DeleteMessage": delete_message,
+    "DeleteMessageBatch": delete_message_batch,
+    "ChangeMessageVisibility": change_message_visibility,
+    "ChangeMessageVisibilityBatch": change_message_visibility_batch,
+}

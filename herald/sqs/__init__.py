@@ -1,0 +1,1 @@
+"""Queues speaking the Amazon SQS API, the fan-out targets of topics."""

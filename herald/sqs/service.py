@@ -1,0 +1,552 @@
+"""Queues: their life cycle and attributes, sending, receiving with long polling,
+visibility, deletion, dead-letter redrive and FIFO ordering and deduplication, with SQS's
+rules and limits. Times are epoch seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from herald import ids
+from herald.auth.policy import Policy, parse_policy
+from herald.auth.policy.document import Kind
+from herald.clock import Clock
+from herald.errors import (
+    AccessDenied,
+    CallerFault,
+    InvalidParameter,
+    MalformedPolicy,
+    NotFound,
+)
+from herald.iam.authorizer import Authorizer
+from herald.sqs import attributes as qa
+from herald.store.base import Store
+from herald.store.base_sqs import QueuedMessage, QueueRecord
+from herald.types import RequestContext
+
+MAX_TAGS = 50
+MAX_ATTRIBUTES = 10
+DEDUP_WINDOW_SECONDS = 300
+PURGE_INTERVAL_SECONDS = 60
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+_DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,250})?")
+_INVALID_BODY = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_FIFO_ID = re.compile(r"[!-~]{1,128}")
+
+
+class QueueDoesNotExist(NotFound):
+    pass
+
+
+class QueueNameExists(CallerFault):
+    pass
+
+
+class ReceiptHandleIsInvalid(InvalidParameter):
+    pass
+
+
+class MessageNotInflight(CallerFault):
+    pass
+
+
+class PurgeQueueInProgress(CallerFault):
+    pass
+
+
+class InvalidMessageContents(InvalidParameter):
+    pass
+
+
+class MissingParameter(InvalidParameter):
+    pass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send, as the caller gave it."""
+
+    body: str | None
+    delay_seconds: int | None = None
+    attributes: Mapping[str, Mapping[str, object]] | None = None
+    group_id: str | None = None
+    dedup_id: str | None = None
+
+
+class SQSService:
+    def __init__(self, store: Store, clock: Clock, authorizer: Authorizer) -> None:
+        self._store = store
+        self._clock = clock
+        self._authorizer = authorizer
+        self._arrivals: dict[str, asyncio.Event] = {}
+        self._purged: dict[str, float] = {}
+        self._policies: dict[str, Policy | None] = {}
+
+    # -- queues ------------------------------------------------------------------------
+
+    async def create_queue(
+        self,
+        ctx: RequestContext,
+        name: str | None,
+        attributes: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> QueueRecord:
+        """The queue (created now, or the same one made before). Raises InvalidParameter,
+        InvalidAttributeName/Value, QueueNameExists (same name, other attributes)."""
+        fifo_value = attributes.get("FifoQueue", "false").lower()
+        fifo = fifo_value == "true"
+        name = qa.queue_name(name, fifo)
+        if name.endswith(".fifo") and not fifo:
+            raise InvalidParameter(
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, "
+                "or underscores, must end with .fifo suffix and be 1 to 80 in length."
+            )
+        requested = qa.checked(attributes, fifo, creating=True)
+        if not fifo:
+            requested.pop("FifoQueue", None)
+        if len(tags) > MAX_TAGS:
+            raise InvalidParameter(f"Too many tags added for queue {name}.")
+        account = ctx.principal.account_id
+        arn = f"arn:aws:sqs:{ctx.region}:{account}:{name}"
+        await self._authorize(ctx, "CreateQueue", arn, None)
+        now = self._clock.now()
+        wanted = {**qa.DEFAULTS, **requested}
+        if "KmsMasterKeyId" in requested and "SqsManagedSseEnabled" not in requested:
+            wanted.pop("SqsManagedSseEnabled")
+        record = QueueRecord(arn, account, ctx.region, name, wanted, dict(tags), now, now)
+        queue, created = await self._store.create_queue(record)
+        if not created and any(queue.attributes.get(k) != v for k, v in requested.items()):
+            raise QueueNameExists(
+                f"A queue already exists with the same name and a different value for "
+                f"attribute(s) {', '.join(sorted(requested))}"
+            )
+        return queue
+
+    async def queue(self, ctx: RequestContext, url: str | None, action: str) -> QueueRecord:
+        """The queue a QueueUrl names, if the caller may perform ``action`` on it."""
+        if not url:
+            raise MissingParameter("The request must contain the parameter QueueUrl.")
+        arn = queue_arn(ctx, url)
+        queue = await self._store.get_queue(arn) if arn else None
+        if queue is None:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        await self._authorize(ctx, action, queue.arn, queue)
+        return queue
+
+    async def queue_by_name(
+        self, ctx: RequestContext, name: str | None, owner: str | None
+    ) -> QueueRecord:
+        if not name:
+            raise MissingParameter("The request must contain the parameter QueueName.")
+        account = owner or ctx.principal.account_id
+        queue = await self._store.get_queue(f"arn:aws:sqs:{ctx.region}:{account}:{name}")
+        if queue is None:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        await self._authorize(ctx, "GetQueueUrl", queue.arn, queue)
+        return queue
+
+    async def list_queues(self, ctx: RequestContext, prefix: str | None) -> list[QueueRecord]:
+        account = ctx.principal.account_id
+        await self._authorize(ctx, "ListQueues", f"arn:aws:sqs:{ctx.region}:{account}:*", None)
+        return await self._store.list_queues(account, ctx.region, prefix or "")
+
+    async def delete_queue(self, ctx: RequestContext, url: str | None) -> None:
+        queue = await self.queue(ctx, url, "DeleteQueue")
+        await self._store.delete_queue(queue.arn)
+
+    async def get_attributes(
+        self, ctx: RequestContext, url: str | None, names: Sequence[str]
+    ) -> dict[str, str]:
+        queue = await self.queue(ctx, url, "GetQueueAttributes")
+        for name in names:
+            if name != "All" and name not in qa.CHECKS and name not in qa.READ_ONLY:
+                raise qa.InvalidAttributeName(f"Unknown Attribute {name}.")
+        counts = await self._store.queue_counts(queue.arn, self._clock.now())
+        every = {
+            **queue.attributes,
+            "ApproximateNumberOfMessages": str(counts.visible),
+            "ApproximateNumberOfMessagesNotVisible": str(counts.in_flight),
+            "ApproximateNumberOfMessagesDelayed": str(counts.delayed),
+            "CreatedTimestamp": str(int(queue.created_at)),
+            "LastModifiedTimestamp": str(int(queue.updated_at)),
+            "QueueArn": queue.arn,
+        }
+        if "All" in names:
+            return every
+        return {n: every[n] for n in names if n in every}
+
+    async def set_attributes(
+        self, ctx: RequestContext, url: str | None, attributes: Mapping[str, str]
+    ) -> None:
+        queue = await self.queue(ctx, url, "SetQueueAttributes")
+        fifo = queue.attributes.get("FifoQueue") == "true"
+        changes = qa.checked(attributes, fifo, creating=False)
+        await self._store.set_queue_attributes(queue.arn, changes, self._clock.now())
+
+    async def tag(self, ctx: RequestContext, url: str | None, tags: Mapping[str, str]) -> None:
+        queue = await self.queue(ctx, url, "TagQueue")
+        await self._store.edit_queue_tags(queue.arn, tags, (), MAX_TAGS)
+
+    async def untag(self, ctx: RequestContext, url: str | None, keys: Sequence[str]) -> None:
+        queue = await self.queue(ctx, url, "UntagQueue")
+        await self._store.edit_queue_tags(queue.arn, {}, keys, MAX_TAGS)
+
+    async def list_tags(self, ctx: RequestContext, url: str | None) -> Mapping[str, str]:
+        return (await self.queue(ctx, url, "ListQueueTags")).tags
+
+    async def purge(self, ctx: RequestContext, url: str | None) -> None:
+        """Raises PurgeQueueInProgress within 60 s of the last purge."""
+        queue = await self.queue(ctx, url, "PurgeQueue")
+        now = self._clock.now()
+        last = self._purged.get(queue.arn)
+        if last is not None and now - last < PURGE_INTERVAL_SECONDS:
+            raise PurgeQueueInProgress(
+                f"Only one PurgeQueue operation on {queue.name} is allowed every 60 seconds."
+            )
+        self._purged[queue.arn] = now
+        await self._store.purge_queue(queue.arn)
+
+    async def dead_letter_sources(self, ctx: RequestContext, url: str | None) -> list[QueueRecord]:
+        queue = await self.queue(ctx, url, "ListDeadLetterSourceQueues")
+        every = await self._store.list_queues(queue.account_id, queue.region, "")
+        return [
+            q
+            for q in every
+            if json.loads(q.attributes.get("RedrivePolicy", "{}")).get("deadLetterTargetArn")
+            == queue.arn
+        ]
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def send(
+        self, ctx: RequestContext, url: str | None, messages: Sequence[Outgoing]
+    ) -> list[QueuedMessage]:
+        """Enqueue messages (all or none); a FIFO duplicate returns the earlier message."""
+        queue = await self.queue(ctx, url, "SendMessage")
+        return await self.enqueue(queue, messages, ctx.principal.user_id)
+
+    async def enqueue(
+        self, queue: QueueRecord, messages: Sequence[Outgoing], sender_id: str
+    ) -> list[QueuedMessage]:
+        """Enqueue without authorisation (for senders already authorised, as topic
+        delivery is by the queue policy)."""
+        fifo = queue.attributes.get("FifoQueue") == "true"
+        limit = int(queue.attributes.get("MaximumMessageSize", qa.DEFAULTS["MaximumMessageSize"]))
+        retention = int(queue.attributes.get("MessageRetentionPeriod", "345600"))
+        default_delay = int(queue.attributes.get("DelaySeconds", "0"))
+        now = self._clock.now()
+        records = [
+            self._message(queue, m, fifo, limit, now, now + retention, default_delay, sender_id)
+            for m in messages
+        ]
+        stored = await self._store.enqueue(records, now - DEDUP_WINDOW_SECONDS if fifo else None)
+        event = self._arrivals.get(queue.arn)
+        if event is not None:
+            event.set()
+        return stored
+
+    async def receive(
+        self,
+        ctx: RequestContext,
+        url: str | None,
+        max_messages: int | None,
+        visibility: int | None,
+        wait: int | None,
+    ) -> tuple[QueueRecord, list[QueuedMessage]]:
+        """Up to ``max_messages`` (1-10) messages; waits up to ``wait`` seconds (0-20, or
+        the queue's ReceiveMessageWaitTimeSeconds) for one to arrive, without polling the
+        store in a loop: a send to the queue wakes the waiter."""
+        queue = await self.queue(ctx, url, "ReceiveMessage")
+        count = 1 if max_messages is None else max_messages
+        if not 1 <= count <= 10:
+            raise InvalidParameter(
+                f"Value {count} for parameter MaxNumberOfMessages is invalid. Reason: Must be "
+                "between 1 and 10, if provided."
+            )
+        timeout = (
+            int(queue.attributes.get("VisibilityTimeout", "30"))
+            if visibility is None
+            else visibility
+        )
+        if not 0 <= timeout <= 43200:
+            raise InvalidParameter(
+                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
+                "between 0 and 43200, if provided."
+            )
+        seconds = (
+            int(queue.attributes.get("ReceiveMessageWaitTimeSeconds", "0"))
+            if wait is None
+            else wait
+        )
+        if not 0 <= seconds <= 20:
+            raise InvalidParameter(
+                f"Value {seconds} for parameter WaitTimeSeconds is invalid. Reason: Must be >= "
+                "0 and <= 20, if provided."
+            )
+        deadline = self._clock.now() + seconds
+        while True:
+            event = self._arrivals.setdefault(queue.arn, asyncio.Event())
+            event.clear()
+            messages = await self._store.receive(
+                queue.arn,
+                self._clock.now(),
+                count,
+                timeout,
+                queue.attributes.get("FifoQueue") == "true",
+                _dead_letter(queue),
+            )
+            remaining = deadline - self._clock.now()
+            if messages or remaining <= 0:
+                return queue, messages
+            # Delayed or in-flight messages become visible without a send: look again at
+            # least every second.
+            try:
+                await asyncio.wait_for(event.wait(), timeout=min(remaining, 1.0))
+            except TimeoutError:
+                pass
+
+    async def delete(self, ctx: RequestContext, url: str | None, handle: str | None) -> None:
+        queue = await self.queue(ctx, url, "DeleteMessage")
+        _check_handle(handle)
+        assert handle is not None
+        # Deleting a message that is gone already succeeds, as in SQS.
+        await self._store.delete_message(queue.arn, handle)
+
+    async def change_visibility(
+        self, ctx: RequestContext, url: str | None, handle: str | None, timeout: int | None
+    ) -> None:
+        queue = await self.queue(ctx, url, "ChangeMessageVisibility")
+        _check_handle(handle)
+        assert handle is not None
+        if timeout is None or not 0 <= timeout <= 43200:
+            raise InvalidParameter(
+                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
+                "between 0 and 43200."
+            )
+        now = self._clock.now()
+        status = await self._store.change_visibility(queue.arn, handle, now + timeout, now)
+        if status == "not-in-flight":
+            raise MessageNotInflight(
+                "Message does not exist or is not available for visibility timeout change."
+            )
+        if status == "unknown":
+            raise ReceiptHandleIsInvalid(
+                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+            )
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _message(
+        self,
+        queue: QueueRecord,
+        m: Outgoing,
+        fifo: bool,
+        limit: int,
+        now: float,
+        expires: float,
+        default_delay: int,
+        sender_id: str,
+    ) -> QueuedMessage:
+        if m.body is None or m.body == "":
+            raise MissingParameter("The request must contain the parameter MessageBody.")
+        if _INVALID_BODY.search(m.body):
+            raise InvalidMessageContents(
+                "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
+                "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
+            )
+        attributes = _message_attributes(m.attributes or {})
+        size = len(m.body.encode()) + sum(
+            len(n.encode()) + len(str(a["DataType"]).encode()) + _value_size(a)
+            for n, a in attributes.items()
+        )
+        if size > limit:
+            raise InvalidParameter(
+                f"One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{limit} bytes."
+            )
+        delay = default_delay if m.delay_seconds is None else m.delay_seconds
+        if not 0 <= delay <= 900:
+            raise InvalidParameter(
+                f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds "
+                "must be >= 0 and <= 900."
+            )
+        group_id, dedup_id = m.group_id, m.dedup_id
+        sequence = None
+        if fifo:
+            if m.delay_seconds:
+                raise InvalidParameter(
+                    f"Value {m.delay_seconds} for parameter DelaySeconds is invalid. Reason: "
+                    "The request include parameter that is not valid for this queue type."
+                )
+            if not group_id:
+                raise MissingParameter("The request must contain the parameter MessageGroupId.")
+            for label, value in (
+                ("MessageGroupId", group_id),
+                ("MessageDeduplicationId", dedup_id),
+            ):
+                if value is not None and not _FIFO_ID.fullmatch(value):
+                    raise InvalidParameter(f"Value {value} for parameter {label} is invalid.")
+            if dedup_id is None:
+                if queue.attributes.get("ContentBasedDeduplication") != "true":
+                    raise InvalidParameter(
+                        "The queue should either have ContentBasedDeduplication enabled or "
+                        "MessageDeduplicationId provided explicitly"
+                    )
+                dedup_id = qa.md5_body(m.body) + qa.md5_body(m.body[::-1])
+            if queue.attributes.get("DeduplicationScope") == "messageGroup":
+                dedup_id = f"{group_id}\x00{dedup_id}"
+            sequence = f"{int(now * 1_000_000):020d}{ids.uuid4()[:6]}"
+        elif dedup_id is not None:
+            raise InvalidParameter(
+                "The request include parameter MessageDeduplicationId that is not valid for "
+                "this queue type"
+            )
+        return QueuedMessage(
+            message_id=ids.uuid4(),
+            queue_arn=queue.arn,
+            body=m.body.encode(),
+            body_format="plain",
+            md5_body=qa.md5_body(m.body),
+            message_attributes=json.dumps(_json_attributes(attributes)),
+            md5_attributes=qa.md5_attributes(attributes),
+            sender_id=sender_id,
+            sent_at=now,
+            visible_at=now + delay,
+            expires_at=expires,
+            group_id=group_id,
+            dedup_id=dedup_id,
+            sequence_number=sequence,
+        )
+
+    async def _authorize(
+        self, ctx: RequestContext, action: str, resource: str, queue: QueueRecord | None
+    ) -> None:
+        text = queue.attributes.get("Policy") if queue is not None else None
+        policy = self._policy(text) if text else None
+        owner = queue.account_id if queue is not None else ctx.principal.account_id
+        if ctx.principal.is_root and ctx.principal.account_id == owner and policy is None:
+            return
+        decision = await self._authorizer.decide(
+            ctx,
+            f"sqs:{action}",
+            resource,
+            resource_account=owner,
+            resource_policy=policy,
+            resource_policy_key=text,
+        )
+        if not decision.allowed:
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: sqs:{action} on "
+                f"resource: {resource} because no identity-based policy allows the "
+                f"sqs:{action} action"
+            )
+
+    def _policy(self, text: str) -> Policy | None:
+        if text not in self._policies:
+            try:
+                self._policies[text] = parse_policy(text, Kind.RESOURCE, "queue policy")
+            except MalformedPolicy:
+                self._policies[text] = None
+            if len(self._policies) > 4096:
+                self._policies.clear()
+        return self._policies.get(text)
+
+
+def queue_arn(ctx: RequestContext, url: str) -> str | None:
+    """The ARN of the queue a QueueUrl names: its path is /ACCOUNT/NAME on any host."""
+    path = url.split("://", 1)[-1].split("/", 1)[-1] if "/" in url else ""
+    parts = path.strip("/").split("/")
+    if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) != 12 or not parts[1]:
+        return None
+    return f"arn:aws:sqs:{ctx.region}:{parts[0]}:{parts[1]}"
+
+
+def _dead_letter(queue: QueueRecord) -> tuple[str, int] | None:
+    text = queue.attributes.get("RedrivePolicy")
+    if not text:
+        return None
+    policy = json.loads(text)
+    return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+
+
+def _check_handle(handle: str | None) -> None:
+    if not handle:
+        raise MissingParameter("The request must contain the parameter ReceiptHandle.")
+    if len(handle) > 1024 or not handle.isascii():
+        raise ReceiptHandleIsInvalid(
+            f'The input receipt handle "{handle[:64]}" is not a valid receipt handle.'
+        )
+
+
+def _message_attributes(raw: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, object]]:
+    if len(raw) > MAX_ATTRIBUTES:
+        raise InvalidParameter(
+            f"Number of message attributes [{len(raw)}] exceeds the allowed maximum "
+            f"[{MAX_ATTRIBUTES}]."
+        )
+    result: dict[str, dict[str, object]] = {}
+    for name, attribute in raw.items():
+        bad_name = (
+            not _ATTRIBUTE_NAME.fullmatch(name)
+            or ".." in name
+            or name.startswith(".")
+            or name.endswith(".")
+            or name.lower().startswith(("aws.", "amazon."))
+        )
+        if bad_name:
+            raise InvalidParameter(f"Message attribute name '{name}' is invalid.")
+        data_type = attribute.get("DataType")
+        if not isinstance(data_type, str) or not _DATA_TYPE.fullmatch(data_type):
+            raise InvalidParameter(
+                f"The type of message (user) attribute '{name}' is invalid. You must use only "
+                "the following supported type prefixes: Binary, Number, String."
+            )
+        if data_type.startswith("Binary"):
+            value = attribute.get("BinaryValue")
+            if not isinstance(value, bytes) or not value:
+                raise InvalidParameter(
+                    f"The message attribute '{name}' must contain a non-empty message attribute "
+                    "value."
+                )
+            result[name] = {"DataType": data_type, "BinaryValue": value}
+        else:
+            text = attribute.get("StringValue")
+            if not isinstance(text, str) or not text:
+                raise InvalidParameter(
+                    f"The message attribute '{name}' must contain a non-empty message attribute "
+                    "value."
+                )
+            if data_type.startswith("Number"):
+                try:
+                    float(text)
+                except ValueError:
+                    raise InvalidParameter(
+                        f"Could not cast message attribute '{name}' value to number."
+                    ) from None
+            result[name] = {"DataType": data_type, "StringValue": text}
+    return result
+
+
+def _value_size(attribute: Mapping[str, object]) -> int:
+    value = attribute.get("BinaryValue") or attribute.get("StringValue") or b""
+    return len(value) if isinstance(value, bytes) else len(str(value).encode())
+
+
+def _json_attributes(attributes: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, str]]:
+    out = {}
+    for name, a in attributes.items():
+        if "BinaryValue" in a:
+            value = a["BinaryValue"]
+            assert isinstance(value, bytes)
+            out[name] = {
+                "DataType": str(a["DataType"]),
+                "BinaryValue": base64.b64encode(value).decode(),
+            }
+        else:
+            out[name] = {"DataType": str(a["DataType"]), "StringValue": str(a["StringValue"])}
+    return out

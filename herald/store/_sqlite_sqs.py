@@ -1,0 +1,310 @@
+"""Queues and their messages in SQLite (mixed into SQLiteStore)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from herald.errors import LimitExceeded, NotFound
+from herald.store._sqlite_worker import SQLiteWorker
+from herald.store.base_sqs import QueueCounts, QueuedMessage, QueueRecord
+
+_QUEUE_COLUMNS = "arn, account_id, region, name, attributes, tags, created_at, updated_at"
+_MESSAGE_COLUMNS = (
+    "message_id, queue_arn, body, body_format, md5_body, message_attributes, md5_attributes, "
+    "sender_id, sent_at, visible_at, expires_at, receive_count, first_received_at, "
+    "receipt_handle, group_id, dedup_id, sequence_number"
+)
+
+
+class SQLiteSQS:
+    _worker: SQLiteWorker
+
+    async def create_queue(self, queue: QueueRecord) -> tuple[QueueRecord, bool]:
+        def job(c: sqlite3.Connection) -> tuple[QueueRecord, bool]:
+            cursor = c.execute(
+                f"INSERT OR IGNORE INTO sqs_queues({_QUEUE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    queue.arn,
+                    queue.account_id,
+                    queue.region,
+                    queue.name,
+                    json.dumps(dict(queue.attributes)),
+                    json.dumps(dict(queue.tags)),
+                    queue.created_at,
+                    queue.updated_at,
+                ),
+            )
+            existing = _get_queue(c, queue.arn)
+            assert existing is not None
+            return existing, cursor.rowcount == 1
+
+        result: tuple[QueueRecord, bool] = await self._worker.call(job)
+        return result
+
+    async def get_queue(self, arn: str) -> QueueRecord | None:
+        result: QueueRecord | None = await self._worker.call(lambda c: _get_queue(c, arn))
+        return result
+
+    async def list_queues(self, account_id: str, region: str, prefix: str) -> list[QueueRecord]:
+        def job(c: sqlite3.Connection) -> list[QueueRecord]:
+            rows = c.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM sqs_queues WHERE account_id = ? AND region = ? "
+                "AND substr(name, 1, ?) = ? ORDER BY name",
+                (account_id, region, len(prefix), prefix),
+            ).fetchall()
+            return [_queue(r) for r in rows]
+
+        result: list[QueueRecord] = await self._worker.call(job)
+        return result
+
+    async def delete_queue(self, arn: str) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (arn,))
+            return c.execute("DELETE FROM sqs_queues WHERE arn = ?", (arn,)).rowcount == 1
+
+        return bool(await self._worker.call(job))
+
+    async def set_queue_attributes(
+        self, arn: str, changes: Mapping[str, str], now: float
+    ) -> QueueRecord:
+        def job(c: sqlite3.Connection) -> QueueRecord:
+            queue = _get_queue(c, arn)
+            if queue is None:
+                raise NotFound("The specified queue does not exist.")
+            merged = {**queue.attributes, **changes}
+            merged = {k: v for k, v in merged.items() if v != ""}
+            c.execute(
+                "UPDATE sqs_queues SET attributes = ?, updated_at = ? WHERE arn = ?",
+                (json.dumps(merged), now, arn),
+            )
+            return replace(queue, attributes=merged, updated_at=now)
+
+        result: QueueRecord = await self._worker.call(job)
+        return result
+
+    async def edit_queue_tags(
+        self, arn: str, add: Mapping[str, str], remove: Sequence[str], max_tags: int
+    ) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            queue = _get_queue(c, arn)
+            if queue is None:
+                raise NotFound("The specified queue does not exist.")
+            tags = {k: v for k, v in queue.tags.items() if k not in set(remove)}
+            tags.update(add)
+            if len(tags) > max_tags:
+                raise LimitExceeded(f"Too many tags added for queue {queue.name}.")
+            c.execute("UPDATE sqs_queues SET tags = ? WHERE arn = ?", (json.dumps(tags), arn))
+
+        await self._worker.call(job)
+
+    async def enqueue(
+        self, messages: Sequence[QueuedMessage], dedup_since: float | None
+    ) -> list[QueuedMessage]:
+        def job(c: sqlite3.Connection) -> list[QueuedMessage]:
+            stored = []
+            for message in messages:
+                if dedup_since is not None and message.dedup_id is not None:
+                    row = c.execute(
+                        f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
+                        "AND dedup_id = ? AND sent_at >= ?",
+                        (message.queue_arn, message.dedup_id, dedup_since),
+                    ).fetchone()
+                    if row is not None:
+                        stored.append(_message(row))
+                        continue
+                    row = c.execute(
+                        "SELECT message_id, sequence_number FROM sqs_dedup WHERE queue_arn = ? "
+                        "AND dedup_id = ? AND sent_at >= ?",
+                        (message.queue_arn, message.dedup_id, dedup_since),
+                    ).fetchone()
+                    if row is not None:
+                        stored.append(replace(message, message_id=row[0], sequence_number=row[1]))
+                        continue
+                    c.execute(
+                        "INSERT OR REPLACE INTO sqs_dedup(queue_arn, dedup_id, message_id, "
+                        "sequence_number, sent_at) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            message.queue_arn,
+                            message.dedup_id,
+                            message.message_id,
+                            message.sequence_number,
+                            message.sent_at,
+                        ),
+                    )
+                c.execute(
+                    f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _message_row(message),
+                )
+                stored.append(message)
+            return stored
+
+        result: list[QueuedMessage] = await self._worker.call(job)
+        return result
+
+    async def receive(
+        self,
+        queue_arn: str,
+        now: float,
+        max_messages: int,
+        visibility_timeout: float,
+        fifo: bool,
+        dead_letter: tuple[str, int] | None,
+    ) -> list[QueuedMessage]:
+        def job(c: sqlite3.Connection) -> list[QueuedMessage]:
+            c.execute(
+                "DELETE FROM sqs_messages WHERE queue_arn = ? AND expires_at <= ?",
+                (queue_arn, now),
+            )
+            busy: set[str] = set()
+            if fifo:
+                busy = {
+                    r[0]
+                    for r in c.execute(
+                        "SELECT DISTINCT group_id FROM sqs_messages WHERE queue_arn = ? "
+                        "AND visible_at > ? AND receive_count > 0",
+                        (queue_arn, now),
+                    )
+                }
+            order = "sequence_number" if fifo else "visible_at, sent_at"
+            rows = c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
+                f"AND visible_at <= ? ORDER BY {order} LIMIT ?",
+                (queue_arn, now, max_messages * 10 + len(busy) + 10),
+            ).fetchall()
+            chosen: list[QueuedMessage] = []
+            for row in rows:
+                message = _message(row)
+                if dead_letter is not None and message.receive_count >= dead_letter[1]:
+                    # Received maxReceiveCount times and not deleted: to the dead-letter
+                    # queue, as it is (SQS "Using dead-letter queues").
+                    c.execute(
+                        "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
+                        "receive_count = 0, receipt_handle = NULL WHERE message_id = ?",
+                        (dead_letter[0], now, message.message_id),
+                    )
+                    continue
+                if fifo and message.group_id in busy:
+                    continue
+                if len(chosen) >= max_messages:
+                    break
+                handle = secrets.token_urlsafe(48)
+                first = message.first_received_at or now
+                c.execute(
+                    "UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1, "
+                    "first_received_at = ?, receipt_handle = ? WHERE message_id = ?",
+                    (now + visibility_timeout, first, handle, message.message_id),
+                )
+                chosen.append(
+                    replace(
+                        message,
+                        visible_at=now + visibility_timeout,
+                        receive_count=message.receive_count + 1,
+                        first_received_at=first,
+                        receipt_handle=handle,
+                    )
+                )
+            # One call may return several messages of a group, in order; later calls skip
+            # the group while any of them is in flight (SQS FIFO delivery logic).
+            return chosen
+
+        result: list[QueuedMessage] = await self._worker.call(job)
+        return result
+
+    async def delete_message(self, queue_arn: str, receipt_handle: str) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                "DELETE FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
+                (queue_arn, receipt_handle),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self._worker.call(job))
+
+    async def change_visibility(
+        self, queue_arn: str, receipt_handle: str, visible_at: float, now: float
+    ) -> str:
+        def job(c: sqlite3.Connection) -> str:
+            row = c.execute(
+                "SELECT visible_at FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
+                (queue_arn, receipt_handle),
+            ).fetchone()
+            if row is None:
+                return "unknown"
+            if row[0] <= now:
+                return "not-in-flight"
+            c.execute(
+                "UPDATE sqs_messages SET visible_at = ? WHERE queue_arn = ? AND receipt_handle = ?",
+                (visible_at, queue_arn, receipt_handle),
+            )
+            return "ok"
+
+        result: str = await self._worker.call(job)
+        return result
+
+    async def purge_queue(self, queue_arn: str) -> None:
+        await self._worker.call(
+            lambda c: c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (queue_arn,))
+        )
+
+    async def queue_counts(self, queue_arn: str, now: float) -> QueueCounts:
+        def job(c: sqlite3.Connection) -> QueueCounts:
+            row = c.execute(
+                "SELECT "
+                "SUM(CASE WHEN visible_at <= ? THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN visible_at > ? AND receive_count > 0 THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN visible_at > ? AND receive_count = 0 THEN 1 ELSE 0 END) "
+                "FROM sqs_messages WHERE queue_arn = ? AND expires_at > ?",
+                (now, now, now, queue_arn, now),
+            ).fetchone()
+            return QueueCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+
+        result: QueueCounts = await self._worker.call(job)
+        return result
+
+
+def _get_queue(c: sqlite3.Connection, arn: str) -> QueueRecord | None:
+    row = c.execute(f"SELECT {_QUEUE_COLUMNS} FROM sqs_queues WHERE arn = ?", (arn,)).fetchone()
+    return None if row is None else _queue(row)
+
+
+def _queue(row: Any) -> QueueRecord:
+    return QueueRecord(
+        row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]), row[6], row[7]
+    )
+
+
+def _message_row(m: QueuedMessage) -> tuple[Any, ...]:
+    return (
+        m.message_id, m.queue_arn, m.body, m.body_format, m.md5_body, m.message_attributes,
+        m.md5_attributes, m.sender_id, m.sent_at, m.visible_at, m.expires_at, m.receive_count,
+        m.first_received_at, m.receipt_handle, m.group_id, m.dedup_id, m.sequence_number,
+    )  # fmt: skip
+
+
+def _message(row: Any) -> QueuedMessage:
+    return QueuedMessage(
+        message_id=row[0],
+        queue_arn=row[1],
+        body=bytes(row[2]),
+        body_format=row[3],
+        md5_body=row[4],
+        message_attributes=row[5],
+        md5_attributes=row[6],
+        sender_id=row[7],
+        sent_at=row[8],
+        visible_at=row[9],
+        expires_at=row[10],
+        receive_count=row[11],
+        first_received_at=row[12],
+        receipt_handle=row[13],
+        group_id=row[14],
+        dedup_id=row[15],
+        sequence_number=row[16],
+    )

@@ -1,0 +1,116 @@
+"""The store interface for queues (the SQS-compatible part of Herald)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    arn: str
+    account_id: str
+    region: str
+    name: str
+    attributes: Mapping[str, str]  # the settable ones, as set (defaults filled in)
+    tags: Mapping[str, str]
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A message in a queue. ``body`` is opaque to the store."""
+
+    message_id: str
+    queue_arn: str
+    body: bytes = field(repr=False)
+    body_format: str  # "plain" (later: sealed envelopes)
+    md5_body: str
+    message_attributes: str  # JSON
+    md5_attributes: str | None
+    sender_id: str
+    sent_at: float
+    visible_at: float
+    expires_at: float
+    receive_count: int = 0
+    first_received_at: float | None = None
+    receipt_handle: str | None = None
+    group_id: str | None = None
+    dedup_id: str | None = None
+    sequence_number: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+class SQSStore(ABC):
+    @abstractmethod
+    async def create_queue(self, queue: QueueRecord) -> tuple[QueueRecord, bool]:
+        """The queue of that ARN (created now, or the existing one) and whether it is new."""
+
+    @abstractmethod
+    async def get_queue(self, arn: str) -> QueueRecord | None: ...
+
+    @abstractmethod
+    async def list_queues(self, account_id: str, region: str, prefix: str) -> list[QueueRecord]:
+        """Ordered by name."""
+
+    @abstractmethod
+    async def delete_queue(self, arn: str) -> bool: ...
+
+    @abstractmethod
+    async def set_queue_attributes(
+        self, arn: str, changes: Mapping[str, str], now: float
+    ) -> QueueRecord:
+        """Raises NotFound."""
+
+    @abstractmethod
+    async def edit_queue_tags(
+        self, arn: str, add: Mapping[str, str], remove: Sequence[str], max_tags: int
+    ) -> None:
+        """Raises NotFound, LimitExceeded."""
+
+    @abstractmethod
+    async def enqueue(
+        self, messages: Sequence[QueuedMessage], dedup_since: float | None
+    ) -> list[QueuedMessage]:
+        """Add messages; with ``dedup_since`` (FIFO) a message whose deduplication id was
+        seen in the queue since then is not added again: the earlier one is returned in
+        its place."""
+
+    @abstractmethod
+    async def receive(
+        self,
+        queue_arn: str,
+        now: float,
+        max_messages: int,
+        visibility_timeout: float,
+        fifo: bool,
+        dead_letter: tuple[str, int] | None,
+    ) -> list[QueuedMessage]:
+        """Up to ``max_messages`` visible messages, now in flight with new receipt
+        handles; expired ones are dropped, and with ``dead_letter`` (queue ARN,
+        maxReceiveCount) those received too often move there. FIFO: oldest first, and no
+        message of a group that has one in flight."""
+
+    @abstractmethod
+    async def delete_message(self, queue_arn: str, receipt_handle: str) -> bool:
+        """False when no message has that handle (already deleted, or never issued)."""
+
+    @abstractmethod
+    async def change_visibility(
+        self, queue_arn: str, receipt_handle: str, visible_at: float, now: float
+    ) -> str:
+        """ "ok", "not-in-flight" or "unknown"."""
+
+    @abstractmethod
+    async def purge_queue(self, queue_arn: str) -> None: ...
+
+    @abstractmethod
+    async def queue_counts(self, queue_arn: str, now: float) -> QueueCounts: ...
