@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from herald.auth.policy import Outcome, Policy
 from herald.auth.policy.matching import ContextValue
-from herald.errors import AccessDenied, MalformedPolicy, NotFound
+from herald.errors import AccessDenied, MalformedPolicy, NotFound, ValidationFailed
 from herald.iam.authorizer import Authorizer
 from herald.kms import policy as key_policy
 from herald.kms.keys import KeyRecord, KeyVersion
@@ -50,7 +50,15 @@ class KeyAccess:
     async def resolve(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
         """The key ``reference`` names. Raises NotFound (NotFoundException)."""
         if not reference:
-            raise NotFound("KeyId is required.")
+            raise ValidationFailed(
+                "1 validation error detected: Value null at 'keyId' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        if len(reference) > 2048:
+            raise ValidationFailed(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: "
+                "Member must have length less than or equal to 2048"
+            )
         account, region = ctx.principal.account_id, ctx.region
         key_id: str | None = None
         if reference.startswith("alias/"):
@@ -106,12 +114,14 @@ class KeyAccess:
         key: KeyRecord,
         context: Mapping[str, ContextValue] | None = None,
         encryption_context: Mapping[str, str] | None = None,
+        grant_allows: Callable[[GrantRecord], bool] | None = None,
     ) -> None:
         """Allow ``kms:action`` on ``key`` or raise AccessDenied (AccessDeniedException).
 
         What the key policy and IAM do not allow, a grant may: one for the caller (or the
         role of its session) that lists the operation and whose constraints the
-        encryption context meets. An explicit Deny is final.
+        encryption context meets (or, with ``grant_allows``, that it accepts). An explicit
+        Deny is final.
         """
         keys: dict[str, ContextValue] = {"kms:CallerAccount": ctx.principal.account_id}
         keys.update(context or {})
@@ -127,15 +137,32 @@ class KeyAccess:
             resource_tags=lambda: _tags(key),
         )
         if decision.outcome is Outcome.IMPLICIT_DENY and await self._granted(
-            ctx, action, key, encryption_context or {}
+            ctx, action, key, encryption_context or {}, grant_allows
         ):
             return
         if not decision.allowed:
             raise AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: kms:{action} on "
                 f"resource: {key.arn} because no resource-based policy allows the "
-                f"kms:{action} action"
+                f"kms:{action} action",
+                resource=key.arn,
             )
+
+    async def would_allow(
+        self, ctx: RequestContext, action: str, arn: str, account: str, policy: Policy
+    ) -> bool:
+        """Whether ``policy`` as the key policy of key ``arn`` would allow the caller
+        ``kms:action`` (the lockout safety check); no grants, no decision cache."""
+        decision = await self._authorizer.decide(
+            ctx,
+            f"kms:{action}",
+            arn,
+            resource_account=account,
+            resource_policy=policy,
+            context={"kms:CallerAccount": ctx.principal.account_id},
+            resource_required=True,
+        )
+        return decision.allowed
 
     async def authorize_alias(self, ctx: RequestContext, action: str, alias_arn: str) -> None:
         """Allow ``kms:action`` on an alias: aliases have no policy of their own, so IAM
@@ -163,13 +190,18 @@ class KeyAccess:
         action: str,
         key: KeyRecord,
         encryption_context: Mapping[str, str],
+        grant_allows: Callable[[GrantRecord], bool] | None,
     ) -> bool:
         principal = ctx.principal
         names = {principal.arn, principal.role_arn} - {None}
         for grant in await self.grants(key.key_id):
-            if grant.grantee_principal in names and action in grant.operations:
-                if _meets(grant.constraints, encryption_context):
+            if grant.grantee_principal not in names or action not in grant.operations:
+                continue
+            if grant_allows is not None:
+                if grant_allows(grant):
                     return True
+            elif _meets(grant.constraints, encryption_context):
+                return True
         return False
 
     async def grants(self, key_id: str) -> list[GrantRecord]:

@@ -9,6 +9,7 @@ kms:EncryptionContextKeys. Every failure to open is one InvalidCiphertext.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from herald.kms.keys import KeyRecord, Use, require_state
 from herald.store.base import Store
 from herald.types import RequestContext
 
+log = logging.getLogger("herald.kms")
 MAX_PLAINTEXT = 4096
 MAX_DATA_KEY = 1024
 ALGORITHM = "SYMMETRIC_DEFAULT"
@@ -100,7 +102,10 @@ class Crypto:
                     "this operation."
                 )
         if key is None or key.region != ctx.region:
-            raise InvalidCiphertext("The ciphertext refers to a key that does not exist.")
+            log.info(
+                "Decrypt: the ciphertext names key %s, which does not exist here", parsed.key_id
+            )
+            raise InvalidCiphertext("The ciphertext is invalid.")
         try:
             return Opened(await self._open(ctx, key, parsed, context, action, via), key)
         except HeraldError as exc:
@@ -116,8 +121,8 @@ class Crypto:
         action: str,
         via: str | None,
     ) -> bytes:
-        require_state(key.arn, key.state, Use.CRYPTO)
         await self._access.authorize(ctx, action, key, policy_context(context, via), context)
+        require_state(key.arn, key.state, Use.CRYPTO)
         versions = {v.version: v for v in await self._access.versions(key)}
         version = versions.get(parsed.key_version)
         if version is None:
@@ -172,8 +177,8 @@ class Crypto:
         via: str | None = None,
     ) -> KeyRecord:
         key = await self._access.resolve(ctx, reference)
-        require_state(key.arn, key.state, Use.CRYPTO)
         await self._access.authorize(ctx, action, key, policy_context(context, via), context)
+        require_state(key.arn, key.state, Use.CRYPTO)
         return key
 
     async def _seal(self, key: KeyRecord, plaintext: bytes, context: Mapping[str, str]) -> bytes:

@@ -70,12 +70,12 @@ class ServiceKeys:
         service); the key's ARN. Lets a reused data key honour a revocation at once."""
         await self._gate.require_enabled(ctx.principal.account_id)
         key = await self._resolve(ctx, reference)
-        require_state(key.arn, key.state, Use.CRYPTO)
         keys = policy_context(context, self.via(ctx))
         await self._access.authorize(ctx, "GenerateDataKey", key, keys, context)
         # AWS: publishing to an encrypted topic needs kms:Decrypt besides
         # kms:GenerateDataKey; checked now, so a message nobody could open is not stored.
         await self._access.authorize(ctx, "Decrypt", key, keys, context)
+        require_state(key.arn, key.state, Use.CRYPTO)
         return key.arn
 
     async def decrypt(self, ctx: RequestContext, blob: bytes, context: Mapping[str, str]) -> bytes:
@@ -105,5 +105,11 @@ class ServiceKeys:
         parts = reference.split(":", 5)
         if len(parts) == 6 and parts[:3] == ["arn", "aws", "kms"]:
             region, account, name = parts[3], parts[4], parts[5]
-        if name == f"alias/aws/{self._service}" and region == ctx.region:
+        # Only the caller's own account: a reference to another account's alias/aws/sns
+        # must not create keys there (that account's key is made by its own use).
+        if (
+            name == f"alias/aws/{self._service}"
+            and region == ctx.region
+            and account == ctx.principal.account_id
+        ):
             await self._keys.managed_key(account, region, self._service)

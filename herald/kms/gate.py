@@ -17,7 +17,7 @@ from typing import Any
 
 from herald import ids
 from herald.clock import Clock
-from herald.errors import HeraldError, OptInRequired, Throttled
+from herald.errors import HeraldError, OptInRequired, ServiceFault, Throttled
 from herald.iam.identities import principal_info
 from herald.store.base import Store
 from herald.store.base_kms import AuditEvent
@@ -118,19 +118,20 @@ class Gate:
         via_service: str | None = None,
     ) -> Result:
         """Run ``call`` for ``operation`` if the account may, recording it either way."""
-        key = parameters.get("KeyId")
         try:
             await self.require_enabled(ctx.principal.account_id)
             self._quotas.take(ctx.principal.account_id, ctx.region, operation)
             result = await call()
         except HeraldError as exc:
-            await self._record(
-                ctx, operation, parameters, via_service, exc.resource or key, None, exc
-            )
+            await self._record(ctx, operation, parameters, via_service, exc.resource, None, exc)
+            raise
+        except Exception as exc:
+            failure = ServiceFault(f"{type(exc).__name__} while serving {operation}")
+            await self._record(ctx, operation, parameters, via_service, None, None, failure)
             raise
         response_key = _response_key(result)
         await self._record(
-            ctx, operation, parameters, via_service, response_key or key, response_key, None
+            ctx, operation, parameters, via_service, response_key, response_key, None
         )
         return result
 
@@ -176,7 +177,9 @@ class Gate:
                 principal_account=principal.account_id,
                 source_ip=ctx.source_ip,
                 user_agent=ctx.user_agent[:512] if ctx.user_agent else None,
-                request_parameters={k: v for k, v in parameters.items() if k in AUDITED_PARAMETERS},
+                request_parameters={
+                    k: _capped(v) for k, v in parameters.items() if k in AUDITED_PARAMETERS
+                },
                 response_key_id=response_key,
                 error_code=None if error is None else self._error_code(error),
                 error_message=None if error is None else error.message[:1024],
@@ -193,6 +196,17 @@ _IDENTITY_TYPES = {
     "AssumedRole": "AssumedRole",
     "AWSService": "AWSService",
 }
+
+
+def _capped(value: object) -> object:
+    """Audited values are kept, but not without bound (a KeyId of megabytes)."""
+    if isinstance(value, str):
+        return value[:2048]
+    if isinstance(value, dict):
+        return {str(k)[:256]: _capped(v) for k, v in list(value.items())[:64]}
+    if isinstance(value, list):
+        return [_capped(v) for v in value[:64]]
+    return value
 
 
 def _response_key(result: Result) -> str | None:

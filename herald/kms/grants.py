@@ -11,7 +11,6 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from herald.clock import Clock
 from herald.errors import AccessDenied, NotFound, ValidationFailed
@@ -48,7 +47,7 @@ class Grants:
         grantee: str | None,
         operations: Sequence[str],
         retiring: str | None,
-        constraints: Mapping[str, Any] | None,
+        constraints: object,
         name: str | None,
     ) -> tuple[str, str]:
         """(grant id, grant token). Raises ValidationFailed, NotFound, KeyDisabled,
@@ -72,7 +71,6 @@ class Grants:
             )
         checked = _constraints(constraints)
         key = await self._access.resolve(ctx, reference)
-        require_state(key.arn, key.state, Use.CRYPTO)
         unsupported = [o for o in operations if o not in SYMMETRIC_OPERATIONS]
         if unsupported:
             raise ValidationFailed(
@@ -88,7 +86,14 @@ class Grants:
                 "kms:GranteePrincipal": grantee,
                 **({"kms:RetiringPrincipal": retiring} if retiring else {}),
             },
+            # A grant that allows CreateGrant passes on no more than it holds: the new
+            # grant's operations are among its own, and its constraints are kept.
+            grant_allows=lambda parent: (
+                set(operations) <= set(parent.operations)
+                and (not parent.constraints or dict(parent.constraints) == (checked or {}))
+            ),
         )
+        require_state(key.arn, key.state, Use.CRYPTO)
         token = "HRLDGRANT" + secrets.token_urlsafe(48)
         grant = GrantRecord(
             grant_id=secrets.token_hex(32),
@@ -126,7 +131,18 @@ class Grants:
     async def retirable(self, ctx: RequestContext, retiring: str | None) -> list[GrantRecord]:
         retiring = _principal("retiringPrincipal", retiring)
         await self._access.authorize_account(ctx, "ListRetirableGrants")
+        parts = retiring.split(":")
+        if len(parts) < 5 or parts[4] != ctx.principal.account_id:
+            # AWS: the retiring principal must be a principal of the caller's account.
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to list the grants retirable "
+                f"by {retiring}"
+            )
         return await self._store.list_retirable_grants(retiring)
+
+    async def key_arn(self, key_id: str) -> str:
+        key = await self._store.get_key(key_id)
+        return key.arn if key is not None else key_id
 
     async def retire(
         self,
@@ -183,8 +199,8 @@ def _principal(field: str, value: str | None) -> str:
     return value
 
 
-def _constraints(value: Mapping[str, Any] | None) -> dict[str, dict[str, str]] | None:
-    if not value:
+def _constraints(value: object) -> dict[str, dict[str, str]] | None:
+    if value is None:
         return None
     allowed = {"EncryptionContextSubset", "EncryptionContextEquals"}
     if not isinstance(value, Mapping) or set(value) - allowed:

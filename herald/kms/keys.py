@@ -49,4 +49,4 @@ def require_state(arn: str, state: KeyState, use: Use) -> None:
         words = _WORDS[state]
         if use is Use.CANCEL:
             words = "is not pending deletion"
-        raise refused(f"{arn} {words}.")
+        raise refused(f"{arn} {words}.", resource=arn)

@@ -7,11 +7,11 @@ before they reach the store, and destroyed when a scheduled deletion falls due (
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 
-from herald.auth.policy import PolicySet, PrincipalInfo, Request, evaluate
 from herald.clock import Clock
 from herald.errors import (
     AlreadyExists,
@@ -22,8 +22,6 @@ from herald.errors import (
     UnsupportedOperation,
     ValidationFailed,
 )
-from herald.iam.authorizer import request_context
-from herald.iam.identities import principal_info
 from herald.kms import _aead
 from herald.kms import policy as key_policy
 from herald.kms.access import KeyAccess
@@ -52,6 +50,7 @@ class KMSService:
         self._clock = clock
         self.access = access
         self._root = root
+        self._rotating: dict[str, asyncio.Lock] = {}
 
     # -- keys --------------------------------------------------------------------------
 
@@ -93,7 +92,7 @@ class KMSService:
         key_id = str(uuid.uuid4())
         arn = f"arn:aws:kms:{ctx.region}:{account}:key/{key_id}"
         if policy is not None and not bypass_lockout_check:
-            self._lockout_check(ctx, arn, account, text)
+            await self._lockout_check(ctx, arn, account, text)
         key = KeyRecord(
             key_id=key_id,
             account_id=account,
@@ -230,7 +229,11 @@ class KMSService:
                     self.access.forget(key.key_id)
                     self.access.forget_aliases()
                     destroyed.append(key.key_id)
-            elif key.next_rotation is not None and key.next_rotation <= now:
+            elif (
+                key.next_rotation is not None
+                and key.next_rotation <= now
+                and key.state is KeyState.ENABLED
+            ):
                 await self._rotate(key, on_demand=False)
         return destroyed
 
@@ -326,7 +329,7 @@ class KMSService:
         key = await self._customer_key(ctx, reference, "PutKeyPolicy", Use.MANAGE)
         document, _ = key_policy.checked(text)
         if not bypass_lockout_check:
-            self._lockout_check(ctx, key.arn, key.account_id, document)
+            await self._lockout_check(ctx, key.arn, key.account_id, document)
         await self._update(key.key_id, {"policy": document})
 
     async def tag(
@@ -393,6 +396,14 @@ class KMSService:
         return key, (await self._store.key_versions(key.key_id))[1:]
 
     async def _rotate(self, key: KeyRecord, on_demand: bool) -> None:
+        # One rotation of a key at a time: the next version number is read, then written.
+        lock = self._rotating.setdefault(key.key_id, asyncio.Lock())
+        async with lock:
+            await self._rotate_now(key, on_demand)
+        if not lock.locked():
+            self._rotating.pop(key.key_id, None)
+
+    async def _rotate_now(self, key: KeyRecord, on_demand: bool) -> None:
         versions = await self._store.key_versions(key.key_id)
         number = versions[-1].version + 1 if versions else 1
         next_rotation = key.next_rotation
@@ -427,20 +438,12 @@ class KMSService:
         wrapped = self._root.wrap(f"{key_id}/{number}", material)
         return WrappedVersion(key_id, number, wrapped, self._clock.now(), on_demand)
 
-    def _lockout_check(self, ctx: RequestContext, arn: str, account: str, text: str) -> None:
+    async def _lockout_check(self, ctx: RequestContext, arn: str, account: str, text: str) -> None:
         # "The key policy must allow the principal that is making the CreateKey request to
         # make a subsequent PutKeyPolicy request on the KMS key" (policy lockout safety
-        # check). The caller's IAM policies count only through delegation to the account.
-        # A policy that lets the account root do it delegates to IAM, which can grant it.
+        # check): the caller, with its IAM policies, under the new key policy.
         _, parsed = key_policy.checked(text)
-        policies = PolicySet(resource=parsed, resource_required=True)
-        context = request_context(ctx, self._clock.now())
-        root = PrincipalInfo(f"arn:aws:iam::{account}:root", account, "Account", account)
-        allowed = any(
-            evaluate(Request(p, "kms:PutKeyPolicy", arn, account, context), policies).allowed
-            for p in (principal_info(ctx.principal), root)
-        )
-        if not allowed:
+        if not await self.access.would_allow(ctx, "PutKeyPolicy", arn, account, parsed):
             raise MalformedPolicy(
                 "The new key policy will not allow you to update the key policy in the future."
             )

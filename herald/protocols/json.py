@@ -60,8 +60,10 @@ class Params:
 
     def string(self, name: str) -> str | None:
         value = self._data.get(name)
-        if value is None or isinstance(value, str):
-            return value
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return _text(name, value)
         raise _wrong(name, "a string")
 
     def integer(self, name: str) -> int | None:
@@ -95,7 +97,7 @@ class Params:
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
             raise _wrong(name, "a map of strings to strings")
-        return value
+        return {_text(name, k): _text(name, v) for k, v in value.items()}
 
     def strings(self, name: str) -> list[str]:
         value = self._data.get(name)
@@ -103,7 +105,7 @@ class Params:
             return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise _wrong(name, "a list of strings")
-        return value
+        return [_text(name, v) for v in value]
 
     def tags(self, name: str = "Tags") -> list[tuple[str | None, str | None]]:
         value = self._data.get(name)
@@ -111,7 +113,25 @@ class Params:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise _wrong(name, "a list of tags")
-        return [(t.get("TagKey"), t.get("TagValue")) for t in value]
+        pairs: list[tuple[str | None, str | None]] = []
+        for tag in value:
+            key, text = tag.get("TagKey"), tag.get("TagValue")
+            if not (key is None or isinstance(key, str)) or not (
+                text is None or isinstance(text, str)
+            ):
+                raise _wrong(name, "a list of tags with string keys and values")
+            pairs.append((None if key is None else _text(name, key),
+                          None if text is None else _text(name, text)))  # fmt: skip
+        return pairs
+
+
+def _text(name: str, value: str) -> str:
+    """JSON may carry lone surrogates ("\\ud800"), which no UTF-8 text holds."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _wrong(name, "valid Unicode text") from None
+    return value
 
 
 def _wrong(name: str, kind: str) -> ValidationFailed:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from herald.errors import InvalidParameter, ValidationFailed
+from herald.errors import InvalidParameter, UnsupportedOperation, ValidationFailed
 from herald.kms import crypto
 from herald.kms.crypto import Crypto
 from herald.kms.gate import Gate
@@ -60,14 +60,15 @@ def metadata(key: KeyRecord) -> Result:
 
 
 def _page(p: Params, items: Sequence[T], key: Callable[[T], str], name: str,
-          render: Callable[[T], Any]) -> Result:  # fmt: skip
+          render: Callable[[T], Any], limits: tuple[int, int] = (1000, 100)) -> Result:  # fmt: skip
+    """A page of a list; ``limits`` is (largest Limit, default Limit) of the operation."""
     limit = p.integer("Limit")
-    if limit is not None and not 1 <= limit <= 1000:
+    if limit is not None and not 1 <= limit <= limits[0]:
         raise ValidationFailed(
             f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-            "constraint: Member must have value between 1 and 1000"
+            f"constraint: Member must have value between 1 and {limits[0]}"
         )
-    limit = limit or 100
+    limit = limit or limits[1]
     marker = p.string("Marker")
     start = 0
     if marker is not None:
@@ -169,7 +170,8 @@ async def list_aliases(kms: KMS, ctx: RequestContext, p: Params) -> Result:
         aliases,
         lambda a: a.name,
         "Aliases",
-        lambda a: {
+        limits=(100, 50),
+        render=lambda a: {
             "AliasName": a.name,
             "AliasArn": a.arn,
             "TargetKeyId": a.key_id,
@@ -217,7 +219,9 @@ async def untag_resource(kms: KMS, ctx: RequestContext, p: Params) -> Result:
 
 async def list_resource_tags(kms: KMS, ctx: RequestContext, p: Params) -> Result:
     tags = sorted((await kms.keys.list_tags(ctx, p.string("KeyId"))).items())
-    return _page(p, tags, lambda t: t[0], "Tags", lambda t: {"TagKey": t[0], "TagValue": t[1]})
+    return _page(
+        p, tags, lambda t: t[0], "Tags", lambda t: {"TagKey": t[0], "TagValue": t[1]}, (50, 50)
+    )
 
 
 async def enable_key_rotation(kms: KMS, ctx: RequestContext, p: Params) -> Result:
@@ -375,14 +379,13 @@ def _grant(key_arn: str, grant: GrantRecord) -> Result:
 
 
 async def create_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
-    constraints = p.raw.get("Constraints")
     grant_id, token = await kms.grants.create(
         ctx,
         p.string("KeyId"),
         p.string("GranteePrincipal"),
         p.strings("Operations"),
         p.string("RetiringPrincipal"),
-        constraints if isinstance(constraints, dict) else None,
+        p.raw.get("Constraints"),
         p.string("Name"),
     )
     return {"GrantToken": token, "GrantId": grant_id}
@@ -393,17 +396,18 @@ async def list_grants(kms: KMS, ctx: RequestContext, p: Params) -> Result:
         ctx, p.string("KeyId"), p.string("GrantId"), p.string("GranteePrincipal")
     )
     return _page(p, grants, lambda g: f"{g.created_at:020.6f}{g.grant_id}", "Grants",
-                 lambda g: _grant(key.arn, g))  # fmt: skip
+                 lambda g: _grant(key.arn, g), limits=(100, 50))  # fmt: skip
 
 
 async def list_retirable_grants(kms: KMS, ctx: RequestContext, p: Params) -> Result:
     grants = await kms.grants.retirable(ctx, p.string("RetiringPrincipal"))
-    region, account = ctx.region, ctx.principal.account_id
+    arns = {g.key_id: await kms.grants.key_arn(g.key_id) for g in grants}
 
     def render(g: GrantRecord) -> Result:
-        return _grant(f"arn:aws:kms:{region}:{account}:key/{g.key_id}", g)
+        return _grant(arns[g.key_id], g)
 
-    return _page(p, grants, lambda g: f"{g.created_at:020.6f}{g.grant_id}", "Grants", render)
+    return _page(p, grants, lambda g: f"{g.created_at:020.6f}{g.grant_id}", "Grants", render,
+                 limits=(100, 50))  # fmt: skip
 
 
 async def retire_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
@@ -418,6 +422,10 @@ async def revoke_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
 
 def _gated(name: str, handler: Handler) -> Handler:
     async def run(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+        if p.raw.get("DryRun") is True:
+            # Never perform what the caller asked only to try; Herald cannot yet answer
+            # "would have succeeded" without doing it.
+            raise UnsupportedOperation("Herald does not support DryRun requests yet.")
         return await kms.gate.run(ctx, name, p.raw, lambda: handler(kms, ctx, p))
 
     return run

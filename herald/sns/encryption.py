@@ -177,7 +177,10 @@ class TopicEncryption:
                 # One GenerateDataKey per slot at a time; who waited uses its result.
                 waited = self._fresh(slot)
                 if waited is not None and waited is not held:
-                    return waited
+                    # Another publish made it while this one waited: this caller is checked
+                    # too (two sessions may share a principal ARN, not their policies).
+                    if await self._keys.may_generate(ctx, reference, context) == waited.key_arn:
+                        return waited
                 data_key = await self._keys.generate_data_key(ctx, reference, context)
                 made = _Held(
                     envelope.cipher(data_key.plaintext),
@@ -242,13 +245,18 @@ class MessageOpener:
                 ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}
             )
         self._held[sealed.data_key_blob] = (plaintext, now)
-        while len(self._held) > CACHE_SIZE:
+        # Plaintext data keys are kept no longer than the reuse period.
+        while self._held and (
+            len(self._held) > CACHE_SIZE or now - next(iter(self._held.values()))[1] >= self._reuse
+        ):
             self._held.popitem(last=False)
         return plaintext
 
 
 def body_aad(topic_arn: str, message_id: str) -> bytes:
-    return f"herald-sns-body-v1\n{topic_arn}\n{message_id}".encode()
+    """Length-prefixed: the label, the topic ARN and the message id."""
+    parts = [b"herald-sns-body-v1", topic_arn.encode(), message_id.encode()]
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
 
 
 def publisher_identity(principal: Principal) -> str:
