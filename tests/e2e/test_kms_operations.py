@@ -226,3 +226,87 @@ def test_describe_key_on_alias_aws_sns_creates_the_aws_managed_key_once(
     )
     assert _error(lambda: kms.disable_key(KeyId=first["KeyId"]))[0] == "AccessDeniedException"
     assert _error(lambda: kms.describe_key(KeyId="alias/aws/nothing"))[0] == "NotFoundException"
+
+
+# -- regressions from review -------------------------------------------------------------
+
+
+def test_a_grant_to_create_grants_passes_on_no_more_than_it_holds(server: HeraldProcess) -> None:
+    owner = server.client("kms")
+    key = owner.create_key()["KeyMetadata"]["KeyId"]
+    arn, grantee = _user(server)
+    owner.create_grant(KeyId=key, GranteePrincipal=arn, Operations=["CreateGrant", "Encrypt"])
+    # It may pass on what it holds ...
+    grantee.create_grant(KeyId=key, GranteePrincipal=arn, Operations=["Encrypt"])
+    # ... but not give itself Decrypt
+    code, _ = _error(
+        lambda: grantee.create_grant(KeyId=key, GranteePrincipal=arn, Operations=["Decrypt"])
+    )
+    assert code == "AccessDeniedException"
+
+
+def test_malformed_requests_are_refused_not_failed(server: HeraldProcess) -> None:
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from tests.e2e.harness import ACCESS_KEY_ID
+
+    def call(target: str, body: str) -> tuple[int, dict[str, Any]]:
+        request = AWSRequest(
+            method="POST",
+            url=server.http_url + "/",
+            data=body.encode(),
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": f"TrentService.{target}",
+            },
+        )
+        SigV4Auth(Credentials(ACCESS_KEY_ID, server.secret), "kms", REGION).add_auth(request)
+        prepared = urllib.request.Request(
+            request.url, data=request.body, headers=dict(request.headers), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(prepared, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    key = server.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    root = "arn:aws:iam::000000000000:root"
+    surrogate = {"KeyId": key, "Plaintext": "eA==", "EncryptionContext": {"a": "\ud800"}}
+    bad_tag = {"Tags": [{"TagKey": 1, "TagValue": "x"}]}
+    junk = {"KeyId": key, "GranteePrincipal": root, "Operations": ["Encrypt"], "Constraints": "j"}
+    huge = {"KeyId": "k" * 100_000, "Plaintext": "eA=="}
+    dry = {"KeyId": key, "GrantId": "x", "DryRun": True}
+    cases = [
+        ("Encrypt", json.dumps(surrogate), "ValidationException"),
+        ("CreateKey", '{"Description": "\\ud800"}', "ValidationException"),
+        ("CreateKey", json.dumps(bad_tag), "ValidationException"),
+        ("CreateGrant", json.dumps(junk), "ValidationException"),
+        ("Encrypt", json.dumps(huge), "ValidationException"),
+        ("Encrypt", json.dumps({"Plaintext": "eA=="}), "ValidationException"),
+        ("RevokeGrant", json.dumps(dry), "UnsupportedOperationException"),
+    ]
+    for target, body, expected in cases:
+        status, answer = call(target, body)
+        assert (status, answer["__type"]) == (400, expected), (target, body[:80], answer)
+
+
+def test_a_reference_to_another_accounts_alias_aws_sns_creates_nothing_there(
+    server: HeraldProcess,
+) -> None:
+    import sqlite3
+
+    stranger = "123412341234"
+    sns = server.client("sns", tls=True)
+    topic = sns.create_topic(
+        Name=f"elsewhere-{uuid.uuid4().hex[:8]}",
+        Attributes={"KmsMasterKeyId": f"arn:aws:kms:{REGION}:{stranger}:alias/aws/sns"},
+    )["TopicArn"]
+    assert _error(lambda: sns.publish(TopicArn=topic, Message="m")) == ("KMSNotFound", 400)
+    with sqlite3.connect(server.data_dir / "herald.db") as db:
+        made = db.execute("SELECT COUNT(*) FROM kms_keys WHERE account_id = ?", (stranger,))
+        assert made.fetchone()[0] == 0
