@@ -20,13 +20,10 @@ publisher of another account uses the owner's key, never a key of its own.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from herald.clock import Clock
 from herald.errors import (
@@ -46,47 +43,13 @@ from herald.errors import (
     Throttled,
 )
 from herald.kms import envelope
+from herald.kms.data_keys import DataKeyLike, DataKeyOpener, DataKeys, KeyService
 from herald.store.base import MessageRecord, TopicRecord
 from herald.types import Principal, RequestContext
 
 DEFAULT_REUSE_SECONDS = 300
 CACHE_SIZE = 10_000
 TOPIC_CONTEXT_KEY = "aws:sns:topicArn"
-
-
-class DataKeyLike(Protocol):
-    @property
-    def plaintext(self) -> bytes: ...
-
-    @property
-    def blob(self) -> bytes: ...
-
-    @property
-    def key_arn(self) -> str: ...
-
-
-class KeyService(Protocol):
-    """What SNS needs of the key service (``herald.kms.for_services.ServiceKeys``)."""
-
-    async def generate_data_key(
-        self, ctx: RequestContext, reference: str, context: Mapping[str, str]
-    ) -> DataKeyLike: ...
-
-    async def may_generate(
-        self, ctx: RequestContext, reference: str, context: Mapping[str, str]
-    ) -> str: ...
-
-    async def decrypt(
-        self, ctx: RequestContext, blob: bytes, context: Mapping[str, str]
-    ) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class _Held:
-    cipher: envelope.Cipher = field(repr=False)
-    blob: bytes
-    key_arn: str
-    made_at: float
 
 
 # The key service's refusals, as SNS reports them to a publisher.
@@ -115,11 +78,8 @@ class TopicEncryption:
     def __init__(
         self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
     ) -> None:
-        self._keys = keys
-        self._clock = clock
+        self._data_keys = DataKeys(keys, clock)
         self._reuse = reuse_seconds
-        self._held: OrderedDict[tuple[str, str, str], _Held] = OrderedDict()
-        self._making: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._identities: dict[Principal, str] = {}
 
     async def seal(
@@ -135,7 +95,7 @@ class TopicEncryption:
             return list(records)
         context = {TOPIC_CONTEXT_KEY: topic.arn}
         with _translated():
-            held = await self._data_key(ctx, topic.arn, reference, context)
+            held = await self._data_keys.get(ctx, topic.arn, reference, context, self._reuse)
         identity = self._identity(ctx.principal)
         return [
             replace(
@@ -161,49 +121,6 @@ class TopicEncryption:
             cached = self._identities[principal] = publisher_identity(principal)
         return cached
 
-    async def _data_key(
-        self, ctx: RequestContext, topic_arn: str, reference: str, context: dict[str, str]
-    ) -> _Held:
-        slot = (topic_arn, reference, ctx.principal.arn)
-        held = self._fresh(slot)
-        if held is not None:
-            # Reuse, but only if the publisher could get a data key now: a revoked
-            # permission or a disabled key takes effect on the next publish.
-            if await self._keys.may_generate(ctx, reference, context) == held.key_arn:
-                return held
-        lock = self._making.setdefault(slot, asyncio.Lock())
-        try:
-            async with lock:
-                # One GenerateDataKey per slot at a time; who waited uses its result.
-                waited = self._fresh(slot)
-                if waited is not None and waited is not held:
-                    # Another publish made it while this one waited: this caller is checked
-                    # too (two sessions may share a principal ARN, not their policies).
-                    if await self._keys.may_generate(ctx, reference, context) == waited.key_arn:
-                        return waited
-                data_key = await self._keys.generate_data_key(ctx, reference, context)
-                made = _Held(
-                    envelope.cipher(data_key.plaintext),
-                    data_key.blob,
-                    data_key.key_arn,
-                    self._clock.now(),
-                )
-                self._held[slot] = made
-                while len(self._held) > CACHE_SIZE:
-                    evicted, _ = self._held.popitem(last=False)
-                    self._making.pop(evicted, None)
-                return made
-        finally:
-            if slot not in self._held and not lock.locked():
-                self._making.pop(slot, None)
-
-    def _fresh(self, slot: tuple[str, str, str]) -> _Held | None:
-        held = self._held.get(slot)
-        if held is None or self._clock.now() - held.made_at >= self._reuse:
-            return None
-        self._held.move_to_end(slot)
-        return held
-
 
 class MessageOpener:
     """Reads stored bodies for delivery: a sealed body is opened with its data key, which
@@ -212,27 +129,14 @@ class MessageOpener:
     def __init__(
         self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
     ) -> None:
-        self._keys = keys
-        self._clock = clock
+        self._opener = DataKeyOpener(keys, clock)
         self._reuse = reuse_seconds
-        self._held: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
 
     async def body(self, record: MessageRecord, region: str) -> bytes:
         """The message body in clear. Raises the KMS* errors, InvalidCiphertext."""
         if record.body_format != envelope.FORMAT:
             return record.body
         sealed = envelope.read(record.body)
-        data_key = await self._data_key(record, sealed, region)
-        return envelope.open_body(data_key, sealed, body_aad(record.topic_arn, record.message_id))
-
-    async def _data_key(
-        self, record: MessageRecord, sealed: envelope.Envelope, region: str
-    ) -> bytes:
-        now = self._clock.now()
-        cached = self._held.get(sealed.data_key_blob)
-        if cached is not None and now - cached[1] < self._reuse:
-            self._held.move_to_end(sealed.data_key_blob)
-            return cached[0]
         ctx = RequestContext(
             principal=publisher(record.publisher_identity),
             region=region,
@@ -241,16 +145,10 @@ class MessageOpener:
             sigv4=True,
         )
         with _translated():
-            plaintext = await self._keys.decrypt(
-                ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}
+            data_key = await self._opener.plaintext(
+                ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}, self._reuse
             )
-        self._held[sealed.data_key_blob] = (plaintext, now)
-        # Plaintext data keys are kept no longer than the reuse period.
-        while self._held and (
-            len(self._held) > CACHE_SIZE or now - next(iter(self._held.values()))[1] >= self._reuse
-        ):
-            self._held.popitem(last=False)
-        return plaintext
+        return envelope.open_body(data_key, sealed, body_aad(record.topic_arn, record.message_id))
 
 
 def body_aad(topic_arn: str, message_id: str) -> bytes:
@@ -302,3 +200,6 @@ def _translated() -> Iterator[None]:
             if isinstance(exc, source):
                 raise target(f"{exc.message} (Service: AWSKMS)") from exc
         raise KMSInvalidState(f"{exc.message} (Service: AWSKMS)") from exc
+
+
+__all__ = ["DataKeyLike", "KeyService", "MessageOpener", "TopicEncryption"]

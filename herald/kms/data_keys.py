@@ -1,0 +1,139 @@
+"""Data keys as services hold them for envelope encryption: made by the key service for a
+caller, reused for at most a reuse period per (resource, key, caller), and opened again
+for readers with a cache of their own. Every reuse is authorised again (without a KMS
+request), so a revoked permission or a disabled key takes effect at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from herald.clock import Clock
+from herald.kms import envelope
+from herald.types import RequestContext
+
+CACHE_SIZE = 10_000
+
+
+class DataKeyLike(Protocol):
+    @property
+    def plaintext(self) -> bytes: ...
+
+    @property
+    def blob(self) -> bytes: ...
+
+    @property
+    def key_arn(self) -> str: ...
+
+
+class KeyService(Protocol):
+    """What a service needs of the key service (``herald.kms.for_services.ServiceKeys``)."""
+
+    async def generate_data_key(
+        self, ctx: RequestContext, reference: str, context: Mapping[str, str]
+    ) -> DataKeyLike: ...
+
+    async def may_generate(
+        self, ctx: RequestContext, reference: str, context: Mapping[str, str]
+    ) -> str: ...
+
+    async def decrypt(
+        self, ctx: RequestContext, blob: bytes, context: Mapping[str, str]
+    ) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Held:
+    cipher: envelope.Cipher = field(repr=False)
+    blob: bytes
+    key_arn: str
+    made_at: float
+
+
+class DataKeys:
+    def __init__(self, keys: KeyService, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._held: OrderedDict[tuple[str, str, str], Held] = OrderedDict()
+        self._making: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    async def get(
+        self,
+        ctx: RequestContext,
+        resource: str,
+        reference: str,
+        context: Mapping[str, str],
+        reuse_seconds: float,
+    ) -> Held:
+        """A data key for sealing under ``reference`` for the caller, fresh or reused."""
+        slot = (resource, reference, ctx.principal.arn)
+        held = self._fresh(slot, reuse_seconds)
+        if held is not None:
+            if await self._keys.may_generate(ctx, reference, context) == held.key_arn:
+                return held
+        lock = self._making.setdefault(slot, asyncio.Lock())
+        try:
+            async with lock:
+                # One GenerateDataKey per slot at a time; who waited uses its result, once
+                # it is checked too (two sessions may share a principal ARN, not policies).
+                waited = self._fresh(slot, reuse_seconds)
+                if waited is not None and waited is not held:
+                    if await self._keys.may_generate(ctx, reference, context) == waited.key_arn:
+                        return waited
+                data_key = await self._keys.generate_data_key(ctx, reference, context)
+                made = Held(
+                    envelope.cipher(data_key.plaintext),
+                    data_key.blob,
+                    data_key.key_arn,
+                    self._clock.now(),
+                )
+                self._held[slot] = made
+                while len(self._held) > CACHE_SIZE:
+                    evicted, _ = self._held.popitem(last=False)
+                    self._making.pop(evicted, None)
+                return made
+        finally:
+            if slot not in self._held and not lock.locked():
+                self._making.pop(slot, None)
+
+    def _fresh(self, slot: tuple[str, str, str], reuse_seconds: float) -> Held | None:
+        held = self._held.get(slot)
+        if held is None or self._clock.now() - held.made_at >= reuse_seconds:
+            return None
+        self._held.move_to_end(slot)
+        return held
+
+
+class DataKeyOpener:
+    """Plaintext data keys for readers, decrypted by the key service only when this cache
+    lacks them, and kept no longer than the reuse period."""
+
+    def __init__(self, keys: KeyService, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._held: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+
+    async def plaintext(
+        self,
+        ctx: RequestContext,
+        blob: bytes,
+        context: Mapping[str, str],
+        reuse_seconds: float,
+    ) -> bytes:
+        now = self._clock.now()
+        cached = self._held.get(blob)
+        if cached is not None and now - cached[1] < reuse_seconds:
+            self._held.move_to_end(blob)
+            return cached[0]
+        plaintext = await self._keys.decrypt(ctx, blob, context)
+        self._held[blob] = (plaintext, now)
+        while self._held and (
+            len(self._held) > CACHE_SIZE
+            or now - next(iter(self._held.values()))[1] >= reuse_seconds
+        ):
+            self._held.popitem(last=False)
+        return plaintext
