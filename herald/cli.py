@@ -256,7 +256,9 @@ async def _serve(
             sns=sns,
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
             sts=STSService(store, clock, authorizer),
-            sqs=SQSService(store, clock, authorizer),
+            sqs=SQSService(
+                store, clock, authorizer, ServiceKeys(keys, crypto, key_access, gate, "sqs")
+            ),
             kms=kms_api.KMS(keys, crypto, gate, Grants(store, clock, key_access)),
             authenticator=authenticator,
             clock=clock,

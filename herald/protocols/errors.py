@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from herald import errors as e
 from herald.sqs import attributes as sqs_attributes
+from herald.sqs import encryption as sqs_encryption
 from herald.sqs import service as sqs
 
 
@@ -183,6 +184,12 @@ SQS: ErrorTable = {
     sqs.PurgeQueueInProgress: WireError("PurgeQueueInProgress", 400),
     sqs.InvalidMessageContents: WireError("InvalidMessageContents", 400),
     sqs.MissingParameter: WireError("MissingParameter", 400),
+    sqs_encryption.KmsAccessDenied: WireError("KmsAccessDenied", 400),
+    sqs_encryption.KmsDisabled: WireError("KmsDisabled", 400),
+    sqs_encryption.KmsInvalidState: WireError("KmsInvalidState", 400),
+    sqs_encryption.KmsNotFound: WireError("KmsNotFound", 400),
+    sqs_encryption.KmsOptInRequired: WireError("KmsOptInRequired", 403),
+    sqs_encryption.KmsThrottled: WireError("KmsThrottled", 400),
     e.ServiceFault: WireError("InternalError", 500, sender_fault=False),
 }
 SQS_QUERY_CODES = {
@@ -204,6 +211,12 @@ SQS_QUERY_CODES = {
     "MissingParameter": "MissingParameter",
     "OverLimit": "OverLimit",
     "AccessDenied": "AccessDenied",
+    "KmsAccessDenied": "KMS.AccessDeniedException",
+    "KmsDisabled": "KMS.DisabledException",
+    "KmsInvalidState": "KMS.InvalidStateException",
+    "KmsNotFound": "KMS.NotFoundException",
+    "KmsOptInRequired": "KMS.OptInRequired",
+    "KmsThrottled": "KMS.ThrottlingException",
 }
 
 INTERNAL = WireError("InternalFailure", 500, sender_fault=False)

@@ -214,7 +214,7 @@ async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) ->
     successful, failed = [], []
     for entry in entries:
         try:
-            (message,) = await sqs.enqueue(queue, [_outgoing(entry)], ctx.principal.user_id)
+            (message,) = await sqs.enqueue(ctx, queue, [_outgoing(entry)])
         except HeraldError as exc:
             failed.append(_failed(entry["Id"], exc, _code(exc)))
             continue

@@ -10,7 +10,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from herald import ids
 from herald.auth.policy import Policy, parse_policy
@@ -24,7 +24,9 @@ from herald.errors import (
     NotFound,
 )
 from herald.iam.authorizer import Authorizer
+from herald.kms.data_keys import KeyService
 from herald.sqs import attributes as qa
+from herald.sqs.encryption import QueueEncryption
 from herald.store.base import Store
 from herald.store.base_sqs import QueuedMessage, QueueRecord
 from herald.types import RequestContext
@@ -79,10 +81,18 @@ class Outgoing:
 
 
 class SQSService:
-    def __init__(self, store: Store, clock: Clock, authorizer: Authorizer) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        authorizer: Authorizer,
+        keys: KeyService | None = None,
+    ) -> None:
+        """``keys`` serves queues with a KmsMasterKeyId; without it they cannot be used."""
         self._store = store
         self._clock = clock
         self._authorizer = authorizer
+        self._encryption = QueueEncryption(keys, clock) if keys is not None else None
         self._arrivals: dict[str, asyncio.Event] = {}
         self._purged: dict[str, float] = {}
         self._policies: dict[str, Policy | None] = {}
@@ -116,8 +126,10 @@ class SQSService:
         await self._authorize(ctx, "CreateQueue", arn, None)
         now = self._clock.now()
         wanted = {**qa.DEFAULTS, **requested}
-        if "KmsMasterKeyId" in requested and "SqsManagedSseEnabled" not in requested:
-            wanted.pop("SqsManagedSseEnabled")
+        if requested.get("KmsMasterKeyId"):
+            wanted.setdefault("SqsManagedSseEnabled", "false")
+            wanted["SqsManagedSseEnabled"] = requested.get("SqsManagedSseEnabled", "false")
+            wanted.setdefault("KmsDataKeyReusePeriodSeconds", "300")
         record = QueueRecord(arn, account, ctx.region, name, wanted, dict(tags), now, now)
         queue, created = await self._store.create_queue(record)
         if not created and any(queue.attributes.get(k) != v for k, v in requested.items()):
@@ -186,6 +198,11 @@ class SQSService:
         queue = await self.queue(ctx, url, "SetQueueAttributes")
         fifo = queue.attributes.get("FifoQueue") == "true"
         changes = qa.checked(attributes, fifo, creating=False)
+        # One kind of server-side encryption at a time: choosing one turns the other off.
+        if changes.get("KmsMasterKeyId"):
+            changes.setdefault("SqsManagedSseEnabled", "false")
+        elif changes.get("SqsManagedSseEnabled") == "true":
+            changes["KmsMasterKeyId"] = ""
         await self._store.set_queue_attributes(queue.arn, changes, self._clock.now())
 
     async def tag(self, ctx: RequestContext, url: str | None, tags: Mapping[str, str]) -> None:
@@ -228,13 +245,14 @@ class SQSService:
     ) -> list[QueuedMessage]:
         """Enqueue messages (all or none); a FIFO duplicate returns the earlier message."""
         queue = await self.queue(ctx, url, "SendMessage")
-        return await self.enqueue(queue, messages, ctx.principal.user_id)
+        return await self.enqueue(ctx, queue, messages)
 
     async def enqueue(
-        self, queue: QueueRecord, messages: Sequence[Outgoing], sender_id: str
+        self, ctx: RequestContext, queue: QueueRecord, messages: Sequence[Outgoing]
     ) -> list[QueuedMessage]:
-        """Enqueue without authorisation (for senders already authorised, as topic
-        delivery is by the queue policy)."""
+        """Enqueue without authorising sqs:SendMessage (for senders already authorised);
+        an encrypted queue's bodies are sealed for ``ctx``'s principal."""
+        sender_id = ctx.principal.user_id
         fifo = queue.attributes.get("FifoQueue") == "true"
         limit = int(queue.attributes.get("MaximumMessageSize", qa.DEFAULTS["MaximumMessageSize"]))
         retention = int(queue.attributes.get("MessageRetentionPeriod", "345600"))
@@ -244,6 +262,10 @@ class SQSService:
             self._message(queue, m, fifo, limit, now, now + retention, default_delay, sender_id)
             for m in messages
         ]
+        if queue.attributes.get("KmsMasterKeyId"):
+            if self._encryption is None:
+                raise InvalidParameter("This Herald has no key service for encrypted queues.")
+            records = await self._encryption.seal(ctx, queue, records)
         stored = await self._store.enqueue(records, now - DEDUP_WINDOW_SECONDS if fifo else None)
         event = self._arrivals.get(queue.arn)
         if event is not None:
@@ -302,13 +324,23 @@ class SQSService:
             )
             remaining = deadline - self._clock.now()
             if messages or remaining <= 0:
-                return queue, messages
+                return queue, await self._opened(ctx, queue, messages)
             # Delayed or in-flight messages become visible without a send: look again at
             # least every second.
             try:
                 await asyncio.wait_for(event.wait(), timeout=min(remaining, 1.0))
             except TimeoutError:
                 pass
+
+    async def _opened(
+        self, ctx: RequestContext, queue: QueueRecord, messages: list[QueuedMessage]
+    ) -> list[QueuedMessage]:
+        if self._encryption is None:
+            return messages
+        return [
+            replace(m, body=await self._encryption.open(ctx, queue, m), body_format="plain")
+            for m in messages
+        ]
 
     async def delete(self, ctx: RequestContext, url: str | None, handle: str | None) -> None:
         queue = await self.queue(ctx, url, "DeleteMessage")
