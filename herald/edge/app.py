@@ -39,7 +39,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_BODY = 2 * 1024 * 1024
 BODY_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/_herald/health"
 METRICS_PATH = "/metrics"
@@ -256,10 +256,21 @@ class HeraldApp:
             payload = await service.handle(ctx, params)
             return Response(200, payload, "text/xml", request_id)
         except errors.HeraldError as exc:
-            return service.error(exc, request_id)
+            return self._answering(service, headers).error(exc, request_id)
         except Exception as exc:
             log.exception("request %s failed", request_id)
-            return service.error(exc, request_id)
+            return self._answering(service, headers).error(exc, request_id)
+
+    def _answering(
+        self, service: QueryService, headers: list[tuple[str, str]]
+    ) -> QueryService | JSONService:
+        """Who words an error raised before the request was routed (a body too large):
+        a JSON service named by X-Amz-Target, else the Query fallback."""
+        if service is not self._fallback:
+            return service
+        target = next((v for k, v in headers if k == "x-amz-target"), "")
+        prefix = target.split(".", 1)[0]
+        return next((s for s in self._json.values() if s.prefix == prefix), service)
 
     async def _context(
         self,

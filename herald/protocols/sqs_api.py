@@ -14,6 +14,7 @@ from herald.errors import (
     EmptyBatchRequest,
     HeraldError,
     InvalidBatchEntryId,
+    InvalidParameter,
     TooManyEntriesInBatchRequest,
     ValidationFailed,
 )
@@ -28,7 +29,7 @@ Result = dict[str, Any]
 Handler = Callable[[SQSService, RequestContext, Params], Awaitable[Result]]
 _SYSTEM_ATTRIBUTES = (
     "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
-    "MessageGroupId", "MessageDeduplicationId", "SequenceNumber",
+    "MessageGroupId", "MessageDeduplicationId", "SequenceNumber", "DeadLetterQueueSourceArn",
 )  # fmt: skip
 
 
@@ -211,6 +212,11 @@ def _failed(entry_id: str, exc: HeraldError, code: str) -> Result:
 async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
     queue = await sqs.queue(ctx, p.string("QueueUrl"), "SendMessage")
     entries = _entries(p, "Entries")
+    if queue.attributes.get("FifoQueue") == "true" and not all(
+        e.get("MessageGroupId") for e in entries
+    ):
+        # AWS refuses the whole batch, not the entry.
+        raise InvalidParameter("The request must contain the parameter MessageGroupId.")
     successful, failed = [], []
     for entry in entries:
         try:
@@ -243,6 +249,7 @@ def _received(message: QueuedMessage, system: set[str], attribute_names: Sequenc
         "MessageGroupId": message.group_id,
         "MessageDeduplicationId": (message.dedup_id or "").split("\x00")[-1] or None,
         "SequenceNumber": message.sequence_number,
+        "DeadLetterQueueSourceArn": message.dead_letter_source,
     }
     chosen = {k: v for k, v in values.items() if k in system and v is not None}
     if chosen:

@@ -14,11 +14,16 @@ from herald.errors import InvalidParameter, MalformedPolicy
 
 DEFAULTS = {
     "VisibilityTimeout": "30",
-    "MaximumMessageSize": "262144",
+    "MaximumMessageSize": "1048576",
     "MessageRetentionPeriod": "345600",
     "DelaySeconds": "0",
     "ReceiveMessageWaitTimeSeconds": "0",
     "SqsManagedSseEnabled": "true",
+}
+FIFO_DEFAULTS = {
+    "ContentBasedDeduplication": "false",
+    "DeduplicationScope": "queue",
+    "FifoThroughputLimit": "perQueue",
 }
 READ_ONLY = (
     "ApproximateNumberOfMessages",

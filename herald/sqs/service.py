@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -35,10 +36,12 @@ MAX_TAGS = 50
 MAX_ATTRIBUTES = 10
 DEDUP_WINDOW_SECONDS = 300
 PURGE_INTERVAL_SECONDS = 60
+RECREATE_WAIT_SECONDS = 60
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,250})?")
 _INVALID_BODY = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _FIFO_ID = re.compile(r"[!-~]{1,128}")
+_HANDLE = re.compile(r"[A-Za-z0-9_-]{64}")  # what receive issues: 48 random bytes
 
 
 class QueueDoesNotExist(NotFound):
@@ -58,6 +61,10 @@ class MessageNotInflight(CallerFault):
 
 
 class PurgeQueueInProgress(CallerFault):
+    pass
+
+
+class QueueDeletedRecently(CallerFault):
     pass
 
 
@@ -95,6 +102,8 @@ class SQSService:
         self._encryption = QueueEncryption(keys, clock) if keys is not None else None
         self._arrivals: dict[str, asyncio.Event] = {}
         self._purged: dict[str, float] = {}
+        self._deleted: dict[str, float] = {}
+        self._sequence = _Sequence()
         self._policies: dict[str, Policy | None] = {}
 
     # -- queues ------------------------------------------------------------------------
@@ -125,7 +134,14 @@ class SQSService:
         arn = f"arn:aws:sqs:{ctx.region}:{account}:{name}"
         await self._authorize(ctx, "CreateQueue", arn, None)
         now = self._clock.now()
-        wanted = {**qa.DEFAULTS, **requested}
+        deleted = self._deleted.get(arn)
+        if deleted is not None and now - deleted < RECREATE_WAIT_SECONDS:
+            raise QueueDeletedRecently(
+                "You must wait 60 seconds after deleting a queue before you can create "
+                "another queue with the same name."
+            )
+        await self._check_redrive(requested, fifo)
+        wanted = {**qa.DEFAULTS, **(qa.FIFO_DEFAULTS if fifo else {}), **requested}
         if requested.get("KmsMasterKeyId"):
             wanted.setdefault("SqsManagedSseEnabled", "false")
             wanted["SqsManagedSseEnabled"] = requested.get("SqsManagedSseEnabled", "false")
@@ -170,6 +186,8 @@ class SQSService:
     async def delete_queue(self, ctx: RequestContext, url: str | None) -> None:
         queue = await self.queue(ctx, url, "DeleteQueue")
         await self._store.delete_queue(queue.arn)
+        self._deleted[queue.arn] = self._clock.now()
+        self._purged.pop(queue.arn, None)
 
     async def get_attributes(
         self, ctx: RequestContext, url: str | None, names: Sequence[str]
@@ -198,6 +216,7 @@ class SQSService:
         queue = await self.queue(ctx, url, "SetQueueAttributes")
         fifo = queue.attributes.get("FifoQueue") == "true"
         changes = qa.checked(attributes, fifo, creating=False)
+        await self._check_redrive(changes, fifo)
         # One kind of server-side encryption at a time: choosing one turns the other off.
         if changes.get("KmsMasterKeyId"):
             changes.setdefault("SqsManagedSseEnabled", "false")
@@ -346,8 +365,15 @@ class SQSService:
         queue = await self.queue(ctx, url, "DeleteMessage")
         _check_handle(handle)
         assert handle is not None
-        # Deleting a message that is gone already succeeds, as in SQS.
-        await self._store.delete_message(queue.arn, handle)
+        # Deleting a message that is gone already succeeds, as in SQS; a FIFO queue
+        # refuses a handle whose visibility timeout has passed.
+        fifo = queue.attributes.get("FifoQueue") == "true"
+        status = await self._store.delete_message(queue.arn, handle, self._clock.now(), fifo)
+        if status == "expired":
+            raise InvalidParameter(
+                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt "
+                "handle has expired."
+            )
 
     async def change_visibility(
         self, ctx: RequestContext, url: str | None, handle: str | None, timeout: int | None
@@ -362,13 +388,10 @@ class SQSService:
             )
         now = self._clock.now()
         status = await self._store.change_visibility(queue.arn, handle, now + timeout, now)
-        if status == "not-in-flight":
-            raise MessageNotInflight(
-                "Message does not exist or is not available for visibility timeout change."
-            )
         if status == "unknown":
-            raise ReceiptHandleIsInvalid(
-                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+            raise InvalidParameter(
+                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does "
+                "not exist or is not available for visibility timeout change."
             )
 
     # -- helpers -----------------------------------------------------------------------
@@ -429,10 +452,10 @@ class SQSService:
                         "The queue should either have ContentBasedDeduplication enabled or "
                         "MessageDeduplicationId provided explicitly"
                     )
-                dedup_id = qa.md5_body(m.body) + qa.md5_body(m.body[::-1])
+                dedup_id = hashlib.sha256(m.body.encode()).hexdigest()
             if queue.attributes.get("DeduplicationScope") == "messageGroup":
                 dedup_id = f"{group_id}\x00{dedup_id}"
-            sequence = f"{int(now * 1_000_000):020d}{ids.uuid4()[:6]}"
+            sequence = self._sequence.next(now)
         elif dedup_id is not None:
             raise InvalidParameter(
                 "The request include parameter MessageDeduplicationId that is not valid for "
@@ -454,6 +477,23 @@ class SQSService:
             dedup_id=dedup_id,
             sequence_number=sequence,
         )
+
+    async def _check_redrive(self, attributes: Mapping[str, str], fifo: bool) -> None:
+        text = attributes.get("RedrivePolicy")
+        if not text:
+            return
+        target = json.loads(text)["deadLetterTargetArn"]
+        queue = await self._store.get_queue(target)
+        if queue is None:
+            raise InvalidParameter(
+                f"Value {text} for parameter RedrivePolicy is invalid. Reason: Dead letter "
+                "target does not exist."
+            )
+        if (queue.attributes.get("FifoQueue") == "true") != fifo:
+            raise InvalidParameter(
+                f"Value {text} for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                "queue must be same type of queue as the source."
+            )
 
     async def _authorize(
         self, ctx: RequestContext, action: str, resource: str, queue: QueueRecord | None
@@ -489,6 +529,17 @@ class SQSService:
         return self._policies.get(text)
 
 
+class _Sequence:
+    """FIFO sequence numbers: decimal, 20 digits, increasing within this process."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self, now: float) -> str:
+        self._last = max(self._last + 1, int(now * 1_000_000) * 1000)
+        return f"{self._last:020d}"
+
+
 def queue_arn(ctx: RequestContext, url: str) -> str | None:
     """The ARN of the queue a QueueUrl names: its path is /ACCOUNT/NAME on any host."""
     path = url.split("://", 1)[-1].split("/", 1)[-1] if "/" in url else ""
@@ -509,7 +560,7 @@ def _dead_letter(queue: QueueRecord) -> tuple[str, int] | None:
 def _check_handle(handle: str | None) -> None:
     if not handle:
         raise MissingParameter("The request must contain the parameter ReceiptHandle.")
-    if len(handle) > 1024 or not handle.isascii():
+    if not _HANDLE.fullmatch(handle):
         raise ReceiptHandleIsInvalid(
             f'The input receipt handle "{handle[:64]}" is not a valid receipt handle.'
         )

@@ -17,7 +17,7 @@ _QUEUE_COLUMNS = "arn, account_id, region, name, attributes, tags, created_at, u
 _MESSAGE_COLUMNS = (
     "message_id, queue_arn, body, body_format, md5_body, message_attributes, md5_attributes, "
     "sender_id, sent_at, visible_at, expires_at, receive_count, first_received_at, "
-    "receipt_handle, group_id, dedup_id, sequence_number"
+    "receipt_handle, group_id, dedup_id, sequence_number, dead_letter_source"
 )
 
 
@@ -139,7 +139,7 @@ class SQLiteSQS:
                     )
                 c.execute(
                     f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _message_row(message),
                 )
                 stored.append(message)
@@ -186,8 +186,8 @@ class SQLiteSQS:
                     # queue, as it is (SQS "Using dead-letter queues").
                     c.execute(
                         "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
-                        "receive_count = 0, receipt_handle = NULL WHERE message_id = ?",
-                        (dead_letter[0], now, message.message_id),
+                        "receipt_handle = NULL, dead_letter_source = ? WHERE message_id = ?",
+                        (dead_letter[0], now, queue_arn, message.message_id),
                     )
                     continue
                 if fifo and message.group_id in busy:
@@ -217,15 +217,26 @@ class SQLiteSQS:
         result: list[QueuedMessage] = await self._worker.call(job)
         return result
 
-    async def delete_message(self, queue_arn: str, receipt_handle: str) -> bool:
-        def job(c: sqlite3.Connection) -> bool:
+    async def delete_message(
+        self, queue_arn: str, receipt_handle: str, now: float, fifo: bool
+    ) -> str:
+        def job(c: sqlite3.Connection) -> str:
+            if fifo:
+                row = c.execute(
+                    "SELECT visible_at FROM sqs_messages WHERE queue_arn = ? "
+                    "AND receipt_handle = ?",
+                    (queue_arn, receipt_handle),
+                ).fetchone()
+                if row is not None and row[0] <= now:
+                    return "expired"
             cursor = c.execute(
                 "DELETE FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
                 (queue_arn, receipt_handle),
             )
-            return cursor.rowcount == 1
+            return "deleted" if cursor.rowcount == 1 else "gone"
 
-        return bool(await self._worker.call(job))
+        result: str = await self._worker.call(job)
+        return result
 
     async def change_visibility(
         self, queue_arn: str, receipt_handle: str, visible_at: float, now: float
@@ -237,8 +248,6 @@ class SQLiteSQS:
             ).fetchone()
             if row is None:
                 return "unknown"
-            if row[0] <= now:
-                return "not-in-flight"
             c.execute(
                 "UPDATE sqs_messages SET visible_at = ? WHERE queue_arn = ? AND receipt_handle = ?",
                 (visible_at, queue_arn, receipt_handle),
@@ -285,6 +294,7 @@ def _message_row(m: QueuedMessage) -> tuple[Any, ...]:
         m.message_id, m.queue_arn, m.body, m.body_format, m.md5_body, m.message_attributes,
         m.md5_attributes, m.sender_id, m.sent_at, m.visible_at, m.expires_at, m.receive_count,
         m.first_received_at, m.receipt_handle, m.group_id, m.dedup_id, m.sequence_number,
+        m.dead_letter_source,
     )  # fmt: skip
 
 
@@ -307,4 +317,5 @@ def _message(row: Any) -> QueuedMessage:
         group_id=row[14],
         dedup_id=row[15],
         sequence_number=row[16],
+        dead_letter_source=row[17],
     )

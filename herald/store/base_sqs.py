@@ -40,6 +40,7 @@ class QueuedMessage:
     group_id: str | None = None
     dedup_id: str | None = None
     sequence_number: str | None = None
+    dead_letter_source: str | None = None  # the queue it was moved from, in a DLQ
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,17 @@ class SQSStore(ABC):
         message of a group that has one in flight."""
 
     @abstractmethod
-    async def delete_message(self, queue_arn: str, receipt_handle: str) -> bool:
-        """False when no message has that handle (already deleted, or never issued)."""
+    async def delete_message(
+        self, queue_arn: str, receipt_handle: str, now: float, fifo: bool
+    ) -> str:
+        """ "deleted", "gone" (no message has that handle) or, for FIFO queues, "expired"
+        (the handle's visibility timeout has passed; nothing is deleted)."""
 
     @abstractmethod
     async def change_visibility(
         self, queue_arn: str, receipt_handle: str, visible_at: float, now: float
     ) -> str:
-        """ "ok", "not-in-flight" or "unknown"."""
+        """ "ok" or "unknown" (no message has that handle)."""
 
     @abstractmethod
     async def purge_queue(self, queue_arn: str) -> None: ...

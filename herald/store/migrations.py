@@ -328,4 +328,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        10,
+        ["ALTER TABLE sqs_messages ADD COLUMN dead_letter_source TEXT"],
+    ),
 ]
