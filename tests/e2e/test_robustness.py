@@ -313,10 +313,11 @@ def test_a_declared_body_over_1_mib_is_refused_before_it_is_sent(server: HeraldP
     assert (reply.status, reply.code) == (413, "RequestEntityTooLarge")
 
 
-def test_a_chunked_body_over_1_mib_is_refused(server: HeraldProcess) -> None:
-    # Given a chunked request, with no declared length, whose chunks add up to 1 MiB + 1
+def test_a_chunked_body_over_the_limit_is_refused(server: HeraldProcess) -> None:
+    # Given a chunked request, with no declared length, whose chunks add up to the default
+    # limit (2 MiB) + 1
     chunk = b"x" * (64 * 1024)
-    chunks = [chunk] * 16 + [b"x"]
+    chunks = [chunk] * 32 + [b"x"]
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
     head = (
         f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{server.http_port}\r\n"
