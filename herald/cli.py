@@ -22,6 +22,7 @@ import uvicorn
 
 from herald import __version__, admin, audit, config, kms_cost
 from herald.clock import SystemClock
+from herald.delivery.worker import DeliveryWorker
 from herald.edge.app import HeraldApp
 from herald.edge.authn import Authenticator
 from herald.edge.bootstrap import bootstrap
@@ -245,6 +246,9 @@ async def _serve(
             Quotas(settings.kms_crypto_rps, settings.kms_management_rps),
             lambda exc: wire_errors.lookup(wire_errors.KMS, exc).code,
         )
+        sqs = SQSService(
+            store, clock, authorizer, ServiceKeys(keys, crypto, key_access, gate, "sqs")
+        )
         sns = SNSService(
             store,
             clock,
@@ -252,19 +256,20 @@ async def _serve(
             ServiceKeys(keys, crypto, key_access, gate, "sns"),
             settings.data_key_reuse_seconds,
         )
+        worker = DeliveryWorker(store, clock, sqs, sns.opener, _public_url(settings, tls_sock))
+        sns.publisher.on_deliveries = worker.wake
         app = HeraldApp(
             sns=sns,
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
             sts=STSService(store, clock, authorizer),
-            sqs=SQSService(
-                store, clock, authorizer, ServiceKeys(keys, crypto, key_access, gate, "sqs")
-            ),
+            sqs=sqs,
             kms=kms_api.KMS(keys, crypto, gate, Grants(store, clock, key_access)),
             authenticator=authenticator,
             clock=clock,
             max_body=settings.max_request_bytes,
             trusted_proxies=settings.trusted_proxies,
             metrics=gate if settings.metrics else None,
+            certificates=worker.certificate,
         )
         servers = [
             _Server(_uvicorn_config(app, settings)),
@@ -275,15 +280,24 @@ async def _serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _stop, servers)
         ticker = asyncio.create_task(_tick(keys))
+        delivering = asyncio.create_task(worker.run())
         try:
             await asyncio.gather(
                 servers[0].serve(sockets=[http_sock]), servers[1].serve(sockets=[tls_sock])
             )
         finally:
             ticker.cancel()
+            delivering.cancel()
     finally:
         await store.close()
         log.info("store closed; Herald stopped")
+
+
+def _public_url(settings: config.Settings, tls_sock: socket.socket) -> str:
+    """Herald's HTTPS endpoint as subscribers reach it, for SigningCertURL."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    port = tls_sock.getsockname()[1]
+    return f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
 
 
 async def _check_root_key(

@@ -24,7 +24,15 @@ from herald.edge.authn import Authenticator
 from herald.iam.facade import IAM
 from herald.kms.gate import Gate
 from herald.protocols import errors as wire_errors
-from herald.protocols import iam_api, kms_api, query, sns_api, sqs_api, sts_api
+from herald.protocols import (
+    iam_api,
+    kms_api,
+    query,
+    sns_api,
+    sqs_api,
+    sqs_query_api,
+    sts_api,
+)
 from herald.protocols import json as json_codec
 from herald.protocols import xml as xml_render
 from herald.sns.service import SNSService
@@ -43,6 +51,7 @@ DEFAULT_MAX_BODY = 2 * 1024 * 1024
 BODY_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/_herald/health"
 METRICS_PATH = "/metrics"
+CERT_PREFIX = "/SimpleNotificationService-"
 
 
 @dataclass(frozen=True)
@@ -166,12 +175,14 @@ class HeraldApp:
         max_body: int = DEFAULT_MAX_BODY,
         trusted_proxies: tuple[str, ...] = (),
         metrics: Gate | None = None,
+        certificates: Callable[[str], bytes | None] | None = None,
     ) -> None:
         self._auth = authenticator
         self._clock = clock
         self._max_body = max_body
         self._proxies = [ipaddress.ip_network(c, strict=False) for c in trusted_proxies]
         self._metrics = metrics
+        self._certificates = certificates
         self._services: dict[str, QueryService] = {
             "sns": QueryService(
                 "sns", sns_api.NAMESPACE, sns_api.VERSION, sns_api.ACTIONS, wire_errors.SNS, sns
@@ -189,6 +200,14 @@ class HeraldApp:
                 "kms", kms_api.TARGET_PREFIX, kms_api.ACTIONS, wire_errors.KMS, kms
             )
         if sqs is not None:
+            self._services["sqs"] = QueryService(
+                "sqs",
+                sqs_query_api.NAMESPACE,
+                sqs_query_api.VERSION,
+                sqs_query_api.ACTIONS,
+                wire_errors.SQS_QUERY,
+                sqs,
+            )
             self._json["sqs"] = JSONService(
                 "sqs",
                 sqs_api.TARGET_PREFIX,
@@ -228,6 +247,9 @@ class HeraldApp:
         request_id = ids.uuid4()
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             return Response(200, b'{"status":"ok"}', "application/json", request_id)
+        certificate = self._certificate(scope)
+        if certificate is not None:
+            return Response(200, certificate, "application/x-pem-file", request_id)
         if scope["path"] == METRICS_PATH and scope["method"] == "GET" and self._metrics:
             body = prometheus.render(self._metrics.counts).encode()
             return Response(200, body, prometheus.CONTENT_TYPE, request_id)
@@ -244,7 +266,10 @@ class HeraldApp:
             )
             claims = sigv4.parse(request)
             json_service = self._json.get(claims.service)
-            if json_service is not None:
+            # SQS speaks both: JSON when X-Amz-Target names the operation, else Query.
+            if json_service is not None and (
+                claims.service not in self._services or request.header("x-amz-target")
+            ):
                 return await self._json_call(json_service, request, claims, scope, body, request_id)
             service = self._services.get(claims.service, self._fallback)
             if service is self._fallback:
@@ -290,6 +315,15 @@ class HeraldApp:
             user_agent=request.header("user-agent"),
             endpoint=_endpoint(scope, request),
         )
+
+    def _certificate(self, scope: Scope) -> bytes | None:
+        """The certificate at a SigningCertURL (/SimpleNotificationService-NAME.pem)."""
+        path = scope["path"]
+        if self._certificates is None or scope["method"] != "GET":
+            return None
+        if not (path.startswith(CERT_PREFIX) and path.endswith(".pem")):
+            return None
+        return self._certificates(path[len(CERT_PREFIX) : -len(".pem")])
 
     def _secure(self, scope: Scope, request: sigv4.HTTPRequest) -> bool:
         """Over TLS, or from a trusted TLS-terminating proxy that says the client used it."""

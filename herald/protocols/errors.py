@@ -221,6 +221,12 @@ SQS_QUERY_CODES = {
     "KmsThrottled": "KMS.ThrottlingException",
 }
 
+# The same errors as the SQS Query protocol names them.
+SQS_QUERY: ErrorTable = {
+    cls: WireError(SQS_QUERY_CODES.get(wire.code, wire.code), wire.status, wire.sender_fault)
+    for cls, wire in SQS.items()
+}
+
 INTERNAL = WireError("InternalFailure", 500, sender_fault=False)
 
 

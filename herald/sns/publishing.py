@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from herald import ids
 from herald.clock import Clock
@@ -26,8 +27,10 @@ from herald.errors import (
 )
 from herald.sns import arns, validation
 from herald.sns.encryption import TopicEncryption
+from herald.sns.filter_match import matches as filter_matches
 from herald.sns.topics import Topics
-from herald.store.base import MessageRecord, Store, TopicRecord
+from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
+from herald.store.base_delivery import DeliveryRecord
 from herald.types import RequestContext
 
 RawAttribute = tuple[str | None, str | None, str | None, str | None]
@@ -68,12 +71,21 @@ class _Sequence:
 
 class Publisher:
     def __init__(
-        self, store: Store, clock: Clock, topics: Topics, encryption: TopicEncryption
+        self,
+        store: Store,
+        clock: Clock,
+        topics: Topics,
+        encryption: TopicEncryption,
+        on_deliveries: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_deliveries`` hears that deliveries were written (to wake a worker)."""
         self._store = store
         self._clock = clock
         self._topics = topics
         self._encryption = encryption
+        self._on_deliveries = on_deliveries
+        self._subscribers: dict[str, list[SubscriptionRecord]] = {}
+        self.on_deliveries = on_deliveries
         self._sequence = _Sequence()
 
     async def publish(
@@ -95,8 +107,11 @@ class Publisher:
             ctx, arn, "Publish", field="TopicArn" if topic_arn else "TargetArn"
         )
         record, _ = self._record(ctx, topic, message, _limit(topic), batch=None)
+        deliveries = await self._deliveries(topic, [record])
         (record,) = await self._encryption.seal(ctx, topic, [record])
-        await self._store.add_messages([record])
+        await self._store.add_messages([record], deliveries)
+        if deliveries:
+            self.on_deliveries()
         return Published(None, record.message_id, record.sequence_number)
 
     async def publish_batch(
@@ -137,12 +152,66 @@ class Publisher:
             raise BatchRequestTooLong(
                 "The length of all the messages put together is more than the limit."
             )
+        deliveries = await self._deliveries(topic, records)
         records = await self._encryption.seal(ctx, topic, records)
-        await self._store.add_messages(records)
+        await self._store.add_messages(records, deliveries)
+        if deliveries:
+            self.on_deliveries()
         return [
             Published(e.entry_id, r.message_id, r.sequence_number)
             for e, r in zip(entries, records, strict=True)
         ]
+
+    def forget(self, topic_arn: str) -> None:
+        """The topic's subscriptions changed."""
+        self._subscribers.pop(topic_arn, None)
+
+    async def _deliveries(
+        self, topic: TopicRecord, records: Sequence[MessageRecord]
+    ) -> list[DeliveryRecord]:
+        """A delivery for each message and each confirmed subscription its filter policy
+        admits, written with the message (deliveries exist before the publish is
+        acknowledged). This version delivers to SQS queues."""
+        subscribers = await self._confirmed(topic.arn)
+        now = self._clock.now()
+        deliveries = []
+        for record in records:
+            attributes = json.loads(record.attributes)
+            for sub in subscribers:
+                if not _admits(sub, attributes, record):
+                    continue
+                deliveries.append(
+                    DeliveryRecord(
+                        delivery_id=ids.uuid4(),
+                        message_id=record.message_id,
+                        topic_arn=topic.arn,
+                        subscription_arn=sub.arn,
+                        protocol=sub.protocol,
+                        endpoint=sub.endpoint,
+                        raw=sub.attributes.get("RawMessageDelivery") == "true",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+        return deliveries
+
+    async def _confirmed(self, topic_arn: str) -> list[SubscriptionRecord]:
+        cached = self._subscribers.get(topic_arn)
+        if cached is not None:
+            return cached
+        found: list[SubscriptionRecord] = []
+        after: str | None = None
+        while True:
+            page = await self._store.list_subscriptions_by_topic(topic_arn, after, 1000)
+            found += [s for s in page if s.confirmed and s.protocol in DELIVERED_PROTOCOLS]
+            if len(page) < 1000:
+                break
+            after = page[-1].arn
+        if len(self._subscribers) >= 10_000:
+            self._subscribers.clear()
+        self._subscribers[topic_arn] = found
+        return found
 
     def _record(
         self,
@@ -248,6 +317,19 @@ def _target(topic_arn: str | None, target_arn: str | None, phone_number: str | N
             )
         arns.topic_arn(target_arn, "TargetArn")
     return topic_arn if topic_arn is not None else target_arn or ""
+
+
+# Protocols this version delivers to; subscriptions of others are kept but not yet served.
+DELIVERED_PROTOCOLS = frozenset({"sqs"})
+
+
+def _admits(sub: SubscriptionRecord, attributes: dict[str, Any], record: MessageRecord) -> bool:
+    text = sub.attributes.get("FilterPolicy")
+    if not text:
+        return True
+    scope = sub.attributes.get("FilterPolicyScope", "MessageAttributes")
+    body = record.body.decode("utf-8", "replace")
+    return bool(filter_matches(json.loads(text), scope, attributes, body))
 
 
 def _limit(topic: TopicRecord) -> int:

@@ -34,7 +34,9 @@ class SNSService:
         """``keys`` is the key service topic encryption uses; without it, a topic with a
         KmsMasterKeyId cannot be published to (KMSInvalidState)."""
         self.topics = Topics(store, clock, authorizer or Authorizer(Identities(store), clock))
-        self.subscriptions = Subscriptions(store, clock, self.topics)
+        self.subscriptions = Subscriptions(
+            store, clock, self.topics, on_change=lambda arn: self.publisher.forget(arn)
+        )
         keys = keys or _NoKeyService()
         self.encryption = TopicEncryption(keys, clock, data_key_reuse_seconds)
         self.opener = MessageOpener(keys, clock, data_key_reuse_seconds)

@@ -12,7 +12,7 @@ import json
 import re
 import secrets
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from herald import ids
@@ -109,10 +109,18 @@ def _check_url(value: str) -> None:
 
 
 class Subscriptions:
-    def __init__(self, store: Store, clock: Clock, topics: Topics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        topics: Topics,
+        on_change: Callable[[str], None] = lambda topic_arn: None,
+    ) -> None:
+        """``on_change`` hears of every change to a topic's subscriptions (its ARN)."""
         self._store = store
         self._clock = clock
         self._topics = topics
+        self._changed = on_change
 
     async def subscribe(
         self,
@@ -164,6 +172,7 @@ class Subscriptions:
             created_at=now,
         )
         stored, created = await self._store.create_subscription(record, MAX_SUBSCRIPTIONS_PER_TOPIC)
+        self._changed(stored.topic_arn)
         if not created:
             _check_same(stored, checked)
         if stored.confirmed or return_arn:
@@ -202,6 +211,7 @@ class Subscriptions:
             sub = await self._store.update_subscription(
                 sub.arn, confirmed=True, set_={"ConfirmationWasAuthenticated": "true"}
             )
+            self._changed(sub.topic_arn)
         return sub.arn
 
     async def unsubscribe(self, ctx: RequestContext, arn: str | None) -> None:
@@ -218,6 +228,7 @@ class Subscriptions:
         if sub.owner != ctx.principal.account_id:
             await self._topics.access.check(ctx, "Unsubscribe", sub.arn, topic)
         await self._store.delete_subscription(sub.arn)
+        self._changed(sub.topic_arn)
 
     async def get_attributes(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
         sub = await self._owned(ctx, arn, "GetSubscriptionAttributes")
@@ -270,6 +281,7 @@ class Subscriptions:
             return merged
 
         await self._store.edit_subscription_attributes(sub.arn, change)
+        self._changed(sub.topic_arn)
 
     async def list_all(
         self, ctx: RequestContext, token: str | None

@@ -291,6 +291,15 @@ class SQSService:
             event.set()
         return stored
 
+    async def deliver(self, ctx: RequestContext, queue_arn: str, message: Outgoing) -> None:
+        """Enqueue a notification for a topic (``ctx`` is the SNS service principal with
+        the topic as aws:SourceArn): the queue's policy must allow it, as in AWS."""
+        queue = await self._store.get_queue(queue_arn)
+        if queue is None:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        await self._authorize(ctx, "SendMessage", queue.arn, queue)
+        await self.enqueue(ctx, queue, [message])
+
     async def receive(
         self,
         ctx: RequestContext,

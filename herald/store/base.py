@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from herald.store.base_delivery import DeliveryRecord, DeliveryStore
 from herald.store.base_iam import IAMStore
 from herald.store.base_kms import KMSStore
 from herald.store.base_sqs import SQSStore
@@ -119,7 +120,7 @@ class Sealer(Protocol):
     def open(self, purpose: str, stored: str) -> str: ...
 
 
-class Store(IAMStore, KMSStore, SQSStore, ABC):
+class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
     """What Herald keeps. Implementations: ``sqlite.SQLiteStore`` (later PostgreSQL)."""
 
     @abstractmethod
@@ -356,8 +357,11 @@ class Store(IAMStore, KMSStore, SQSStore, ABC):
     # -- messages ----------------------------------------------------------------------
 
     @abstractmethod
-    async def add_messages(self, messages: Sequence[MessageRecord]) -> None:
-        """Commit messages durably; returns only once they are on disk."""
+    async def add_messages(
+        self, messages: Sequence[MessageRecord], deliveries: Sequence[DeliveryRecord] = ()
+    ) -> None:
+        """Commit messages and their deliveries durably, together; returns only once they
+        are on disk."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> MessageRecord | None: ...

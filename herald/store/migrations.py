@@ -332,4 +332,30 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         10,
         ["ALTER TABLE sqs_messages ADD COLUMN dead_letter_source TEXT"],
     ),
+    (
+        11,
+        [
+            """CREATE TABLE deliveries (
+                delivery_id TEXT PRIMARY KEY,
+                message_id TEXT NOT NULL,
+                topic_arn TEXT NOT NULL,
+                subscription_arn TEXT NOT NULL,
+                protocol TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                raw INTEGER NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at DOUBLE PRECISION NOT NULL,
+                lease_until DOUBLE PRECISION NOT NULL,
+                last_error TEXT,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX deliveries_due ON deliveries(next_attempt_at)",
+            """CREATE TABLE signing_keys (
+                region TEXT PRIMARY KEY,
+                private_key TEXT NOT NULL,
+                certificate TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+        ],
+    ),
 ]

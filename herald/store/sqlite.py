@@ -18,6 +18,7 @@ from herald.errors import (
     SubscriptionLimitExceeded,
     TagLimitExceeded,
 )
+from herald.store._sqlite_delivery import SQLiteDelivery, insert_deliveries
 from herald.store._sqlite_iam import SQLiteGroups, SQLiteIAM
 from herald.store._sqlite_kms import SQLiteKMS
 from herald.store._sqlite_kms_log import SQLiteKMSLog
@@ -36,6 +37,7 @@ from herald.store.base import (
     TopicCounts,
     TopicRecord,
 )
+from herald.store.base_delivery import DeliveryRecord
 
 
 class SQLiteStore(
@@ -46,6 +48,7 @@ class SQLiteStore(
     SQLiteKMS,
     SQLiteKMSLog,
     SQLiteSQS,
+    SQLiteDelivery,
     Store,
 ):
     def __init__(self, path: Path | str, sealer: Sealer | None = None) -> None:
@@ -417,7 +420,9 @@ class SQLiteStore(
 
     # -- messages ----------------------------------------------------------------------
 
-    async def add_messages(self, messages: Sequence[MessageRecord]) -> None:
+    async def add_messages(
+        self, messages: Sequence[MessageRecord], deliveries: Sequence[DeliveryRecord] = ()
+    ) -> None:
         rows = [
             (
                 m.message_id,
@@ -443,6 +448,7 @@ class SQLiteStore(
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            insert_deliveries(c, list(deliveries))
 
         await self._call(job)
 

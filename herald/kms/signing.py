@@ -1,0 +1,53 @@
+"""The keys SNS signs notifications with: an RSA key and a self-signed certificate per
+region, made on first use and kept in the store (the private key sealed by the root
+key), so the certificate at SigningCertURL is stable across restarts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from herald.clock import Clock
+from herald.kms import _aead
+from herald.store.base import Store
+from herald.store.base_delivery import SigningKey
+
+
+@dataclass(frozen=True)
+class RegionKey:
+    name: str  # the certificate's SHA-256 fingerprint, hex: part of SigningCertURL
+    signer: _aead.Signer = field(repr=False)
+    certificate: bytes
+
+
+class Keys:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._by_region: dict[str, RegionKey] = {}
+        self._by_name: dict[str, RegionKey] = {}
+
+    async def for_region(self, region: str) -> RegionKey:
+        key = self._by_region.get(region)
+        if key is not None:
+            return key
+        private = _aead.new_signing_key()
+        made = SigningKey(
+            region,
+            private,
+            _aead.self_signed_certificate(private, f"sns.{region}.amazonaws.com"),
+            self._clock.now(),
+        )
+        stored = await self._store.signing_key(region, made)
+        key = RegionKey(
+            hashlib.sha256(stored.certificate).hexdigest()[:32],
+            _aead.Signer(stored.private_key),
+            stored.certificate,
+        )
+        self._by_region[region] = key
+        self._by_name[key.name] = key
+        return key
+
+    def certificate(self, name: str) -> bytes | None:
+        key = self._by_name.get(name)
+        return None if key is None else key.certificate

@@ -1,0 +1,105 @@
+"""Deliveries and signing keys in SQLite (mixed into SQLiteStore)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from herald.store._sqlite_worker import SQLiteWorker
+from herald.store.base import Sealer
+from herald.store.base_delivery import DeliveryRecord, SigningKey
+
+_COLUMNS = (
+    "delivery_id, message_id, topic_arn, subscription_arn, protocol, endpoint, raw, attempts, "
+    "next_attempt_at, created_at"
+)
+
+
+class SQLiteDelivery:
+    _worker: SQLiteWorker
+    _sealer: Sealer
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float
+    ) -> list[DeliveryRecord]:
+        def job(c: sqlite3.Connection) -> list[DeliveryRecord]:
+            rows = c.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE next_attempt_at <= ? "
+                "AND lease_until <= ? ORDER BY next_attempt_at LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            c.executemany(
+                "UPDATE deliveries SET lease_until = ? WHERE delivery_id = ?",
+                [(now + lease_seconds, r[0]) for r in rows],
+            )
+            return [_delivery(r) for r in rows]
+
+        result: list[DeliveryRecord] = await self._worker.call(job)
+        return result
+
+    async def finish_delivery(self, delivery_id: str) -> None:
+        await self._worker.call(
+            lambda c: c.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
+        )
+
+    async def retry_delivery(self, delivery_id: str, next_attempt_at: float, error: str) -> None:
+        await self._worker.call(
+            lambda c: c.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+                "lease_until = 0, last_error = ? WHERE delivery_id = ?",
+                (next_attempt_at, error[:1024], delivery_id),
+            )
+        )
+
+    async def pending_deliveries(self) -> int:
+        def job(c: sqlite3.Connection) -> int:
+            return int(c.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
+
+        result: int = await self._worker.call(job)
+        return result
+
+    async def signing_key(self, region: str, make: SigningKey) -> SigningKey:
+        sealed = self._sealer.seal(f"signing-key:{region}", make.private_key.decode())
+
+        def job(c: sqlite3.Connection) -> tuple[Any, ...]:
+            c.execute(
+                "INSERT OR IGNORE INTO signing_keys(region, private_key, certificate, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (region, sealed, make.certificate.decode(), make.created_at),
+            )
+            row: tuple[Any, ...] = c.execute(
+                "SELECT private_key, certificate, created_at FROM signing_keys WHERE region = ?",
+                (region,),
+            ).fetchone()
+            return row
+
+        row = await self._worker.call(job)
+        private = self._sealer.open(f"signing-key:{region}", row[0]).encode()
+        return SigningKey(region, private, row[1].encode(), row[2])
+
+
+def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -> None:
+    c.executemany(
+        f"INSERT INTO deliveries({_COLUMNS}, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        [
+            (
+                d.delivery_id,
+                d.message_id,
+                d.topic_arn,
+                d.subscription_arn,
+                d.protocol,
+                d.endpoint,
+                int(d.raw),
+                d.attempts,
+                d.next_attempt_at,
+                d.created_at,
+            )
+            for d in deliveries
+        ],
+    )
+
+
+def _delivery(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9]
+    )

@@ -1,0 +1,54 @@
+"""The store interface for deliveries: one row per (message, subscription) written with
+the message, before the publish is acknowledged, and removed once delivered."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    delivery_id: str
+    message_id: str
+    topic_arn: str
+    subscription_arn: str
+    protocol: str
+    endpoint: str
+    raw: bool
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    region: str
+    private_key: bytes = field(repr=False)  # PEM, sealed by the store's sealer at rest
+    certificate: bytes  # PEM
+    created_at: float
+
+
+class DeliveryStore(ABC):
+    @abstractmethod
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float
+    ) -> list[DeliveryRecord]:
+        """Due deliveries no one holds, now held for ``lease_seconds``: a node that dies
+        leaves them to be taken again when the lease ends."""
+
+    @abstractmethod
+    async def finish_delivery(self, delivery_id: str) -> None:
+        """Delivered (or given up): the row goes."""
+
+    @abstractmethod
+    async def retry_delivery(
+        self, delivery_id: str, next_attempt_at: float, error: str
+    ) -> None: ...
+
+    @abstractmethod
+    async def pending_deliveries(self) -> int: ...
+
+    @abstractmethod
+    async def signing_key(self, region: str, make: SigningKey) -> SigningKey:
+        """The region's signing key: the stored one, or ``make`` stored now."""
