@@ -39,10 +39,13 @@ async def _publisher(target: Target, topic: str, deadline: float, sent: list[int
     writer.close()
 
 
-def _drain(client: Any, url: str, expected: int, latencies: list[float], stop: float) -> None:
+def _drain(client: Any, url: str, expected: int, latencies: list[float], stop: list[float]) -> None:
     got = 0
-    while got < expected and time.time() < stop:
-        answer = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    while got < expected and time.time() < stop[0]:
+        try:
+            answer = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        except Exception:
+            return  # the server is gone: the run is over
         messages = answer.get("Messages", [])
         now = time.time()
         for message in messages:
@@ -85,7 +88,7 @@ def run(port: int, secret: str, queues: int, seconds: float) -> None:
         await asyncio.gather(*(_publisher(target, topic, start + seconds, sent) for _ in range(8)))
 
     latencies: list[float] = []
-    stop = time.time() + seconds + 120
+    stop = [time.time() + seconds + 120]
     drainers = [
         threading.Thread(target=_drain, args=(sqs, url, 10**9, latencies, stop), daemon=True)
         for url in urls
@@ -94,9 +97,12 @@ def run(port: int, secret: str, queues: int, seconds: float) -> None:
         thread.start()
     asyncio.run(publish_all())
     expected = sent[0] * queues
-    while len(latencies) < expected and time.time() < stop:
+    while len(latencies) < expected and time.time() < stop[0]:
         time.sleep(0.2)
     elapsed = time.perf_counter() - start
+    stop[0] = 0
+    for thread in drainers:
+        thread.join(5)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     print(
         f"{queues:>2} queue(s): {sent[0]} publishes, {len(latencies)}/{expected} delivered, "

@@ -19,7 +19,8 @@ import base64
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from herald.clock import Clock
 from herald.errors import HeraldError
@@ -27,15 +28,16 @@ from herald.kms import signing
 from herald.sns import notifications
 from herald.sns.encryption import MessageOpener
 from herald.sqs.service import Outgoing, SQSService
-from herald.store.base import MessageRecord, Store
+from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
 from herald.types import Principal, RequestContext
 
 log = logging.getLogger("herald.delivery")
 LEASE_SECONDS = 60.0
-BATCH = 50
+BATCH = 200
 GIVE_UP_SECONDS = 23 * 86400
 SNS_PRINCIPAL = "sns.amazonaws.com"
+T = TypeVar("T")
 
 
 def next_attempt(attempts: int, now: float) -> float:
@@ -70,6 +72,7 @@ class DeliveryWorker:
         self._keys = signing.Keys(store, clock)
         self.delivered = 0
         self.failed = 0
+        self._round = _Round(store)
 
     def wake(self) -> None:
         """New deliveries were written."""
@@ -92,10 +95,16 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Deliver what is due now; the number of deliveries handled."""
         claimed = await self._store.claim_deliveries(self._clock.now(), BATCH, LEASE_SECONDS)
-        await asyncio.gather(*(self._attempt(d) for d in claimed))
+        if not claimed:
+            return 0
+        # One read per message and subscription for the whole round, not per delivery.
+        self._round = _Round(self._store)
+        outcomes = await asyncio.gather(*(self._attempt(d) for d in claimed))
+        await self._store.finish_deliveries([d for d in outcomes if d is not None])
         return len(claimed)
 
-    async def _attempt(self, delivery: DeliveryRecord) -> None:
+    async def _attempt(self, delivery: DeliveryRecord) -> str | None:
+        """The delivery's id when it is done with (delivered or given up), else None."""
         try:
             await self._deliver(delivery)
         except (HeraldError, OSError, ValueError) as exc:
@@ -103,19 +112,18 @@ class DeliveryWorker:
             now = self._clock.now()
             if now - delivery.created_at > GIVE_UP_SECONDS:
                 log.warning("giving up delivery %s: %s", delivery.delivery_id, exc)
-                await self._store.finish_delivery(delivery.delivery_id)
-                return
+                return delivery.delivery_id
             reason = exc.message if isinstance(exc, HeraldError) else type(exc).__name__
             await self._store.retry_delivery(
                 delivery.delivery_id, next_attempt(delivery.attempts + 1, now), reason
             )
-            return
+            return None
         self.delivered += 1
-        await self._store.finish_delivery(delivery.delivery_id)
+        return delivery.delivery_id
 
     async def _deliver(self, delivery: DeliveryRecord) -> None:
-        message = await self._store.get_message(delivery.message_id)
-        subscription = await self._store.get_subscription(delivery.subscription_arn)
+        message = await self._round.message(delivery.message_id)
+        subscription = await self._round.subscription(delivery.subscription_arn)
         if message is None or subscription is None:
             return  # unsubscribed (or the message is gone): nothing to deliver
         region = delivery.topic_arn.split(":")[3]
@@ -154,7 +162,7 @@ class DeliveryWorker:
         delivery: DeliveryRecord,
         region: str,
     ) -> str:
-        topic = await self._store.get_topic(message.topic_arn)
+        topic = await self._round.topic(message.topic_arn)
         version = (topic.attributes.get("SignatureVersion") if topic else None) or "1"
         key = await self._keys.for_region(region)
         fields = notifications.notification(
@@ -186,6 +194,34 @@ class DeliveryWorker:
     def certificate(self, name: str) -> bytes | None:
         """The PEM certificate served at SigningCertURL, if ``name`` is one of ours."""
         return self._keys.certificate(name)
+
+
+class _Round:
+    """Records read once per round of deliveries (a message fans out to many)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._messages: dict[str, asyncio.Future[MessageRecord | None]] = {}
+        self._subscriptions: dict[str, asyncio.Future[SubscriptionRecord | None]] = {}
+        self._topics: dict[str, asyncio.Future[TopicRecord | None]] = {}
+
+    async def message(self, message_id: str) -> MessageRecord | None:
+        return await _once(self._messages, message_id, self._store.get_message)
+
+    async def subscription(self, arn: str) -> SubscriptionRecord | None:
+        return await _once(self._subscriptions, arn, self._store.get_subscription)
+
+    async def topic(self, arn: str) -> TopicRecord | None:
+        return await _once(self._topics, arn, self._store.get_topic)
+
+
+async def _once(
+    cache: dict[str, asyncio.Future[T]], key: str, read: Callable[[str], Awaitable[T]]
+) -> T:
+    future = cache.get(key)
+    if future is None:
+        future = cache[key] = asyncio.ensure_future(read(key))
+    return await future
 
 
 def _sqs_attributes(attributes: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, object]]:

@@ -42,6 +42,15 @@ class SQLiteDelivery:
             lambda c: c.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
         )
 
+    async def finish_deliveries(self, delivery_ids: list[str]) -> None:
+        if not delivery_ids:
+            return
+        await self._worker.call(
+            lambda c: c.executemany(
+                "DELETE FROM deliveries WHERE delivery_id = ?", [(d,) for d in delivery_ids]
+            )
+        )
+
     async def retry_delivery(self, delivery_id: str, next_attempt_at: float, error: str) -> None:
         await self._worker.call(
             lambda c: c.execute(

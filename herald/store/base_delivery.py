@@ -42,6 +42,10 @@ class DeliveryStore(ABC):
         """Delivered (or given up): the row goes."""
 
     @abstractmethod
+    async def finish_deliveries(self, delivery_ids: list[str]) -> None:
+        """Many at once."""
+
+    @abstractmethod
     async def retry_delivery(
         self, delivery_id: str, next_attempt_at: float, error: str
     ) -> None: ...
