@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import ipaddress
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +179,7 @@ class HeraldApp:
         certificates: Callable[[str], bytes | None] | None = None,
     ) -> None:
         self._auth = authenticator
+        self._sns = sns
         self._clock = clock
         self._max_body = max_body
         self._proxies = [ipaddress.ip_network(c, strict=False) for c in trusted_proxies]
@@ -254,6 +256,9 @@ class HeraldApp:
             body = prometheus.render(self._metrics.counts).encode()
             return Response(200, body, prometheus.CONTENT_TYPE, request_id)
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        link = await self._unsubscribe_link(scope, headers, request_id)
+        if link is not None:
+            return link
         service = self._fallback
         try:
             body = await self._read_body(scope, receive, headers)
@@ -285,6 +290,27 @@ class HeraldApp:
         except Exception as exc:
             log.exception("request %s failed", request_id)
             return self._answering(service, headers).error(exc, request_id)
+
+    async def _unsubscribe_link(
+        self, scope: Scope, headers: list[tuple[str, str]], request_id: str
+    ) -> Response | None:
+        """GET /?Action=Unsubscribe&SubscriptionArn=...: the UnsubscribeURL in messages,
+        which works without credentials, as in SNS."""
+        if scope["method"] != "GET" or scope["path"] != "/":
+            return None
+        raw = scope.get("query_string", b"").decode("latin-1")
+        params = dict(urllib.parse.parse_qsl(raw))
+        if params.get("Action") != "Unsubscribe" or "X-Amz-Signature" in params:
+            return None
+        if any(k == "authorization" for k, _ in headers):
+            return None
+        service = self._services["sns"]
+        try:
+            await self._sns.subscriptions.unsubscribe_by_link(params.get("SubscriptionArn"))
+        except errors.HeraldError as exc:
+            return service.error(exc, request_id)
+        body = xml_render.response("Unsubscribe", service.namespace, None, request_id)
+        return Response(200, body, "text/xml", request_id)
 
     def _answering(
         self, service: QueryService, headers: list[tuple[str, str]]

@@ -143,7 +143,9 @@ async def subscribe(sns: SNSService, ctx: RequestContext, p: QueryParams) -> Res
 
 
 async def confirm_subscription(sns: SNSService, ctx: RequestContext, p: QueryParams) -> Result:
-    arn = await sns.subscriptions.confirm(ctx, p.get("TopicArn"), p.get("Token"))
+    arn = await sns.subscriptions.confirm(
+        ctx, p.get("TopicArn"), p.get("Token"), p.get("AuthenticateOnUnsubscribe")
+    )
     return [xml.el("SubscriptionArn", arn)]
 
 

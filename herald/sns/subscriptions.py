@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from herald import ids
 from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
-from herald.errors import InvalidParameter, NotFound
+from herald.errors import AccessDenied, InvalidParameter, NotFound
 from herald.sns import arns, attributes, filter_policy, validation
 from herald.sns.access import require_secure
 from herald.sns.topics import (
@@ -189,7 +189,13 @@ class Subscriptions:
         if protocol not in LARGE_MESSAGE_PROTOCOLS or len(existing) >= LARGE_MESSAGE_SUBSCRIPTIONS:
             raise InvalidParameter(LARGE_MESSAGE_RULE)
 
-    async def confirm(self, ctx: RequestContext, topic_arn: str | None, token: str | None) -> str:
+    async def confirm(
+        self,
+        ctx: RequestContext,
+        topic_arn: str | None,
+        token: str | None,
+        authenticate_on_unsubscribe: str | None = None,
+    ) -> str:
         """Confirm a pending subscription with its token; repeating it is harmless.
 
         Raises InvalidParameter (malformed or unknown token, wrong topic).
@@ -208,11 +214,30 @@ class Subscriptions:
         ):
             raise InvalidParameter("Invalid parameter: Token")
         if not sub.confirmed:
-            sub = await self._store.update_subscription(
-                sub.arn, confirmed=True, set_={"ConfirmationWasAuthenticated": "true"}
-            )
+            set_ = {"ConfirmationWasAuthenticated": "true"}
+            if (authenticate_on_unsubscribe or "").lower() == "true":
+                # Then only a signed Unsubscribe may end it, not the link in messages.
+                set_["AuthenticateOnUnsubscribe"] = "true"
+            sub = await self._store.update_subscription(sub.arn, confirmed=True, set_=set_)
             self._changed(sub.topic_arn)
         return sub.arn
+
+    async def unsubscribe_by_link(self, arn: str | None) -> None:
+        """The UnsubscribeURL of a message, followed without credentials (AWS lets the
+        link end the subscription unless it was confirmed with AuthenticateOnUnsubscribe).
+        A subscription that no longer exists is no error. Raises AccessDenied."""
+        arns.subscription_topic(arn)
+        assert arn is not None
+        sub = await self._store.get_subscription(arn)
+        if sub is None:
+            return
+        if sub.attributes.get("AuthenticateOnUnsubscribe") == "true":
+            raise AccessDenied(
+                "This subscription was confirmed with AuthenticateOnUnsubscribe: only a "
+                "signed Unsubscribe request may end it."
+            )
+        await self._store.delete_subscription(sub.arn)
+        self._changed(sub.topic_arn)
 
     async def unsubscribe(self, ctx: RequestContext, arn: str | None) -> None:
         """Delete a subscription; a well-formed ARN that names nothing succeeds."""

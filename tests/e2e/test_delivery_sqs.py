@@ -9,6 +9,7 @@ import json
 import signal
 import ssl
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -214,3 +215,23 @@ def test_every_acknowledged_message_is_delivered_after_kill_9(tmp_path: Path) ->
         assert len(acknowledged) == 200
     finally:
         herald.stop()
+
+
+def test_the_unsubscribe_url_in_a_message_ends_the_subscription(server: HeraldProcess) -> None:
+    sns = server.client("sns")
+    topic = sns.create_topic(Name=f"fanout-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url, arn = _queue(server, topic)
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+    sns.publish(TopicArn=topic, Message="the last one")
+    (message,) = _receive(server, url, 1)
+    link = json.loads(message["Body"])["UnsubscribeURL"]
+    assert subscription in urllib.parse.unquote(link)
+    # Followed without credentials, as a person clicking it would
+    context = ssl.create_default_context(cafile=server.ca_bundle)
+    with urllib.request.urlopen(link, context=context, timeout=10) as response:
+        assert response.status == 200
+        assert b"<UnsubscribeResponse" in response.read()
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert listed == []
+    sns.publish(TopicArn=topic, Message="not delivered")
+    assert _receive(server, url, 1, timeout=3) == []
