@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from herald.clock import Clock
-from herald.errors import HeraldError
+from herald.errors import CallerFault, HeraldError
 from herald.kms import signing
 from herald.sns import notifications
 from herald.sns.encryption import MessageOpener
@@ -99,14 +99,26 @@ class DeliveryWorker:
             return 0
         # One read per message and subscription for the whole round, not per delivery.
         self._round = _Round(self._store)
-        outcomes = await asyncio.gather(*(self._attempt(d) for d in claimed))
-        await self._store.finish_deliveries([d for d in outcomes if d is not None])
+        outcomes = await asyncio.gather(
+            *(self._attempt(d) for d in claimed), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.error("a delivery failed unexpectedly", exc_info=outcome)
+        await self._store.finish_deliveries([d for d in outcomes if isinstance(d, str)])
         return len(claimed)
 
     async def _attempt(self, delivery: DeliveryRecord) -> str | None:
         """The delivery's id when it is done with (delivered or given up), else None."""
         try:
             await self._deliver(delivery)
+        except CallerFault as exc:
+            # A client-side error (the queue is gone, its policy or key refuses SNS, the
+            # message does not fit it): SNS does not retry these ("Amazon SNS dead-letter
+            # queues"); without a subscription dead-letter queue the message is dropped.
+            self.failed += 1
+            log.warning("delivery %s dropped: %s", delivery.delivery_id, exc.message)
+            return delivery.delivery_id
         except (HeraldError, OSError, ValueError) as exc:
             self.failed += 1
             now = self._clock.now()
@@ -191,9 +203,9 @@ class DeliveryWorker:
                 self._signatures.popitem(last=False)
         return notifications.signed(fields, signature)
 
-    def certificate(self, name: str) -> bytes | None:
+    async def certificate(self, name: str) -> bytes | None:
         """The PEM certificate served at SigningCertURL, if ``name`` is one of ours."""
-        return self._keys.certificate(name)
+        return await self._keys.certificate(name)
 
 
 class _Round:

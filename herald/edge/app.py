@@ -176,7 +176,7 @@ class HeraldApp:
         max_body: int = DEFAULT_MAX_BODY,
         trusted_proxies: tuple[str, ...] = (),
         metrics: Gate | None = None,
-        certificates: Callable[[str], bytes | None] | None = None,
+        certificates: Callable[[str], Awaitable[bytes | None]] | None = None,
     ) -> None:
         self._auth = authenticator
         self._sns = sns
@@ -249,7 +249,7 @@ class HeraldApp:
         request_id = ids.uuid4()
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             return Response(200, b'{"status":"ok"}', "application/json", request_id)
-        certificate = self._certificate(scope)
+        certificate = await self._certificate(scope)
         if certificate is not None:
             return Response(200, certificate, "application/x-pem-file", request_id)
         if scope["path"] == METRICS_PATH and scope["method"] == "GET" and self._metrics:
@@ -342,14 +342,17 @@ class HeraldApp:
             endpoint=_endpoint(scope, request),
         )
 
-    def _certificate(self, scope: Scope) -> bytes | None:
+    async def _certificate(self, scope: Scope) -> bytes | None:
         """The certificate at a SigningCertURL (/SimpleNotificationService-NAME.pem)."""
         path = scope["path"]
         if self._certificates is None or scope["method"] != "GET":
             return None
         if not (path.startswith(CERT_PREFIX) and path.endswith(".pem")):
             return None
-        return self._certificates(path[len(CERT_PREFIX) : -len(".pem")])
+        name = path[len(CERT_PREFIX) : -len(".pem")]
+        if not name.isalnum() or len(name) > 64:
+            return None
+        return await self._certificates(name)
 
     def _secure(self, scope: Scope, request: sigv4.HTTPRequest) -> bool:
         """Over TLS, or from a trusted TLS-terminating proxy that says the client used it."""

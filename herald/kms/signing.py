@@ -4,6 +4,7 @@ key), so the certificate at SigningCertURL is stable across restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 
@@ -26,28 +27,43 @@ class Keys:
         self._clock = clock
         self._by_region: dict[str, RegionKey] = {}
         self._by_name: dict[str, RegionKey] = {}
+        self._lock = asyncio.Lock()
 
     async def for_region(self, region: str) -> RegionKey:
         key = self._by_region.get(region)
         if key is not None:
             return key
-        private = _aead.new_signing_key()
-        made = SigningKey(
-            region,
-            private,
-            _aead.self_signed_certificate(private, f"sns.{region}.amazonaws.com"),
-            self._clock.now(),
-        )
-        stored = await self._store.signing_key(region, made)
+        async with self._lock:  # one key per region, made once, however many ask
+            key = self._by_region.get(region)
+            if key is not None:
+                return key
+            stored = await self._store.get_signing_key(region)
+            if stored is None:
+                stored = await self._store.signing_key(region, await self._make(region))
+            return self._remember(stored)
+
+    async def certificate(self, name: str) -> bytes | None:
+        """The certificate whose SigningCertURL names ``name``, also of keys made before
+        a restart."""
+        key = self._by_name.get(name)
+        if key is None:
+            for stored in await self._store.list_signing_keys():
+                self._remember(stored)
+            key = self._by_name.get(name)
+        return None if key is None else key.certificate
+
+    async def _make(self, region: str) -> SigningKey:
+        # RSA key generation takes tens of milliseconds: not on the event loop.
+        private = await asyncio.to_thread(_aead.new_signing_key)
+        certificate = _aead.self_signed_certificate(private, f"sns.{region}.amazonaws.com")
+        return SigningKey(region, private, certificate, self._clock.now())
+
+    def _remember(self, stored: SigningKey) -> RegionKey:
         key = RegionKey(
             hashlib.sha256(stored.certificate).hexdigest()[:32],
             _aead.Signer(stored.private_key),
             stored.certificate,
         )
-        self._by_region[region] = key
+        self._by_region[stored.region] = key
         self._by_name[key.name] = key
         return key
-
-    def certificate(self, name: str) -> bytes | None:
-        key = self._by_name.get(name)
-        return None if key is None else key.certificate

@@ -61,6 +61,9 @@ def _message_attributes_in(value: Any) -> dict[str, dict[str, object]]:
                     f"The message attribute '{name}' has invalid base64."
                 ) from None
         if "StringValue" in attribute:
+            if not isinstance(attribute["StringValue"], str):
+                raise ValidationFailed(f"The message attribute '{name}' must have a string value.")
+            _valid_text("StringValue", attribute["StringValue"])
             converted["StringValue"] = attribute["StringValue"]
         result[name] = converted
     return result
@@ -73,6 +76,11 @@ def _outgoing(entry: dict[str, Any]) -> Outgoing:
     body = entry.get("MessageBody")
     if body is not None and not isinstance(body, str):
         raise ValidationFailed("MessageBody must be a string.")
+    for name in ("MessageGroupId", "MessageDeduplicationId"):
+        if entry.get(name) is not None and not isinstance(entry.get(name), str):
+            raise ValidationFailed(f"{name} must be a string.")
+    for name in ("MessageBody", "MessageGroupId", "MessageDeduplicationId"):
+        _valid_text(name, entry.get(name))
     return Outgoing(
         body=body,
         delay_seconds=delay,
@@ -80,6 +88,14 @@ def _outgoing(entry: dict[str, Any]) -> Outgoing:
         group_id=entry.get("MessageGroupId"),
         dedup_id=entry.get("MessageDeduplicationId"),
     )
+
+
+def _valid_text(name: str, value: object) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationFailed(f"{name} must be valid Unicode text.") from None
 
 
 # -- queues ------------------------------------------------------------------------------
@@ -305,7 +321,7 @@ async def delete_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) 
     successful, failed = [], []
     for entry in entries:
         try:
-            await sqs.delete(ctx, p.string("QueueUrl"), entry.get("ReceiptHandle"))
+            await sqs.delete(ctx, p.string("QueueUrl"), _handle(entry))
         except HeraldError as exc:
             failed.append(_failed(entry["Id"], exc, _code(exc)))
             continue
@@ -330,7 +346,7 @@ async def change_message_visibility_batch(
         timeout = entry.get("VisibilityTimeout")
         try:
             await sqs.change_visibility(
-                ctx, p.string("QueueUrl"), entry.get("ReceiptHandle"),
+                ctx, p.string("QueueUrl"), _handle(entry),
                 timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
             )  # fmt: skip
         except HeraldError as exc:
@@ -338,6 +354,13 @@ async def change_message_visibility_batch(
             continue
         successful.append({"Id": entry["Id"]})
     return {"Successful": successful, "Failed": failed}
+
+
+def _handle(entry: dict[str, Any]) -> str | None:
+    handle = entry.get("ReceiptHandle")
+    if handle is not None and not isinstance(handle, str):
+        raise ValidationFailed("ReceiptHandle must be a string.")
+    return handle
 
 
 def _code(exc: HeraldError) -> str:

@@ -7,6 +7,7 @@ http://queue.amazonaws.com/doc/2012-11-05/). Shapes from botocore's SQS model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from herald.sqs.service import SQSService
 from herald.types import RequestContext
 
 NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
 VERSION = "2012-11-05"
 Result = list[xml.Node] | None
 Handler = Callable[[SQSService, RequestContext, QueryParams], Awaitable[Result]]
@@ -43,7 +45,7 @@ _ENTRIES = (
 
 
 def _integer(name: str, value: str) -> int:
-    if not value.lstrip("-").isdigit() or len(value) > 12:
+    if not _INTEGER.fullmatch(value):
         raise ValidationFailed(f"Value {value} for parameter {name} is invalid.")
     return int(value)
 

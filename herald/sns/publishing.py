@@ -85,6 +85,7 @@ class Publisher:
         self._encryption = encryption
         self._on_deliveries = on_deliveries
         self._subscribers: dict[str, list[SubscriptionRecord]] = {}
+        self._changes: dict[str, int] = {}
         self.on_deliveries = on_deliveries
         self._sequence = _Sequence()
 
@@ -165,6 +166,7 @@ class Publisher:
     def forget(self, topic_arn: str) -> None:
         """The topic's subscriptions changed."""
         self._subscribers.pop(topic_arn, None)
+        self._changes[topic_arn] = self._changes.get(topic_arn, 0) + 1
 
     async def _deliveries(
         self, topic: TopicRecord, records: Sequence[MessageRecord]
@@ -200,6 +202,8 @@ class Publisher:
         cached = self._subscribers.get(topic_arn)
         if cached is not None:
             return cached
+        # A change while the pages are read must not leave the older list cached.
+        change = self._changes.get(topic_arn, 0)
         found: list[SubscriptionRecord] = []
         after: str | None = None
         while True:
@@ -208,6 +212,8 @@ class Publisher:
             if len(page) < 1000:
                 break
             after = page[-1].arn
+        if self._changes.get(topic_arn, 0) != change:
+            return found
         if len(self._subscribers) >= 10_000:
             self._subscribers.clear()
         self._subscribers[topic_arn] = found

@@ -34,6 +34,7 @@ READ_ONLY = (
     "QueueArn",
 )
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
 _FIFO_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo")
 
 
@@ -56,7 +57,7 @@ def queue_name(name: str | None, fifo: bool) -> str:
 
 def _integer(low: int, high: int) -> Callable[[str, str], str]:
     def check(name: str, value: str) -> str:
-        if not (value.isascii() and value.lstrip("-").isdigit()) or not low <= int(value) <= high:
+        if not _INTEGER.fullmatch(value) or not low <= int(value) <= high:
             raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
         return str(int(value))
 
@@ -100,7 +101,7 @@ def _redrive(name: str, value: str) -> str:
         document = json.loads(value)
         target = document["deadLetterTargetArn"]
         count = int(document["maxReceiveCount"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise InvalidAttributeValue(
             f"Value {value} for parameter RedrivePolicy is invalid. Reason: Redrive policy is "
             "not a valid JSON map with deadLetterTargetArn and maxReceiveCount."

@@ -107,12 +107,14 @@ class QueueEncryption:
         if message.body_format != envelope.FORMAT:
             return message.body
         sealed = envelope.read(message.body)
-        context = {QUEUE_CONTEXT_KEY: message.queue_arn}
+        # A message moved to a dead-letter queue was sealed for the queue it came from.
+        sealed_for = message.dead_letter_source or message.queue_arn
+        context = {QUEUE_CONTEXT_KEY: sealed_for}
         with _translated():
             data_key = await self._opener.plaintext(
                 ctx, sealed.data_key_blob, context, _reuse(queue)
             )
-        return envelope.open_body(data_key, sealed, body_aad(message.queue_arn, message.message_id))
+        return envelope.open_body(data_key, sealed, body_aad(sealed_for, message.message_id))
 
 
 def body_aad(queue_arn: str, message_id: str) -> bytes:

@@ -298,6 +298,9 @@ class SQSService:
         if queue is None:
             raise QueueDoesNotExist("The specified queue does not exist.")
         await self._authorize(ctx, "SendMessage", queue.arn, queue)
+        if queue.attributes.get("FifoQueue") != "true":
+            # A standard queue subscribed to a FIFO topic takes the messages unordered.
+            message = Outgoing(message.body, message.delay_seconds, message.attributes)
         await self.enqueue(ctx, queue, [message])
 
     async def receive(

@@ -67,6 +67,24 @@ class SQLiteDelivery:
         result: int = await self._worker.call(job)
         return result
 
+    async def get_signing_key(self, region: str) -> SigningKey | None:
+        found = [k for k in await self.list_signing_keys() if k.region == region]
+        return found[0] if found else None
+
+    async def list_signing_keys(self) -> list[SigningKey]:
+        def job(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return list(
+                c.execute("SELECT region, private_key, certificate, created_at FROM signing_keys")
+            )
+
+        rows = await self._worker.call(job)
+        return [
+            SigningKey(
+                r[0], self._sealer.open(f"signing-key:{r[0]}", r[1]).encode(), r[2].encode(), r[3]
+            )
+            for r in rows
+        ]
+
     async def signing_key(self, region: str, make: SigningKey) -> SigningKey:
         sealed = self._sealer.seal(f"signing-key:{region}", make.private_key.decode())
 

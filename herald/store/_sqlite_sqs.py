@@ -66,6 +66,7 @@ class SQLiteSQS:
     async def delete_queue(self, arn: str) -> bool:
         def job(c: sqlite3.Connection) -> bool:
             c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (arn,))
+            c.execute("DELETE FROM sqs_dedup WHERE queue_arn = ?", (arn,))
             return c.execute("DELETE FROM sqs_queues WHERE arn = ?", (arn,)).rowcount == 1
 
         return bool(await self._worker.call(job))
@@ -107,6 +108,11 @@ class SQLiteSQS:
         self, messages: Sequence[QueuedMessage], dedup_since: float | None
     ) -> list[QueuedMessage]:
         def job(c: sqlite3.Connection) -> list[QueuedMessage]:
+            if dedup_since is not None and messages:
+                c.execute(
+                    "DELETE FROM sqs_dedup WHERE queue_arn = ? AND sent_at < ?",
+                    (messages[0].queue_arn, dedup_since),
+                )
             stored = []
             for message in messages:
                 if dedup_since is not None and message.dedup_id is not None:
@@ -173,10 +179,12 @@ class SQLiteSQS:
                     )
                 }
             order = "sequence_number" if fifo else "visible_at, sent_at"
+            skip = ", ".join("?" for _ in busy)
+            excluded = f"AND group_id NOT IN ({skip}) " if busy else ""
             rows = c.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
-                f"AND visible_at <= ? ORDER BY {order} LIMIT ?",
-                (queue_arn, now, max_messages * 10 + len(busy) + 10),
+                f"AND visible_at <= ? {excluded}ORDER BY {order} LIMIT ?",
+                (queue_arn, now, *busy, max_messages * 10 + 10),
             ).fetchall()
             chosen: list[QueuedMessage] = []
             for row in rows:
@@ -186,7 +194,8 @@ class SQLiteSQS:
                     # queue, as it is (SQS "Using dead-letter queues").
                     c.execute(
                         "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
-                        "receipt_handle = NULL, dead_letter_source = ? WHERE message_id = ?",
+                        "receipt_handle = NULL, dead_letter_source = "
+                        "COALESCE(dead_letter_source, ?) WHERE message_id = ?",
                         (dead_letter[0], now, queue_arn, message.message_id),
                     )
                     continue

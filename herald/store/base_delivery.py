@@ -54,5 +54,11 @@ class DeliveryStore(ABC):
     async def pending_deliveries(self) -> int: ...
 
     @abstractmethod
+    async def get_signing_key(self, region: str) -> SigningKey | None: ...
+
+    @abstractmethod
+    async def list_signing_keys(self) -> list[SigningKey]: ...
+
+    @abstractmethod
     async def signing_key(self, region: str, make: SigningKey) -> SigningKey:
         """The region's signing key: the stored one, or ``make`` stored now."""

@@ -165,20 +165,38 @@ def test_a_filter_policy_decides_what_a_subscription_gets(server: HeraldProcess)
     assert [m["Body"] for m in got] == ["blue"]
 
 
-def test_a_queue_whose_policy_does_not_admit_the_topic_gets_it_once_it_does(
+def test_a_queue_whose_policy_does_not_admit_the_topic_gets_nothing_until_it_does(
     server: HeraldProcess,
 ) -> None:
+    # A queue policy that refuses SNS is a client-side error: SNS does not retry it
+    # ("Amazon SNS dead-letter queues"), so that message is dropped, not kept for later.
     sns = server.client("sns")
     topic = sns.create_topic(Name=f"fanout-{uuid.uuid4().hex[:8]}")["TopicArn"]
     url, arn = _queue(server, None)
     sns.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
     )
-    sns.publish(TopicArn=topic, Message="waiting for a policy")
+    sns.publish(TopicArn=topic, Message="refused by the queue policy")
     assert _receive(server, url, 1, timeout=3) == []
     _allow_sns(server, url, arn, topic)
-    (message,) = _receive(server, url, 1, timeout=40)
-    assert message["Body"] == "waiting for a policy"
+    sns.publish(TopicArn=topic, Message="admitted")
+    got = _receive(server, url, 2, timeout=5)
+    assert [m["Body"] for m in got] == ["admitted"]
+
+
+def test_a_fifo_topic_delivers_to_a_standard_queue(server: HeraldProcess) -> None:
+    sns = server.client("sns")
+    topic = sns.create_topic(
+        Name=f"ordered-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    url, arn = _queue(server, topic)
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    sns.publish(TopicArn=topic, Message="in order", MessageGroupId="g")
+    (message,) = _receive(server, url, 1)
+    assert message["Body"] == "in order"
 
 
 def test_an_encrypted_topics_message_arrives_decrypted(server: HeraldProcess) -> None:
