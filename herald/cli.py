@@ -256,7 +256,9 @@ async def _serve(
             ServiceKeys(keys, crypto, key_access, gate, "sns"),
             settings.data_key_reuse_seconds,
         )
-        worker = DeliveryWorker(store, clock, sqs, sns.opener, _public_url(settings, tls_sock))
+        worker = DeliveryWorker(
+            store, clock, sqs, sns.opener, _public_url(settings, tls_sock), sns.publisher.metrics
+        )
         sns.publisher.on_deliveries = worker.wake
         app = HeraldApp(
             sns=sns,

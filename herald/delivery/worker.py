@@ -27,6 +27,7 @@ from herald.errors import CallerFault, HeraldError
 from herald.kms import signing
 from herald.sns import notifications
 from herald.sns.encryption import MessageOpener
+from herald.sns.metrics import DELIVERED, FAILED, TopicMetrics
 from herald.sqs.service import Outgoing, SQSService
 from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
@@ -59,6 +60,7 @@ class DeliveryWorker:
         sqs: SQSService,
         opener: MessageOpener,
         public_url: str,
+        metrics: TopicMetrics | None = None,
     ) -> None:
         """``public_url`` is Herald's HTTPS endpoint, for SigningCertURL and
         UnsubscribeURL."""
@@ -70,8 +72,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._signatures: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._keys = signing.Keys(store, clock)
-        self.delivered = 0
-        self.failed = 0
+        self.metrics = metrics or TopicMetrics()
         self._round = _Round(store)
 
     def wake(self) -> None:
@@ -116,11 +117,11 @@ class DeliveryWorker:
             # A client-side error (the queue is gone, its policy or key refuses SNS, the
             # message does not fit it): SNS does not retry these ("Amazon SNS dead-letter
             # queues"); without a subscription dead-letter queue the message is dropped.
-            self.failed += 1
+            self.metrics.add(FAILED, delivery.topic_arn)
             log.warning("delivery %s dropped: %s", delivery.delivery_id, exc.message)
             return delivery.delivery_id
         except (HeraldError, OSError, ValueError) as exc:
-            self.failed += 1
+            self.metrics.add(FAILED, delivery.topic_arn)
             now = self._clock.now()
             if now - delivery.created_at > GIVE_UP_SECONDS:
                 log.warning("giving up delivery %s: %s", delivery.delivery_id, exc)
@@ -130,7 +131,7 @@ class DeliveryWorker:
                 delivery.delivery_id, next_attempt(delivery.attempts + 1, now), reason
             )
             return None
-        self.delivered += 1
+        self.metrics.add(DELIVERED, delivery.topic_arn)
         return delivery.delivery_id
 
     async def _deliver(self, delivery: DeliveryRecord) -> None:

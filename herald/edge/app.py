@@ -36,6 +36,7 @@ from herald.protocols import (
 )
 from herald.protocols import json as json_codec
 from herald.protocols import xml as xml_render
+from herald.sns import metrics as sns_metrics
 from herald.sns.service import SNSService
 from herald.sqs.service import SQSService
 from herald.sts.service import STSService
@@ -253,7 +254,10 @@ class HeraldApp:
         if certificate is not None:
             return Response(200, certificate, "application/x-pem-file", request_id)
         if scope["path"] == METRICS_PATH and scope["method"] == "GET" and self._metrics:
-            body = prometheus.render(self._metrics.counts).encode()
+            text = prometheus.render(self._metrics.counts) + prometheus.render_topics(
+                self._sns.publisher.metrics.counts, sns_metrics.NAMES
+            )
+            body = text.encode()
             return Response(200, body, prometheus.CONTENT_TYPE, request_id)
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         link = await self._unsubscribe_link(scope, headers, request_id)

@@ -26,5 +26,16 @@ def render(kms_counts: Mapping[tuple[str, str, str, str], int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_topics(counts: Mapping[tuple[str, str], int], names: tuple[str, ...]) -> str:
+    """One counter per CloudWatch metric name, labelled by topic."""
+    lines = []
+    for name in names:
+        lines.append(f"# TYPE herald_sns_{name} counter")
+        for (metric, topic), value in sorted(counts.items()):
+            if metric == name:
+                lines.append(f'herald_sns_{name}{{topic="{_escape(topic)}"}} {value}')
+    return "\n".join(lines) + "\n"
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

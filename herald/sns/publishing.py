@@ -25,9 +25,10 @@ from herald.errors import (
     UnsupportedOperation,
     ValidationFailed,
 )
-from herald.sns import arns, validation
+from herald.sns import arns, metrics, validation
 from herald.sns.encryption import TopicEncryption
 from herald.sns.filter_match import matches as filter_matches
+from herald.sns.metrics import TopicMetrics
 from herald.sns.topics import Topics
 from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
@@ -77,6 +78,7 @@ class Publisher:
         topics: Topics,
         encryption: TopicEncryption,
         on_deliveries: Callable[[], None] = lambda: None,
+        metrics: TopicMetrics | None = None,
     ) -> None:
         """``on_deliveries`` hears that deliveries were written (to wake a worker)."""
         self._store = store
@@ -87,6 +89,7 @@ class Publisher:
         self._subscribers: dict[str, list[SubscriptionRecord]] = {}
         self._changes: dict[str, int] = {}
         self.on_deliveries = on_deliveries
+        self.metrics = metrics or TopicMetrics()
         self._sequence = _Sequence()
 
     async def publish(
@@ -107,10 +110,11 @@ class Publisher:
         topic = await self._topics.resolve(
             ctx, arn, "Publish", field="TopicArn" if topic_arn else "TargetArn"
         )
-        record, _ = self._record(ctx, topic, message, _limit(topic), batch=None)
+        record, size = self._record(ctx, topic, message, _limit(topic), batch=None)
         deliveries = await self._deliveries(topic, [record])
         (record,) = await self._encryption.seal(ctx, topic, [record])
         await self._store.add_messages([record], deliveries)
+        self._count(topic.arn, [size])
         if deliveries:
             self.on_deliveries()
         return Published(None, record.message_id, record.sequence_number)
@@ -156,12 +160,17 @@ class Publisher:
         deliveries = await self._deliveries(topic, records)
         records = await self._encryption.seal(ctx, topic, records)
         await self._store.add_messages(records, deliveries)
+        self._count(topic.arn, [size for _, size in built])
         if deliveries:
             self.on_deliveries()
         return [
             Published(e.entry_id, r.message_id, r.sequence_number)
             for e, r in zip(entries, records, strict=True)
         ]
+
+    def _count(self, topic_arn: str, sizes: list[int]) -> None:
+        self.metrics.add(metrics.PUBLISHED, topic_arn, len(sizes))
+        self.metrics.add(metrics.PUBLISH_SIZE, topic_arn, sum(sizes))
 
     def forget(self, topic_arn: str) -> None:
         """The topic's subscriptions changed."""
@@ -181,6 +190,7 @@ class Publisher:
             attributes = json.loads(record.attributes)
             for sub in subscribers:
                 if not _admits(sub, attributes, record):
+                    self.metrics.add(metrics.FILTERED_OUT, topic.arn)
                     continue
                 deliveries.append(
                     DeliveryRecord(

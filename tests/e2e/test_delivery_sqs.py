@@ -163,6 +163,19 @@ def test_a_filter_policy_decides_what_a_subscription_gets(server: HeraldProcess)
         )
     got = _receive(server, url, 2, timeout=6)
     assert [m["Body"] for m in got] == ["blue"]
+    # The per-topic counters carry CloudWatch's names
+    with urllib.request.urlopen(server.http_url + "/metrics", timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    for name, value in (
+        ("NumberOfMessagesPublished", 3),
+        ("NumberOfNotificationsFilteredOut", 2),
+        ("NumberOfNotificationsDelivered", 1),
+    ):
+        assert f'herald_sns_{name}{{topic="{topic}"}} {value}' in lines
+    sizes = [
+        line for line in lines if line.startswith(f'herald_sns_PublishSize{{topic="{topic}"}}')
+    ]
+    assert sizes and int(sizes[0].rsplit(" ", 1)[1]) >= len("redbluegreen")
 
 
 def test_a_queue_whose_policy_does_not_admit_the_topic_gets_nothing_until_it_does(
