@@ -20,6 +20,19 @@ _pool = b""
 _offset = 0
 
 
+class FifoSequence:
+    """FIFO sequence numbers: decimal, 20 digits, increasing within this process."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self, now: float) -> str:
+        with self._lock:
+            self._last = max(self._last + 1, int(now * 1_000_000) * 1000)
+            return f"{self._last:020d}"
+
+
 def uuid4() -> str:
     """A random (version 4) UUID in its canonical text form."""
     global _pool, _offset

@@ -50,6 +50,15 @@ def request_context(ctx: RequestContext, now: float) -> dict[str, ContextValue]:
     return context
 
 
+def request_tags(tags: Mapping[str, str]) -> dict[str, ContextValue]:
+    """aws:RequestTag/* and aws:TagKeys for a request that sets ``tags``."""
+    if not tags:
+        return {}
+    context: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context["aws:TagKeys"] = list(tags)
+    return context
+
+
 class Authorizer:
     def __init__(self, identities: Identities, clock: Clock) -> None:
         self.identities = self._identities = identities

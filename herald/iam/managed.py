@@ -17,7 +17,8 @@ from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Kind
 from herald.clock import Clock
 from herald.errors import AlreadyExists, LimitExceeded, MalformedPolicy, NotFound, ValidationFailed
-from herald.iam.service import IAMService, request_tags, tags_from, valid_name, valid_path
+from herald.iam.authorizer import request_tags
+from herald.iam.service import IAMService, tags_from, valid_name, valid_path
 from herald.store.base import Store
 from herald.store.base_iam import ManagedPolicyRecord, PolicyVersionRecord
 from herald.types import RequestContext

@@ -16,10 +16,10 @@ from herald.auth.policy.document import Kind
 from herald.auth.policy.matching import ContextValue
 from herald.clock import Clock
 from herald.errors import AlreadyExists, LimitExceeded, MalformedPolicy, NotFound, ValidationFailed
+from herald.iam.authorizer import request_tags
 from herald.iam.service import (
     MAX_TAGS,
     IAMService,
-    request_tags,
     tags_from,
     valid_name,
     valid_path,

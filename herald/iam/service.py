@@ -24,7 +24,7 @@ from herald.errors import (
     NotFound,
     ValidationFailed,
 )
-from herald.iam.authorizer import Authorizer
+from herald.iam.authorizer import Authorizer, request_tags
 from herald.store.base import AccessKeyRecord, KeyStatus, Store, UserRecord
 from herald.store.base_iam import SessionKind
 from herald.types import RequestContext
@@ -259,15 +259,6 @@ def _tag_source(tags: Mapping[str, str]) -> Callable[[], Awaitable[Mapping[str, 
         return tags
 
     return read
-
-
-def request_tags(tags: Mapping[str, str]) -> dict[str, ContextValue]:
-    """aws:RequestTag/* and aws:TagKeys for a request that sets ``tags``."""
-    if not tags:
-        return {}
-    context: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
-    context["aws:TagKeys"] = list(tags)
-    return context
 
 
 def _own_name(ctx: RequestContext) -> str:

@@ -7,16 +7,48 @@ request), so a revoked permission or a disabled key takes effect at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from herald.clock import Clock
+from herald.errors import CallerFault
 from herald.kms import envelope
 from herald.types import RequestContext
 
 CACHE_SIZE = 10_000
+
+
+def key_reference(value: str | None, region: str, account: str) -> str | None:
+    """A KmsMasterKeyId as an ARN in the resource owner's account and region (a reference
+    that is not an ARN names the owner's key, never the caller's), or None: no key."""
+    if not value:
+        return None
+    if value.startswith("arn:"):
+        return value
+    kind = "" if value.startswith("alias/") else "key/"
+    return f"arn:aws:kms:{region}:{account}:{kind}{value}"
+
+
+@contextlib.contextmanager
+def translated(
+    table: Sequence[tuple[type[CallerFault], type[CallerFault]]],
+    otherwise: type[CallerFault],
+) -> Iterator[None]:
+    """Re-raise the key service's refusals as the service using it reports them: the
+    first matching (refusal, report) pair of ``table``, else ``otherwise``."""
+    reports = (*(report for _, report in table), otherwise)
+    try:
+        yield
+    except reports:
+        raise
+    except CallerFault as exc:
+        for source, target in table:
+            if isinstance(exc, source):
+                raise target(f"{exc.message} (Service: AWSKMS)") from exc
+        raise otherwise(f"{exc.message} (Service: AWSKMS)") from exc
 
 
 class DataKeyLike(Protocol):

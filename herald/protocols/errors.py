@@ -180,7 +180,6 @@ SQS: ErrorTable = {
     sqs.QueueDoesNotExist: WireError("QueueDoesNotExist", 400),
     sqs.QueueNameExists: WireError("QueueNameExists", 400),
     sqs.ReceiptHandleIsInvalid: WireError("ReceiptHandleIsInvalid", 400),
-    sqs.MessageNotInflight: WireError("MessageNotInflight", 400),
     sqs.PurgeQueueInProgress: WireError("PurgeQueueInProgress", 403),
     sqs.QueueDeletedRecently: WireError("QueueDeletedRecently", 400),
     sqs.InvalidMessageContents: WireError("InvalidMessageContents", 400),
@@ -196,7 +195,6 @@ SQS: ErrorTable = {
 SQS_QUERY_CODES = {
     "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
     "QueueNameExists": "QueueAlreadyExists",
-    "MessageNotInflight": "AWS.SimpleQueueService.MessageNotInflight",
     "PurgeQueueInProgress": "AWS.SimpleQueueService.PurgeQueueInProgress",
     "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
     "EmptyBatchRequest": "AWS.SimpleQueueService.EmptyBatchRequest",

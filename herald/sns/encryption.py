@@ -20,9 +20,8 @@ publisher of another account uses the owner's key, never a key of its own.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from herald.clock import Clock
@@ -43,7 +42,14 @@ from herald.errors import (
     Throttled,
 )
 from herald.kms import envelope
-from herald.kms.data_keys import DataKeyLike, DataKeyOpener, DataKeys, KeyService
+from herald.kms.data_keys import (
+    DataKeyLike,
+    DataKeyOpener,
+    DataKeys,
+    KeyService,
+    key_reference,
+    translated,
+)
 from herald.store.base import MessageRecord, TopicRecord
 from herald.types import Principal, RequestContext
 
@@ -63,17 +69,6 @@ _TRANSLATIONS: tuple[tuple[type[CallerFault], type[KMSFault]], ...] = (
 )
 
 
-def key_reference(topic: TopicRecord) -> str | None:
-    """The topic's key as an ARN in the owner's account and region, or None (plain)."""
-    value = topic.attributes.get("KmsMasterKeyId")
-    if not value:
-        return None
-    if value.startswith("arn:"):
-        return value
-    kind = "" if value.startswith("alias/") else "key/"
-    return f"arn:aws:kms:{topic.region}:{topic.account_id}:{kind}{value}"
-
-
 class TopicEncryption:
     def __init__(
         self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
@@ -90,11 +85,13 @@ class TopicEncryption:
         Raises KMSNotFound, KMSAccessDenied, KMSDisabled, KMSInvalidState,
         KMSThrottling, KMSOptInRequired.
         """
-        reference = key_reference(topic)
+        reference = key_reference(
+            topic.attributes.get("KmsMasterKeyId"), topic.region, topic.account_id
+        )
         if reference is None:
             return list(records)
         context = {TOPIC_CONTEXT_KEY: topic.arn}
-        with _translated():
+        with translated(_TRANSLATIONS, KMSInvalidState):
             held = await self._data_keys.get(ctx, topic.arn, reference, context, self._reuse)
         identity = self._identity(ctx.principal)
         return [
@@ -144,7 +141,7 @@ class MessageOpener:
             secure_transport=True,
             sigv4=True,
         )
-        with _translated():
+        with translated(_TRANSLATIONS, KMSInvalidState):
             data_key = await self._opener.plaintext(
                 ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}, self._reuse
             )
@@ -186,20 +183,6 @@ def publisher(identity: str) -> Principal:
         service=data.get("service"),
         source_arn=data.get("source_arn"),
     )
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Re-raise the key service's refusals as the KMS* errors SNS reports."""
-    try:
-        yield
-    except KMSFault:
-        raise
-    except CallerFault as exc:
-        for source, target in _TRANSLATIONS:
-            if isinstance(exc, source):
-                raise target(f"{exc.message} (Service: AWSKMS)") from exc
-        raise KMSInvalidState(f"{exc.message} (Service: AWSKMS)") from exc
 
 
 __all__ = ["DataKeyLike", "KeyService", "MessageOpener", "TopicEncryption"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,19 +56,6 @@ class Published:
     sequence_number: str | None
 
 
-class _Sequence:
-    """Sequence numbers for FIFO topics: 20 digits, increasing within this process."""
-
-    def __init__(self) -> None:
-        self._last = 0
-        self._lock = threading.Lock()
-
-    def next(self, now: float) -> str:
-        with self._lock:
-            self._last = max(self._last + 1, int(now * 1_000_000) * 1000)
-            return f"{self._last:020d}"
-
-
 class Publisher:
     def __init__(
         self,
@@ -85,12 +71,11 @@ class Publisher:
         self._clock = clock
         self._topics = topics
         self._encryption = encryption
-        self._on_deliveries = on_deliveries
         self._subscribers: dict[str, list[SubscriptionRecord]] = {}
         self._changes: dict[str, int] = {}
         self.on_deliveries = on_deliveries
         self.metrics = metrics or TopicMetrics()
-        self._sequence = _Sequence()
+        self._sequence = ids.FifoSequence()
 
     async def publish(
         self,
@@ -184,6 +169,8 @@ class Publisher:
         admits, written with the message (deliveries exist before the publish is
         acknowledged). This version delivers to SQS queues."""
         subscribers = await self._confirmed(topic.arn)
+        if not subscribers:
+            return []
         now = self._clock.now()
         deliveries = []
         for record in records:

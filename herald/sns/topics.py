@@ -21,7 +21,7 @@ from herald.errors import (
     ResourceNotFound,
     TopicLimitExceeded,
 )
-from herald.iam.authorizer import Authorizer
+from herald.iam.authorizer import Authorizer, request_tags
 from herald.sns import arns, attributes, policy, validation
 from herald.sns.access import TopicAccess, require_secure
 from herald.store.base import Store, TopicRecord
@@ -125,7 +125,7 @@ class Topics:
             require_secure(ctx)
         account = ctx.principal.account_id
         arn = str(arns.TopicARN(ctx.region, account, name))
-        await self.access.check(ctx, "CreateTopic", arn, None, _request_tags(tag_map))
+        await self.access.check(ctx, "CreateTopic", arn, None, request_tags(tag_map))
         existing = await self.get(arn)
         if existing is None:
             # Counted over every region: regions here are names a client chooses, so a
@@ -278,7 +278,7 @@ class Topics:
                 "Invalid parameter: Tags Reason: no value for required parameter"
             )
         tag_map = validation.tags(list(tags))
-        topic = await self._tagged(ctx, arn, "TagResource", _request_tags(tag_map))
+        topic = await self._tagged(ctx, arn, "TagResource", request_tags(tag_map))
         await self._store.tag_resource(topic, tag_map, validation.MAX_TAGS)
 
     async def untag(self, ctx: RequestContext, arn: str | None, keys: Sequence[str]) -> None:
@@ -308,15 +308,6 @@ class Topics:
             raise ResourceNotFound("Resource does not exist")
         await self.access.check(ctx, action, topic.arn, topic, context)
         return topic.arn
-
-
-def _request_tags(tags: Mapping[str, str]) -> dict[str, ContextValue]:
-    """aws:RequestTag/* and aws:TagKeys for a request that sets ``tags``."""
-    if not tags:
-        return {}
-    context: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
-    context["aws:TagKeys"] = list(tags)
-    return context
 
 
 def encode_token(marker: str) -> str:

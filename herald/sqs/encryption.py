@@ -7,8 +7,7 @@ Message attributes, ids and digests stay in clear, as in SQS.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from herald.clock import Clock
@@ -22,7 +21,7 @@ from herald.errors import (
     Throttled,
 )
 from herald.kms import envelope
-from herald.kms.data_keys import DataKeyOpener, DataKeys, KeyService
+from herald.kms.data_keys import DataKeyOpener, DataKeys, KeyService, key_reference, translated
 from herald.store.base_sqs import QueuedMessage, QueueRecord
 from herald.types import RequestContext
 
@@ -67,16 +66,6 @@ _TRANSLATIONS: tuple[tuple[type[CallerFault], type[KmsFault]], ...] = (
 )
 
 
-def key_reference(queue: QueueRecord) -> str | None:
-    value = queue.attributes.get("KmsMasterKeyId")
-    if not value:
-        return None
-    if value.startswith("arn:"):
-        return value
-    kind = "" if value.startswith("alias/") else "key/"
-    return f"arn:aws:kms:{queue.region}:{queue.account_id}:{kind}{value}"
-
-
 class QueueEncryption:
     def __init__(self, keys: KeyService, clock: Clock) -> None:
         self._data_keys = DataKeys(keys, clock)
@@ -85,11 +74,13 @@ class QueueEncryption:
     async def seal(
         self, ctx: RequestContext, queue: QueueRecord, messages: Sequence[QueuedMessage]
     ) -> list[QueuedMessage]:
-        reference = key_reference(queue)
+        reference = key_reference(
+            queue.attributes.get("KmsMasterKeyId"), queue.region, queue.account_id
+        )
         if reference is None:
             return list(messages)
         context = {QUEUE_CONTEXT_KEY: queue.arn}
-        with _translated():
+        with translated(_TRANSLATIONS, KmsInvalidState):
             held = await self._data_keys.get(ctx, queue.arn, reference, context, _reuse(queue))
         return [
             replace(
@@ -110,7 +101,7 @@ class QueueEncryption:
         # A message moved to a dead-letter queue was sealed for the queue it came from.
         sealed_for = message.dead_letter_source or message.queue_arn
         context = {QUEUE_CONTEXT_KEY: sealed_for}
-        with _translated():
+        with translated(_TRANSLATIONS, KmsInvalidState):
             data_key = await self._opener.plaintext(
                 ctx, sealed.data_key_blob, context, _reuse(queue)
             )
@@ -124,16 +115,3 @@ def body_aad(queue_arn: str, message_id: str) -> bytes:
 
 def _reuse(queue: QueueRecord) -> int:
     return int(queue.attributes.get("KmsDataKeyReusePeriodSeconds", "300"))
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except KmsFault:
-        raise
-    except CallerFault as exc:
-        for source, target in _TRANSLATIONS:
-            if isinstance(exc, source):
-                raise target(f"{exc.message} (Service: AWSKMS)") from exc
-        raise KmsInvalidState(f"{exc.message} (Service: AWSKMS)") from exc

@@ -56,10 +56,6 @@ class ReceiptHandleIsInvalid(InvalidParameter):
     pass
 
 
-class MessageNotInflight(CallerFault):
-    pass
-
-
 class PurgeQueueInProgress(CallerFault):
     pass
 
@@ -103,7 +99,7 @@ class SQSService:
         self._arrivals: dict[str, asyncio.Event] = {}
         self._purged: dict[str, float] = {}
         self._deleted: dict[str, float] = {}
-        self._sequence = _Sequence()
+        self._sequence = ids.FifoSequence()
         self._policies: dict[str, Policy | None] = {}
 
     # -- queues ------------------------------------------------------------------------
@@ -539,17 +535,6 @@ class SQSService:
             if len(self._policies) > 4096:
                 self._policies.clear()
         return self._policies.get(text)
-
-
-class _Sequence:
-    """FIFO sequence numbers: decimal, 20 digits, increasing within this process."""
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def next(self, now: float) -> str:
-        self._last = max(self._last + 1, int(now * 1_000_000) * 1000)
-        return f"{self._last:020d}"
 
 
 def queue_arn(ctx: RequestContext, url: str) -> str | None:
