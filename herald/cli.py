@@ -22,6 +22,8 @@ import uvicorn
 
 from herald import __version__, admin, audit, config, kms_cost
 from herald.clock import SystemClock
+from herald.delivery.email import SMTPSettings
+from herald.delivery.http import HttpSender
 from herald.delivery.worker import DeliveryWorker
 from herald.edge.app import HeraldApp
 from herald.edge.authn import Authenticator
@@ -98,6 +100,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_const",
         const="false",
         help="do not serve Prometheus metrics at /metrics (HERALD_METRICS=false)",
+    )
+    serve.add_argument(
+        "--public-url",
+        help="Herald's HTTPS endpoint as subscribers reach it, for the links in messages "
+        "(HERALD_PUBLIC_URL; default the TLS listener)",
+    )
+    serve.add_argument(
+        "--delivery-ca-bundle",
+        help="PEM CAs that HTTPS endpoints' certificates are verified against "
+        "(HERALD_DELIVERY_CA_BUNDLE; default the system's)",
+    )
+    serve.add_argument("--smtp-host", help="SMTP relay for email subscriptions (HERALD_SMTP_HOST)")
+    serve.add_argument("--smtp-port", type=int, help="SMTP relay port (HERALD_SMTP_PORT, 25)")
+    serve.add_argument(
+        "--smtp-user", help="SMTP login; the password is HERALD_SMTP_PASSWORD (HERALD_SMTP_USER)"
+    )
+    serve.add_argument(
+        "--smtp-from", help="sender address of email notifications (HERALD_SMTP_FROM)"
     )
     serve.add_argument("--log-level", help="debug, info, warning, error (HERALD_LOG_LEVEL)")
     serve.add_argument("--access-log", action="store_const", const="true", help="log every request")
@@ -257,9 +277,24 @@ async def _serve(
             settings.data_key_reuse_seconds,
         )
         worker = DeliveryWorker(
-            store, clock, sqs, sns.opener, _public_url(settings, tls_sock), sns.publisher.metrics
+            store,
+            clock,
+            sqs,
+            sns.opener,
+            settings.public_url or _public_url(settings, tls_sock),
+            sns.publisher.metrics,
+            http=_http_sender(settings),
+            smtp=SMTPSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                user=settings.smtp_user,
+                password=settings.smtp_password,
+                sender=settings.smtp_from,
+                tls_context=_http_sender(settings).tls,
+            ),
         )
         sns.publisher.on_deliveries = worker.wake
+        sns.subscriptions.on_deliveries = worker.wake
         app = HeraldApp(
             sns=sns,
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
@@ -293,6 +328,15 @@ async def _serve(
     finally:
         await store.close()
         log.info("store closed; Herald stopped")
+
+
+def _http_sender(settings: config.Settings) -> HttpSender:
+    try:
+        return HttpSender(settings.delivery_ca_bundle)
+    except (OSError, ValueError) as exc:
+        raise StartupError(
+            f"cannot read the delivery CA bundle {settings.delivery_ca_bundle}: {exc}"
+        ) from None
 
 
 def _public_url(settings: config.Settings, tls_sock: socket.socket) -> str:

@@ -40,6 +40,15 @@ class Settings:
     data_key_reuse_seconds: int = 300
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-Proto counts
     metrics: bool = True  # serve /metrics
+    # Herald's HTTPS endpoint as subscribers reach it (SigningCertURL, SubscribeURL,
+    # UnsubscribeURL); by default the TLS listener's own address.
+    public_url: str | None = None
+    delivery_ca_bundle: Path | None = None  # CAs for HTTPS endpoints, else the system's
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "no-reply@sns.herald.invalid"
 
     def __post_init__(self) -> None:
         for name in ("port", "tls_port"):
@@ -69,6 +78,14 @@ class Settings:
                 ) from None
         if self.max_connections < 1:
             raise ValueError("max-connections must be at least 1")
+        if self.public_url is not None and not self.public_url.startswith("https://"):
+            raise ValueError(f"public-url must be an https:// URL, not {self.public_url!r}")
+        if not 0 < self.smtp_port <= 65535:
+            raise ValueError(f"smtp-port must be between 1 and 65535, not {self.smtp_port}")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("--smtp-user and HERALD_SMTP_PASSWORD go together")
+        if "@" not in self.smtp_from:
+            raise ValueError(f"smtp-from must be an email address, not {self.smtp_from!r}")
 
     @property
     def database_path(self) -> Path:
@@ -126,4 +143,11 @@ def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> 
             p.strip() for p in (pick("trusted_proxy") or "").split(",") if p.strip()
         ),
         metrics=(pick("metrics") or "true").lower() not in ("0", "false", "no", "off"),
+        public_url=(pick("public_url") or "").rstrip("/") or None,
+        delivery_ca_bundle=path("delivery_ca_bundle"),
+        smtp_host=pick("smtp_host") or None,
+        smtp_port=number("smtp_port", 25),
+        smtp_user=pick("smtp_user") or None,
+        smtp_password=env.get("HERALD_SMTP_PASSWORD") or None,
+        smtp_from=pick("smtp_from") or "no-reply@sns.herald.invalid",
     )

@@ -1,15 +1,18 @@
 """The delivery worker: takes due deliveries from the store, builds each body, sends it and
 records the outcome.
 
-A delivery row is written with its message before the publish is acknowledged; the worker
+A delivery row is written with its message before the publish is acknowledged (and with
+a subscription's confirmation message when it is subscribed or unsubscribed); the worker
 holds it under a lease while it works, removes it once delivered, and otherwise schedules
-the next attempt with AWS's retry policy for AWS-managed endpoints (SQS): three immediate
-retries, two after a second, ten with backoff from 1 to 20 s, then every 20 s, for up to
-23 days. A worker that dies leaves its leased rows to be taken again when the leases end,
-so every acknowledged message is delivered at least once.
+the next attempt by the subscription's retry policy (``herald.delivery.retry``). A worker
+that dies leaves its leased rows to be taken again when the leases end, so every
+acknowledged message is delivered at least once.
 
-This version delivers to SQS queues; the queue's policy must let sns.amazonaws.com send
-for the topic (aws:SourceArn), as in AWS. Encrypted bodies are opened only now.
+Deliveries run as independent tasks, up to ``max_in_flight`` at once, so a slow endpoint
+holds up only its own deliveries. Client-side failures are not retried; when a policy is
+exhausted, or after a client-side failure, a notification goes to the subscription's
+dead-letter queue if it has one, else it is dropped ("Amazon SNS dead-letter queues").
+Encrypted bodies are opened only now, in memory.
 """
 
 from __future__ import annotations
@@ -18,16 +21,29 @@ import asyncio
 import base64
 import json
 import logging
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from herald import ids
 from herald.clock import Clock
+from herald.delivery import retry
+from herald.delivery.email import (
+    CONFIRMATION_SUBJECT,
+    NOTIFICATION_SUBJECT,
+    EmailSender,
+    SMTPSettings,
+    confirmation_text,
+    notification_text,
+)
+from herald.delivery.failures import DeliveryFailed
+from herald.delivery.http import HttpSender
 from herald.errors import CallerFault, HeraldError
 from herald.kms import signing
 from herald.sns import notifications
 from herald.sns.encryption import MessageOpener
-from herald.sns.metrics import DELIVERED, FAILED, TopicMetrics
+from herald.sns.metrics import DELIVERED, FAILED, NOT_REDRIVEN, REDRIVEN, TopicMetrics
 from herald.sqs.service import Outgoing, SQSService
 from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
@@ -36,20 +52,18 @@ from herald.types import Principal, RequestContext
 log = logging.getLogger("herald.delivery")
 LEASE_SECONDS = 60.0
 BATCH = 200
-GIVE_UP_SECONDS = 23 * 86400
+MAX_IN_FLIGHT = 1024
 SNS_PRINCIPAL = "sns.amazonaws.com"
+NOTIFICATION = "Notification"
+SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
+UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
 T = TypeVar("T")
 
 
 def next_attempt(attempts: int, now: float) -> float:
-    """When to try again after ``attempts`` failed ones (AWS's managed-endpoint policy)."""
-    if attempts < 3:
-        return now
-    if attempts < 5:
-        return now + 1
-    if attempts < 15:
-        return now + min(20.0, 2.0 ** (attempts - 5))
-    return now + 20
+    """When to try again after ``attempts`` failed ones to an AWS-managed endpoint."""
+    delay = retry.MANAGED.delay(attempts)
+    return now + (retry.MANAGED.max_delay if delay is None else delay)
 
 
 class DeliveryWorker:
@@ -61,8 +75,12 @@ class DeliveryWorker:
         opener: MessageOpener,
         public_url: str,
         metrics: TopicMetrics | None = None,
+        *,
+        http: HttpSender | None = None,
+        smtp: SMTPSettings | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        """``public_url`` is Herald's HTTPS endpoint, for SigningCertURL and
+        """``public_url`` is Herald's HTTPS endpoint, for SigningCertURL, SubscribeURL and
         UnsubscribeURL."""
         self._store = store
         self._clock = clock
@@ -70,88 +88,317 @@ class DeliveryWorker:
         self._opener = opener
         self._public_url = public_url.rstrip("/")
         self._wake = asyncio.Event()
-        self._signatures: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._signatures: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._keys = signing.Keys(store, clock)
         self.metrics = metrics or TopicMetrics()
-        self._round = _Round(store)
+        self._http = http or HttpSender()
+        self._email = EmailSender(smtp or SMTPSettings(host=None))
+        self._throttle = retry.Throttle()
+        self._max_in_flight = max_in_flight
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finished: list[str] = []
 
     def wake(self) -> None:
         """New deliveries were written."""
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("delivery round failed; trying again")
-                done = 0
-            if done == 0:
+        """Deliver until cancelled: claim what is due while there is room, send each as
+        its own task, and remove finished rows in batches."""
+        try:
+            while True:
+                self._wake.clear()
+                claimed: list[DeliveryRecord] = []
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
+                    await self._flush()
+                    room = self._max_in_flight - len(self._tasks)
+                    if room > 0:
+                        claimed = await self._store.claim_deliveries(
+                            self._clock.now(), min(BATCH, room), LEASE_SECONDS
+                        )
+                        self._launch(claimed)
+                except Exception:
+                    log.exception("delivery round failed; trying again")
+                if len(claimed) < BATCH or len(self._tasks) >= self._max_in_flight:
+                    await self._idle()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await self._http.close()
+
+    async def _idle(self) -> None:
+        """Until new deliveries are written, a task finishes, or a second passes."""
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
+        if self._tasks:
+            waiters.add(
+                asyncio.ensure_future(
+                    asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                )
+            )
+        try:
+            await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def run_once(self) -> int:
-        """Deliver what is due now; the number of deliveries handled."""
+        """Deliver what is due now and wait for the outcomes; the number handled."""
         claimed = await self._store.claim_deliveries(self._clock.now(), BATCH, LEASE_SECONDS)
-        if not claimed:
-            return 0
-        # One read per message and subscription for the whole round, not per delivery.
-        self._round = _Round(self._store)
-        outcomes = await asyncio.gather(
-            *(self._attempt(d) for d in claimed), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                log.error("a delivery failed unexpectedly", exc_info=outcome)
-        await self._store.finish_deliveries([d for d in outcomes if isinstance(d, str)])
+        tasks = self._launch(claimed)
+        if tasks:
+            await asyncio.wait(tasks)
+        await self._flush()
         return len(claimed)
 
-    async def _attempt(self, delivery: DeliveryRecord) -> str | None:
-        """The delivery's id when it is done with (delivered or given up), else None."""
-        try:
-            await self._deliver(delivery)
-        except CallerFault as exc:
-            # A client-side error (the queue is gone, its policy or key refuses SNS, the
-            # message does not fit it): SNS does not retry these ("Amazon SNS dead-letter
-            # queues"); without a subscription dead-letter queue the message is dropped.
-            self.metrics.add(FAILED, delivery.topic_arn)
-            log.warning("delivery %s dropped: %s", delivery.delivery_id, exc.message)
-            return delivery.delivery_id
-        except (HeraldError, OSError, ValueError) as exc:
-            self.metrics.add(FAILED, delivery.topic_arn)
-            now = self._clock.now()
-            if now - delivery.created_at > GIVE_UP_SECONDS:
-                log.warning("giving up delivery %s: %s", delivery.delivery_id, exc)
-                return delivery.delivery_id
-            reason = exc.message if isinstance(exc, HeraldError) else type(exc).__name__
-            await self._store.retry_delivery(
-                delivery.delivery_id, next_attempt(delivery.attempts + 1, now), reason
-            )
-            return None
-        self.metrics.add(DELIVERED, delivery.topic_arn)
-        return delivery.delivery_id
+    async def close(self) -> None:
+        await self._http.close()
 
-    async def _deliver(self, delivery: DeliveryRecord) -> None:
-        message = await self._round.message(delivery.message_id)
-        subscription = await self._round.subscription(delivery.subscription_arn)
-        if message is None or subscription is None:
-            return  # unsubscribed (or the message is gone): nothing to deliver
+    def _launch(self, claimed: list[DeliveryRecord]) -> list[asyncio.Task[None]]:
+        # One read per message, subscription and topic for the batch, not per delivery.
+        batch = _Batch(self._store)
+        tasks = [asyncio.create_task(self._run_one(d, batch)) for d in claimed]
+        self._tasks.update(tasks)
+        for task in tasks:
+            task.add_done_callback(self._tasks.discard)
+        return tasks
+
+    async def _run_one(self, delivery: DeliveryRecord, batch: _Batch) -> None:
+        try:
+            if await self._attempt(delivery, batch):
+                self._finished.append(delivery.delivery_id)
+        except Exception:
+            # Left leased: it is tried again when the lease ends.
+            log.exception("delivery %s failed unexpectedly", delivery.delivery_id)
+
+    async def _flush(self) -> None:
+        if self._finished:
+            done, self._finished = self._finished, []
+            try:
+                await self._store.finish_deliveries(done)
+            except Exception:
+                self._finished.extend(done)
+                raise
+
+    async def _attempt(self, delivery: DeliveryRecord, batch: _Batch) -> bool:
+        """Whether the delivery is done with (delivered, dropped or dead-lettered)."""
+        topic = await batch.topic(delivery.topic_arn)
+        sub: SubscriptionRecord | None = None
+        if delivery.kind != UNSUBSCRIBE_CONFIRMATION:
+            sub = await batch.subscription(delivery.subscription_arn)
+            if sub is None or topic is None:
+                return True  # unsubscribed, or the topic is gone: nothing to deliver
+            if delivery.kind == SUBSCRIPTION_CONFIRMATION and sub.confirmed:
+                return True
+        policy = retry.for_subscription(
+            delivery.protocol,
+            topic.attributes if topic else {},
+            sub.attributes if sub else {},
+        )
+        now = self._clock.now()
+        when = self._throttle.admit(
+            delivery.subscription_arn, delivery.delivery_id, policy.max_per_second, now
+        )
+        if when > now:
+            await self._store.retry_delivery(
+                delivery.delivery_id, when, "throttled by maxReceivesPerSecond", failed=False
+            )
+            return False
+        message: MessageRecord | None = None
+        if delivery.kind == NOTIFICATION:
+            message = await batch.message(delivery.message_id)
+            if message is None:
+                return True
+        try:
+            await self._send(delivery, topic, sub, message, policy)
+        except DeliveryFailed as exc:
+            return await self._failed(delivery, sub, message, policy, exc)
+        except (HeraldError, OSError, ValueError) as exc:
+            # A CallerFault (the queue is gone, its policy or key refuses SNS, the message
+            # does not fit it) is client-side; anything else may pass.
+            reason = exc.message if isinstance(exc, HeraldError) else str(exc)
+            failure = DeliveryFailed(
+                type(exc).__name__, reason or type(exc).__name__,
+                client_side=isinstance(exc, CallerFault),
+            )  # fmt: skip
+            return await self._failed(delivery, sub, message, policy, failure)
+        if delivery.kind == NOTIFICATION:
+            self.metrics.add(DELIVERED, delivery.topic_arn)
+        return True
+
+    async def _failed(
+        self,
+        delivery: DeliveryRecord,
+        sub: SubscriptionRecord | None,
+        message: MessageRecord | None,
+        policy: retry.EndpointPolicy,
+        failure: DeliveryFailed,
+    ) -> bool:
+        notification = delivery.kind == NOTIFICATION
+        http = delivery.protocol in retry.HTTP_PROTOCOLS
+        if notification and http:
+            # For HTTP/S CloudWatch counts every failed attempt, retries included.
+            self.metrics.add(FAILED, delivery.topic_arn)
+        if not failure.client_side:
+            delay = policy.retry.delay(delivery.attempts + 1)
+            if delay is not None:
+                log.info(
+                    "delivery %s to %s failed (attempt %d), retrying in %.0f s: %s",
+                    delivery.delivery_id,
+                    delivery.endpoint if delivery.protocol == "sqs" else delivery.protocol,
+                    delivery.attempts + 1,
+                    delay,
+                    failure.message,
+                )
+                await self._store.retry_delivery(
+                    delivery.delivery_id, self._clock.now() + delay, failure.message
+                )
+                return False
+        if notification and not http:
+            self.metrics.add(FAILED, delivery.topic_arn)
+        log.warning(
+            "delivery %s to %s given up after %d attempts: %s",
+            delivery.delivery_id,
+            delivery.subscription_arn,
+            delivery.attempts + 1,
+            failure.message,
+        )
+        if notification and sub is not None and message is not None:
+            await self._dead_letter(delivery, sub, message, failure)
+        return True
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        delivery: DeliveryRecord,
+        topic: TopicRecord | None,
+        sub: SubscriptionRecord | None,
+        message: MessageRecord | None,
+        policy: retry.EndpointPolicy,
+    ) -> None:
         region = delivery.topic_arn.split(":")[3]
-        body = (await self._opener.body(message, region)).decode()
-        text = notifications.per_protocol(body, message.message_structure, "sqs")
-        attributes: Mapping[str, Mapping[str, str]] = json.loads(message.attributes)
-        group, dedup = message.group_id, message.deduplication_id
-        if delivery.raw:
+        version = (topic.attributes.get("SignatureVersion") if topic else None) or "1"
+        protocol = delivery.protocol
+        if message is None:
+            document = await self._confirmation(delivery, version, region)
+            text = ""
+        else:
+            text = await self._text(message, region, protocol)
+            document = await self._document(message, text, delivery, version, region)
+        if protocol == "sqs":
+            await self._to_queue(delivery, message, text, document)
+        elif protocol in retry.HTTP_PROTOCOLS:
+            raw = delivery.raw and message is not None
+            headers = {
+                "Content-Type": policy.content_type,
+                "x-amz-sns-message-type": delivery.kind,
+                "x-amz-sns-message-id": message.message_id if message else delivery.message_id,
+                "x-amz-sns-topic-arn": delivery.topic_arn,
+            }
+            if delivery.kind != SUBSCRIPTION_CONFIRMATION:
+                headers["x-amz-sns-subscription-arn"] = delivery.subscription_arn
+            if message is not None:
+                headers["x-amz-sns-rawdelivery"] = "true" if raw else "false"
+            body = text if raw else document
+            await self._http.send(delivery.endpoint, body.encode(), headers)
+        elif protocol in ("email", "email-json"):
+            await self._to_mailbox(delivery, topic, message, text, document)
+        else:
+            raise DeliveryFailed(
+                "UnsupportedProtocol",
+                f"Herald does not deliver to {protocol} endpoints",
+                client_side=True,
+            )
+
+    async def _to_queue(
+        self, delivery: DeliveryRecord, message: MessageRecord | None, text: str, document: str
+    ) -> None:
+        group = message.group_id if message else None
+        dedup = message.deduplication_id if message else None
+        if delivery.raw and message is not None:
+            attributes = json.loads(message.attributes)
             outgoing = Outgoing(
                 text, attributes=_sqs_attributes(attributes), group_id=group, dedup_id=dedup
             )
         else:
-            document = await self._document(message, text, attributes, delivery, region)
             outgoing = Outgoing(document, group_id=group, dedup_id=dedup)
-        ctx = RequestContext(
+        await self._sqs.deliver(self._sns_context(delivery), delivery.endpoint, outgoing)
+
+    async def _to_mailbox(
+        self,
+        delivery: DeliveryRecord,
+        topic: TopicRecord | None,
+        message: MessageRecord | None,
+        text: str,
+        document: str,
+    ) -> None:
+        from_name = (topic.attributes.get("DisplayName") if topic else None) or "AWS Notifications"
+        if delivery.protocol == "email-json":
+            subject = (message.subject if message else None) or (
+                NOTIFICATION_SUBJECT if message else CONFIRMATION_SUBJECT
+            )
+            body = document
+        elif message is None:
+            subject = CONFIRMATION_SUBJECT
+            body = confirmation_text(delivery.topic_arn, self._subscribe_url(delivery))
+        else:
+            subject = message.subject or NOTIFICATION_SUBJECT
+            body = notification_text(text, self._unsubscribe_url(delivery.subscription_arn))
+        await self._email.send(delivery.endpoint, subject, body, from_name)
+
+    async def _dead_letter(
+        self,
+        delivery: DeliveryRecord,
+        sub: SubscriptionRecord,
+        message: MessageRecord,
+        failure: DeliveryFailed,
+    ) -> None:
+        """Move a notification that could not be delivered to the subscription's
+        dead-letter queue, with ErrorCode, ErrorMessage and RequestID attributes."""
+        redrive = sub.attributes.get("RedrivePolicy")
+        if not redrive:
+            return
+        target = str(json.loads(redrive).get("deadLetterTargetArn", ""))
+        region = delivery.topic_arn.split(":")[3]
+        errors: dict[str, dict[str, object]] = {
+            "RequestID": {"DataType": "String", "StringValue": ids.uuid4()},
+            "ErrorCode": {"DataType": "String", "StringValue": failure.code or "Unknown"},
+            "ErrorMessage": {"DataType": "String", "StringValue": failure.message or "-"},
+        }
+        try:
+            text = await self._text(message, region, delivery.protocol)
+            if delivery.raw:
+                own = _sqs_attributes(json.loads(message.attributes))
+                body = text
+                attributes = {**dict(list(own.items())[:7]), **errors}
+            else:
+                version = "1"
+                topic = await self._store.get_topic(delivery.topic_arn)
+                if topic is not None:
+                    version = topic.attributes.get("SignatureVersion") or "1"
+                body = await self._document(message, text, delivery, version, region)
+                attributes = errors
+            outgoing = Outgoing(
+                body,
+                attributes=attributes,
+                group_id=message.group_id,
+                dedup_id=message.deduplication_id,
+            )
+            await self._sqs.deliver(self._sns_context(delivery), target, outgoing)
+        except (HeraldError, OSError, ValueError) as exc:
+            self.metrics.add(NOT_REDRIVEN, delivery.topic_arn)
+            log.warning(
+                "delivery %s could not be moved to the dead-letter queue %s: %s",
+                delivery.delivery_id,
+                target,
+                exc.message if isinstance(exc, HeraldError) else exc,
+            )
+            return
+        self.metrics.add(REDRIVEN, delivery.topic_arn)
+
+    def _sns_context(self, delivery: DeliveryRecord) -> RequestContext:
+        """SNS itself, sending for the topic (aws:SourceArn), as queue policies see it."""
+        return RequestContext(
             principal=Principal(
                 account_id=delivery.topic_arn.split(":")[4],
                 arn=SNS_PRINCIPAL,
@@ -160,23 +407,40 @@ class DeliveryWorker:
                 service=SNS_PRINCIPAL,
                 source_arn=delivery.topic_arn,
             ),
-            region=region,
+            region=delivery.topic_arn.split(":")[3],
             request_id=f"delivery-{delivery.delivery_id}",
             secure_transport=True,
             sigv4=True,
         )
-        await self._sqs.deliver(ctx, delivery.endpoint, outgoing)
+
+    # -- documents -----------------------------------------------------------------------
+
+    async def _text(self, message: MessageRecord, region: str, protocol: str) -> str:
+        body = (await self._opener.body(message, region)).decode()
+        return notifications.per_protocol(body, message.message_structure, protocol)
+
+    def _unsubscribe_url(self, subscription_arn: str) -> str:
+        return f"{self._public_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
+
+    def _subscribe_url(self, delivery: DeliveryRecord) -> str:
+        query = urllib.parse.urlencode(
+            {
+                "Action": "ConfirmSubscription",
+                "TopicArn": delivery.topic_arn,
+                "Token": delivery.token or "",
+            },
+            safe=":",
+        )
+        return f"{self._public_url}/?{query}"
 
     async def _document(
         self,
         message: MessageRecord,
         text: str,
-        attributes: Mapping[str, Mapping[str, str]],
         delivery: DeliveryRecord,
+        version: str,
         region: str,
     ) -> str:
-        topic = await self._round.topic(message.topic_arn)
-        version = (topic.attributes.get("SignatureVersion") if topic else None) or "1"
         key = await self._keys.for_region(region)
         fields = notifications.notification(
             message_id=message.message_id,
@@ -184,33 +448,58 @@ class DeliveryWorker:
             subject=message.subject,
             message=text,
             published_at=message.published_at,
-            attributes=attributes,
+            attributes=json.loads(message.attributes),
             sequence_number=message.sequence_number,
             signature_version=version,
-            signing_cert_url=f"{self._public_url}/SimpleNotificationService-{key.name}.pem",
-            unsubscribe_url=(
-                f"{self._public_url}/?Action=Unsubscribe&SubscriptionArn="
-                f"{delivery.subscription_arn}"
-            ),
+            signing_cert_url=self._cert_url(key.name),
+            unsubscribe_url=self._unsubscribe_url(delivery.subscription_arn),
         )
-        # The signed fields do not depend on the subscription: sign once per message.
-        slot = (message.message_id, version)
+        # The signed fields do not depend on the subscription: sign once per message (and
+        # per protocol when MessageStructure=json gives each protocol its own body).
+        per = delivery.protocol if message.message_structure == "json" else ""
+        return notifications.signed(
+            fields, self._signature(key, fields, (message.message_id, version, per))
+        )
+
+    async def _confirmation(self, delivery: DeliveryRecord, version: str, region: str) -> str:
+        key = await self._keys.for_region(region)
+        fields = notifications.confirmation(
+            kind=delivery.kind,
+            message_id=delivery.message_id,
+            token=delivery.token or "",
+            topic_arn=delivery.topic_arn,
+            subscription_arn=delivery.subscription_arn,
+            subscribe_url=self._subscribe_url(delivery),
+            created_at=delivery.created_at,
+            signature_version=version,
+            signing_cert_url=self._cert_url(key.name),
+        )
+        return notifications.signed(
+            fields, self._signature(key, fields, (delivery.message_id, version, ""))
+        )
+
+    def _cert_url(self, name: str) -> str:
+        return f"{self._public_url}/SimpleNotificationService-{name}.pem"
+
+    def _signature(
+        self, key: signing.RegionKey, fields: Mapping[str, Any], slot: tuple[str, str, str]
+    ) -> str:
         signature = self._signatures.get(slot)
         if signature is None:
-            raw = key.signer.sign(notifications.string_to_sign(fields), version)
+            raw = key.signer.sign(notifications.string_to_sign(fields), slot[1])
             signature = base64.b64encode(raw).decode()
             self._signatures[slot] = signature
             while len(self._signatures) > 10_000:
                 self._signatures.popitem(last=False)
-        return notifications.signed(fields, signature)
+        return signature
 
     async def certificate(self, name: str) -> bytes | None:
         """The PEM certificate served at SigningCertURL, if ``name`` is one of ours."""
         return await self._keys.certificate(name)
 
 
-class _Round:
-    """Records read once per round of deliveries (a message fans out to many)."""
+class _Batch:
+    """Records read once per batch of deliveries (a message fans out to many)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store

@@ -260,7 +260,7 @@ class HeraldApp:
             body = text.encode()
             return Response(200, body, prometheus.CONTENT_TYPE, request_id)
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-        link = await self._unsubscribe_link(scope, headers, request_id)
+        link = await self._link(scope, headers, request_id)
         if link is not None:
             return link
         service = self._fallback
@@ -295,25 +295,34 @@ class HeraldApp:
             log.exception("request %s failed", request_id)
             return self._answering(service, headers).error(exc, request_id)
 
-    async def _unsubscribe_link(
+    async def _link(
         self, scope: Scope, headers: list[tuple[str, str]], request_id: str
     ) -> Response | None:
-        """GET /?Action=Unsubscribe&SubscriptionArn=...: the UnsubscribeURL in messages,
-        which works without credentials, as in SNS."""
+        """GET /?Action=Unsubscribe&SubscriptionArn=... (the UnsubscribeURL in messages)
+        and GET /?Action=ConfirmSubscription&TopicArn=...&Token=... (the SubscribeURL in
+        confirmation messages), which work without credentials, as in SNS."""
         if scope["method"] != "GET" or scope["path"] != "/":
             return None
         raw = scope.get("query_string", b"").decode("latin-1")
         params = dict(urllib.parse.parse_qsl(raw))
-        if params.get("Action") != "Unsubscribe" or "X-Amz-Signature" in params:
+        action = params.get("Action")
+        if action not in ("Unsubscribe", "ConfirmSubscription") or "X-Amz-Signature" in params:
             return None
         if any(k == "authorization" for k, _ in headers):
             return None
         service = self._services["sns"]
+        result: list[xml_render.Node] | None = None
         try:
-            await self._sns.subscriptions.unsubscribe_by_link(params.get("SubscriptionArn"))
+            if action == "Unsubscribe":
+                await self._sns.subscriptions.unsubscribe_by_link(params.get("SubscriptionArn"))
+            else:
+                arn = await self._sns.subscriptions.confirm_by_link(
+                    params.get("TopicArn"), params.get("Token")
+                )
+                result = [xml_render.el("SubscriptionArn", arn)]
         except errors.HeraldError as exc:
             return service.error(exc, request_id)
-        body = xml_render.response("Unsubscribe", service.namespace, None, request_id)
+        body = xml_render.response(action, service.namespace, result, request_id)
         return Response(200, body, "text/xml", request_id)
 
     def _answering(

@@ -11,7 +11,9 @@ PUBLISH_SIZE = "PublishSize"  # summed bytes; with NumberOfMessagesPublished, th
 DELIVERED = "NumberOfNotificationsDelivered"
 FAILED = "NumberOfNotificationsFailed"
 FILTERED_OUT = "NumberOfNotificationsFilteredOut"
-NAMES = (PUBLISHED, PUBLISH_SIZE, DELIVERED, FAILED, FILTERED_OUT)
+REDRIVEN = "NumberOfNotificationsRedrivenToDlq"
+NOT_REDRIVEN = "NumberOfNotificationsFailedToRedriveToDlq"
+NAMES = (PUBLISHED, PUBLISH_SIZE, DELIVERED, FAILED, FILTERED_OUT, REDRIVEN, NOT_REDRIVEN)
 
 
 class TopicMetrics:

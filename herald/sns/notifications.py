@@ -78,6 +78,44 @@ def notification(
     return fields
 
 
+def confirmation(
+    *,
+    kind: str,
+    message_id: str,
+    token: str,
+    topic_arn: str,
+    subscription_arn: str,
+    subscribe_url: str,
+    created_at: float,
+    signature_version: str,
+    signing_cert_url: str,
+) -> dict[str, Any]:
+    """The fields of a SubscriptionConfirmation or UnsubscribeConfirmation, without its
+    Signature. The SubscribeURL confirms the subscription (or restores it)."""
+    if kind == "SubscriptionConfirmation":
+        text = (
+            f"You have chosen to subscribe to the topic {topic_arn}.\n"
+            "To confirm the subscription, visit the SubscribeURL included in this message."
+        )
+    else:
+        text = (
+            f"You have chosen to deactivate subscription {subscription_arn}.\n"
+            "To cancel this operation and restore the subscription, visit the SubscribeURL "
+            "included in this message."
+        )
+    return {
+        "Type": kind,
+        "MessageId": message_id,
+        "Token": token,
+        "TopicArn": topic_arn,
+        "Message": text,
+        "SubscribeURL": subscribe_url,
+        "Timestamp": timestamp(created_at),
+        "SignatureVersion": signature_version,
+        "SigningCertURL": signing_cert_url,
+    }
+
+
 def signed(fields: Mapping[str, Any], signature: str) -> str:
     """The JSON document, with Signature placed after SignatureVersion as SNS does."""
     document: dict[str, Any] = {}

@@ -167,7 +167,7 @@ class Publisher:
     ) -> list[DeliveryRecord]:
         """A delivery for each message and each confirmed subscription its filter policy
         admits, written with the message (deliveries exist before the publish is
-        acknowledged). This version delivers to SQS queues."""
+        acknowledged)."""
         subscribers = await self._confirmed(topic.arn)
         if not subscribers:
             return []
@@ -322,8 +322,8 @@ def _target(topic_arn: str | None, target_arn: str | None, phone_number: str | N
     return topic_arn if topic_arn is not None else target_arn or ""
 
 
-# Protocols this version delivers to; subscriptions of others are kept but not yet served.
-DELIVERED_PROTOCOLS = frozenset({"sqs"})
+# Protocols Herald delivers to; subscriptions of others are kept but not served.
+DELIVERED_PROTOCOLS = frozenset({"sqs", "http", "https", "email", "email-json"})
 
 
 def _admits(sub: SubscriptionRecord, attributes: dict[str, Any], record: MessageRecord) -> bool:

@@ -31,6 +31,7 @@ from herald.sns.topics import (
     encode_token,
 )
 from herald.store.base import Store, SubscriptionRecord, TopicRecord
+from herald.store.base_delivery import DeliveryRecord
 from herald.types import RequestContext
 
 MAX_SUBSCRIPTIONS_PER_TOPIC = 12_500_000
@@ -53,6 +54,10 @@ _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 MAX_ENDPOINT_CHARS = 2048
 _DEFAULTS = {"RawMessageDelivery": "false", "FilterPolicyScope": "MessageAttributes"}
 _NEED_CONFIRMATION = ("http", "https", "email", "email-json")
+# Endpoints that a pending subscription sends its SubscriptionConfirmation to (a queue of
+# another account included), and those told of their end by an UnsubscribeConfirmation.
+_SENT_CONFIRMATION = ("http", "https", "email", "email-json", "sqs")
+_TOLD_OF_UNSUBSCRIBE = ("http", "https")
 
 
 def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> str:
@@ -116,11 +121,14 @@ class Subscriptions:
         topics: Topics,
         on_change: Callable[[str], None] = lambda topic_arn: None,
     ) -> None:
-        """``on_change`` hears of every change to a topic's subscriptions (its ARN)."""
+        """``on_change`` hears of every change to a topic's subscriptions (its ARN);
+        ``on_deliveries`` (set by the server) hears that confirmation messages were
+        written, to wake a delivery worker."""
         self._store = store
         self._clock = clock
         self._topics = topics
         self._changed = on_change
+        self.on_deliveries: Callable[[], None] = lambda: None
 
     async def subscribe(
         self,
@@ -175,9 +183,70 @@ class Subscriptions:
         self._changed(stored.topic_arn)
         if not created:
             _check_same(stored, checked)
+        if not stored.confirmed and stored.protocol in _SENT_CONFIRMATION:
+            # Subscribing again while pending sends the confirmation again, as in SNS.
+            await self._send_confirmation(stored)
         if stored.confirmed or return_arn:
             return stored.arn
         return PENDING_ARN
+
+    async def _send_confirmation(self, sub: SubscriptionRecord) -> None:
+        now = self._clock.now()
+        token = sub.token
+        if token is None or (sub.token_expires_at or 0) < now:
+            token = secrets.token_hex(TOKEN_BYTES)
+            sub = await self._store.update_subscription(
+                sub.arn, token=token, token_expires_at=now + TOKEN_LIFETIME_SECONDS
+            )
+        await self._store.add_deliveries([_message(sub, "SubscriptionConfirmation", token, now)])
+        self.on_deliveries()
+
+    async def _tell_unsubscribed(self, sub: SubscriptionRecord) -> None:
+        """Send an UnsubscribeConfirmation whose SubscribeURL restores the subscription
+        (for as long as a confirmation token lives)."""
+        if sub.protocol not in _TOLD_OF_UNSUBSCRIBE or not sub.confirmed:
+            return
+        now = self._clock.now()
+        token = secrets.token_hex(TOKEN_BYTES)
+        kept = json.dumps(
+            {
+                "arn": sub.arn,
+                "owner": sub.owner,
+                "protocol": sub.protocol,
+                "endpoint": sub.endpoint,
+                "attributes": dict(sub.attributes),
+            }
+        )
+        await self._store.keep_resubscription(
+            token, sub.topic_arn, kept, now + TOKEN_LIFETIME_SECONDS
+        )
+        await self._store.add_deliveries([_message(sub, "UnsubscribeConfirmation", token, now)])
+        self.on_deliveries()
+
+    async def _restore(self, token: str, topic_arn: str) -> SubscriptionRecord | None:
+        """The subscription an UnsubscribeConfirmation's token restores, confirmed."""
+        kept = await self._store.take_resubscription(token, topic_arn, self._clock.now())
+        if kept is None:
+            return None
+        data = json.loads(kept)
+        now = self._clock.now()
+        record = SubscriptionRecord(
+            arn=data["arn"],
+            topic_arn=topic_arn,
+            owner=data["owner"],
+            protocol=data["protocol"],
+            endpoint=data["endpoint"],
+            attributes=data["attributes"],
+            confirmed=True,
+            token=None,
+            token_expires_at=None,
+            created_at=now,
+        )
+        stored, _ = await self._store.create_subscription(record, MAX_SUBSCRIPTIONS_PER_TOPIC)
+        if not stored.confirmed:
+            stored = await self._store.update_subscription(stored.arn, confirmed=True)
+        self._changed(topic_arn)
+        return stored
 
     async def _check_large_messages(self, topic: TopicRecord, protocol: str) -> None:
         size = int(topic.attributes.get("MaximumMessageSize", validation.MAX_MESSAGE_BYTES))
@@ -204,18 +273,31 @@ class Subscriptions:
         parsed = arns.topic_arn(topic_arn)
         if parsed.region != ctx.region:
             raise InvalidParameter("Invalid parameter: Topic")
+        on_unsubscribe = (authenticate_on_unsubscribe or "").lower() == "true"
+        return await self._confirm(str(parsed), token, authenticated=True, lock=on_unsubscribe)
+
+    async def confirm_by_link(self, topic_arn: str | None, token: str | None) -> str:
+        """The SubscribeURL of a confirmation message, followed without credentials.
+        Raises InvalidParameter."""
+        token = validation.required("Token", token)
+        parsed = arns.topic_arn(topic_arn)
+        return await self._confirm(str(parsed), token, authenticated=False, lock=False)
+
+    async def _confirm(self, topic_arn: str, token: str, *, authenticated: bool, lock: bool) -> str:
         if not _TOKEN.fullmatch(token):
             raise InvalidParameter("Invalid token")
         sub = await self._store.find_subscription_by_token(token)
+        if sub is None:
+            sub = await self._restore(token, topic_arn)
         if (
             sub is None
-            or sub.topic_arn != str(parsed)
+            or sub.topic_arn != topic_arn
             or (sub.token_expires_at is not None and sub.token_expires_at < self._clock.now())
         ):
             raise InvalidParameter("Invalid parameter: Token")
         if not sub.confirmed:
-            set_ = {"ConfirmationWasAuthenticated": "true"}
-            if (authenticate_on_unsubscribe or "").lower() == "true":
+            set_ = {"ConfirmationWasAuthenticated": "true" if authenticated else "false"}
+            if lock:
                 # Then only a signed Unsubscribe may end it, not the link in messages.
                 set_["AuthenticateOnUnsubscribe"] = "true"
             sub = await self._store.update_subscription(sub.arn, confirmed=True, set_=set_)
@@ -236,7 +318,8 @@ class Subscriptions:
                 "This subscription was confirmed with AuthenticateOnUnsubscribe: only a "
                 "signed Unsubscribe request may end it."
             )
-        await self._store.delete_subscription(sub.arn)
+        if await self._store.delete_subscription(sub.arn):
+            await self._tell_unsubscribed(sub)
         self._changed(sub.topic_arn)
 
     async def unsubscribe(self, ctx: RequestContext, arn: str | None) -> None:
@@ -252,7 +335,8 @@ class Subscriptions:
         # The subscriber and the topic's owners may unsubscribe (SNS API reference).
         if sub.owner != ctx.principal.account_id:
             await self._topics.access.check(ctx, "Unsubscribe", sub.arn, topic)
-        await self._store.delete_subscription(sub.arn)
+        if await self._store.delete_subscription(sub.arn):
+            await self._tell_unsubscribed(sub)
         self._changed(sub.topic_arn)
 
     async def get_attributes(self, ctx: RequestContext, arn: str | None) -> dict[str, str]:
@@ -350,6 +434,24 @@ class ListedSubscription:
     protocol: str
     endpoint: str
     topic_arn: str
+
+
+def _message(sub: SubscriptionRecord, kind: str, token: str, now: float) -> DeliveryRecord:
+    """A delivery of a confirmation message of ``sub`` (its own message id)."""
+    return DeliveryRecord(
+        delivery_id=ids.uuid4(),
+        message_id=ids.uuid4(),
+        topic_arn=sub.topic_arn,
+        subscription_arn=sub.arn,
+        protocol=sub.protocol,
+        endpoint=sub.endpoint,
+        raw=False,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        kind=kind,
+        token=token,
+    )
 
 
 def _page(subs: Sequence[SubscriptionRecord]) -> tuple[list[ListedSubscription], str | None]:

@@ -11,7 +11,7 @@ from herald.store.base_delivery import DeliveryRecord, SigningKey
 
 _COLUMNS = (
     "delivery_id, message_id, topic_arn, subscription_arn, protocol, endpoint, raw, attempts, "
-    "next_attempt_at, created_at"
+    "next_attempt_at, created_at, kind, token"
 )
 
 
@@ -51,14 +51,48 @@ class SQLiteDelivery:
             )
         )
 
-    async def retry_delivery(self, delivery_id: str, next_attempt_at: float, error: str) -> None:
+    async def add_deliveries(self, deliveries: list[DeliveryRecord]) -> None:
+        if deliveries:
+            await self._worker.call(lambda c: insert_deliveries(c, deliveries))
+
+    async def retry_delivery(
+        self, delivery_id: str, next_attempt_at: float, error: str, *, failed: bool = True
+    ) -> None:
         await self._worker.call(
             lambda c: c.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+                "UPDATE deliveries SET attempts = attempts + ?, next_attempt_at = ?, "
                 "lease_until = 0, last_error = ? WHERE delivery_id = ?",
-                (next_attempt_at, error[:1024], delivery_id),
+                (int(failed), next_attempt_at, error[:1024], delivery_id),
             )
         )
+
+    async def keep_resubscription(
+        self, token: str, topic_arn: str, subscription: str, expires_at: float
+    ) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM resubscriptions WHERE expires_at < ?", (expires_at - 7 * 86400,))
+            c.execute(
+                "INSERT INTO resubscriptions(token, topic_arn, subscription, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (token, topic_arn, subscription, expires_at),
+            )
+
+        await self._worker.call(job)
+
+    async def take_resubscription(self, token: str, topic_arn: str, now: float) -> str | None:
+        def job(c: sqlite3.Connection) -> str | None:
+            row = c.execute(
+                "SELECT subscription FROM resubscriptions "
+                "WHERE token = ? AND topic_arn = ? AND expires_at >= ?",
+                (token, topic_arn, now),
+            ).fetchone()
+            if row is None:
+                return None
+            c.execute("DELETE FROM resubscriptions WHERE token = ?", (token,))
+            return str(row[0])
+
+        result: str | None = await self._worker.call(job)
+        return result
 
     async def pending_deliveries(self) -> int:
         def job(c: sqlite3.Connection) -> int:
@@ -107,7 +141,8 @@ class SQLiteDelivery:
 
 def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -> None:
     c.executemany(
-        f"INSERT INTO deliveries({_COLUMNS}, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        f"INSERT INTO deliveries({_COLUMNS}, lease_until) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         [
             (
                 d.delivery_id,
@@ -120,6 +155,8 @@ def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -
                 d.attempts,
                 d.next_attempt_at,
                 d.created_at,
+                d.kind,
+                d.token,
             )
             for d in deliveries
         ],
@@ -128,5 +165,16 @@ def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -
 
 def _delivery(row: Any) -> DeliveryRecord:
     return DeliveryRecord(
-        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9]
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        bool(row[6]),
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
     )

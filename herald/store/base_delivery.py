@@ -19,6 +19,11 @@ class DeliveryRecord:
     attempts: int
     next_attempt_at: float
     created_at: float
+    # "Notification" (of message_id), "SubscriptionConfirmation" or
+    # "UnsubscribeConfirmation" (message_id is then the id of that message, and token the
+    # token its SubscribeURL carries).
+    kind: str = "Notification"
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,26 @@ class DeliveryStore(ABC):
         """Many at once."""
 
     @abstractmethod
+    async def add_deliveries(self, deliveries: list[DeliveryRecord]) -> None:
+        """Deliveries that are not of a new message (confirmation messages)."""
+
+    @abstractmethod
     async def retry_delivery(
-        self, delivery_id: str, next_attempt_at: float, error: str
-    ) -> None: ...
+        self, delivery_id: str, next_attempt_at: float, error: str, *, failed: bool = True
+    ) -> None:
+        """Try again at ``next_attempt_at``; ``failed`` counts an attempt (a delivery held
+        back by a throttle policy was not attempted)."""
+
+    @abstractmethod
+    async def keep_resubscription(
+        self, token: str, topic_arn: str, subscription: str, expires_at: float
+    ) -> None:
+        """An ended subscription (``subscription`` is its JSON) that ``token`` can restore."""
+
+    @abstractmethod
+    async def take_resubscription(self, token: str, topic_arn: str, now: float) -> str | None:
+        """The subscription JSON kept under ``token`` for the topic, if not expired; taken
+        once."""
 
     @abstractmethod
     async def pending_deliveries(self) -> int: ...

@@ -358,4 +358,21 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        12,
+        [
+            # What a delivery sends: a Notification of its message, or the
+            # SubscriptionConfirmation / UnsubscribeConfirmation of its subscription.
+            "ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'Notification'",
+            "ALTER TABLE deliveries ADD COLUMN token TEXT",
+            # An ended subscription that the SubscribeURL of its UnsubscribeConfirmation
+            # can restore until expires_at.
+            """CREATE TABLE resubscriptions (
+                token TEXT PRIMARY KEY,
+                topic_arn TEXT NOT NULL,
+                subscription TEXT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            )""",
+        ],
+    ),
 ]
