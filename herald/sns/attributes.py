@@ -403,6 +403,8 @@ def effective_subscription_delivery_policy(
     """A subscription's delivery policy with the topic's defaults under what was set."""
     topic_http = json.loads(effective_delivery_policy(topic_attributes))["http"]
     mine: dict[str, Any] = json.loads(own) if own else {}
+    if topic_http.get("disableSubscriptionOverrides"):
+        mine = {}  # the topic's policy applies to every subscription
     return _compact(
         {
             "healthyRetryPolicy": mine.get("healthyRetryPolicy")

@@ -58,6 +58,7 @@ _NEED_CONFIRMATION = ("http", "https", "email", "email-json")
 # another account included), and those told of their end by an UnsubscribeConfirmation.
 _SENT_CONFIRMATION = ("http", "https", "email", "email-json", "sqs")
 _TOLD_OF_UNSUBSCRIBE = ("http", "https")
+_NOT_FOR_FIFO = ("http", "https", "email", "email-json", "sms", "lambda", "firehose", "application")
 
 
 def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> str:
@@ -67,6 +68,9 @@ def check_endpoint(protocol: str, endpoint: str | None, topic: TopicRecord) -> s
         raise InvalidParameter(
             f"Invalid parameter: Endpoint Reason: must be at most {MAX_ENDPOINT_CHARS} characters"
         )
+    if topic.attributes.get("FifoTopic") == "true" and protocol in _NOT_FOR_FIFO:
+        # FIFO topics deliver to SQS queues only.
+        raise InvalidParameter(f"Invalid parameter: Invalid protocol type: {protocol}")
     if protocol in ("http", "https"):
         if not value.lower().startswith(protocol + "://"):
             raise InvalidParameter("Invalid parameter: Endpoint must match the specified protocol")

@@ -314,3 +314,14 @@ def test_unsubscribing_sends_an_unsubscribe_confirmation_that_can_restore_it(
     assert [s["SubscriptionArn"] for s in listed] == [arn]
     sns.publish(TopicArn=topic, Message="welcome back")
     receiver.wait_for(lambda rs: len(rs) >= 3)
+
+
+def test_a_fifo_topic_takes_no_http_or_email_subscriptions(herald: HeraldProcess) -> None:
+    sns: Any = herald.client("sns")
+    topic = sns.create_topic(Name="orders.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    for protocol, endpoint in (("https", "https://example.com/x"), ("email", "a@example.com")):
+        with pytest.raises(sns.exceptions.InvalidParameterException) as caught:
+            sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=endpoint)
+        assert caught.value.response["Error"]["Message"] == (
+            f"Invalid parameter: Invalid protocol type: {protocol}"
+        )
