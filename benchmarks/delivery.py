@@ -1,11 +1,14 @@
-"""Fan-out to SQS queues: deliveries/s and publish-to-receipt latency (run by hand).
+"""Fan-out to SQS queues and HTTP endpoints: deliveries/s and publish-to-receipt latency
+(run by hand).
 
-    .venv/bin/python benchmarks/delivery.py
+    .venv/bin/python benchmarks/delivery.py [--seconds 5] [--rate 100]
 
-Starts a Herald, subscribes 1 and then 10 queues (raw delivery, policies admitting the
-topic) to a topic, publishes for a few seconds with 8 concurrent signed publishers, and
-drains the queues with long polling. Every message carries its publish time, so the
-latency is from just before Publish to receipt (p50, p99).
+Starts a Herald and, for 1 and then 10 subscribers of each kind (SQS queues with policies
+admitting the topic; HTTP endpoints on a local aiohttp receiver, confirmed through the
+handshake; raw delivery), publishes for a few seconds with 8 concurrent signed publishers
+as fast as the server answers (deliveries/s; the latency then includes the backlog), then
+again at a steady --rate of publishes/s (the latency of an unloaded path). Every message
+carries its publish time, so the latency is from just before Publish to receipt (p50, p99).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from typing import Any
 
 import boto3
+from aiohttp import web
 from botocore.config import Config
 from botocore.credentials import Credentials
 from publish import REGION, Target, _roundtrip, start_server
@@ -28,9 +32,16 @@ from publish import REGION, Target, _roundtrip, start_server
 KEY_ID = "AKIABENCHMARK0000001"
 
 
-async def _publisher(target: Target, topic: str, deadline: float, sent: list[int]) -> None:
+async def _publisher(
+    target: Target, topic: str, deadline: float, sent: list[int], every: float = 0.0
+) -> None:
+    """Publish until ``deadline``; one publish per ``every`` seconds (0: back to back)."""
     reader, writer = await asyncio.open_connection(target.host, target.port)
+    due = time.perf_counter()
     while time.perf_counter() < deadline:
+        if every:
+            due += every
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
         params = {"Action": "Publish", "TopicArn": topic, "Message": repr(time.time()),
                   "Version": "2010-03-31"}  # fmt: skip
         status, _ = await _roundtrip(reader, writer, target.signed(params))
@@ -59,17 +70,110 @@ def _drain(client: Any, url: str, expected: int, latencies: list[float], stop: l
         got += len(messages)
 
 
-def run(port: int, secret: str, queues: int, seconds: float) -> None:
+def _publish_for(
+    target: Target, topic: str, seconds: float, rate: float | None
+) -> tuple[int, float]:
+    """(publishes, start time) of a run of ``seconds`` by 8 publishers."""
+    sent = [0]
+    start = time.perf_counter()
+    every = 8 / rate if rate else 0.0
+
+    async def publish_all() -> None:
+        await asyncio.gather(
+            *(_publisher(target, topic, start + seconds, sent, every) for _ in range(8))
+        )
+
+    asyncio.run(publish_all())
+    return sent[0], start
+
+
+def _report(kind: str, count: int, sent: int, latencies: list[float], elapsed: float,
+            rate: float | None) -> None:  # fmt: skip
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    pace = f"at {rate:,.0f} publishes/s" if rate else "saturated"
+    print(
+        f"{count:>2} {kind}(s), {pace}: {sent} publishes, {len(latencies)}/{sent * count} "
+        f"delivered, {len(latencies) / elapsed:,.0f} deliveries/s; latency p50 "
+        f"{q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms"
+    )
+
+
+class _Endpoints:
+    """HTTP subscribers: an aiohttp server in its own thread that confirms subscriptions
+    and records each notification's latency."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.tokens: list[tuple[str, str]] = []
+        self.port = 0
+        ready = threading.Event()
+
+        async def handle(request: web.Request) -> web.Response:
+            body = await request.read()
+            kind = request.headers.get("x-amz-sns-message-type")
+            if kind == "SubscriptionConfirmation":
+                document = json.loads(body)
+                self.tokens.append((document["TopicArn"], document["Token"]))
+            elif kind == "Notification":
+                self.latencies.append(time.time() - float(body))
+            return web.Response(text="ok")
+
+        async def serve() -> None:
+            app = web.Application()
+            app.router.add_post("/{tail:.*}", handle)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(serve())
+            loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        ready.wait(10)
+
+
+def run_http(port: int, secret: str, endpoints: _Endpoints, count: int, seconds: float,
+             rate: float | None) -> None:  # fmt: skip
+    session = boto3.Session(aws_access_key_id=KEY_ID, aws_secret_access_key=secret,
+                            region_name=REGION)  # fmt: skip
+    sns = session.client("sns", endpoint_url=f"http://127.0.0.1:{port}")
+    target = Target("127.0.0.1", port, Credentials(KEY_ID, secret))
+    topic = sns.create_topic(Name=f"bench-http-{count}-{secrets.token_hex(3)}")["TopicArn"]
+    for n in range(count):
+        sns.subscribe(TopicArn=topic, Protocol="http",
+                      Endpoint=f"http://127.0.0.1:{endpoints.port}/{n}",
+                      Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    deadline = time.time() + 30
+    while sum(1 for t, _ in endpoints.tokens if t == topic) < count and time.time() < deadline:
+        time.sleep(0.05)
+    for t, token in list(endpoints.tokens):
+        if t == topic:
+            sns.confirm_subscription(TopicArn=topic, Token=token)
+    endpoints.latencies.clear()
+    sent, start = _publish_for(target, topic, seconds, rate)
+    deadline = time.time() + 120
+    while len(endpoints.latencies) < sent * count and time.time() < deadline:
+        time.sleep(0.05)
+    _report("HTTP endpoint", count, sent, list(endpoints.latencies),
+            time.perf_counter() - start, rate)  # fmt: skip
+
+
+def run(port: int, secret: str, queues: int, seconds: float, rate: float | None = None) -> None:
     session = boto3.Session(aws_access_key_id=KEY_ID, aws_secret_access_key=secret,
                             region_name=REGION)  # fmt: skip
     endpoint = f"http://127.0.0.1:{port}"
     sns = session.client("sns", endpoint_url=endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint, config=Config(max_pool_connections=20))
     target = Target("127.0.0.1", port, Credentials(KEY_ID, secret))
-    topic = sns.create_topic(Name=f"bench-{queues}")["TopicArn"]
+    topic = sns.create_topic(Name=f"bench-{queues}-{secrets.token_hex(3)}")["TopicArn"]
     urls = []
     for n in range(queues):
-        url = sqs.create_queue(QueueName=f"bench-{queues}-{n}")["QueueUrl"]
+        url = sqs.create_queue(QueueName=f"{topic.split(':')[-1]}-{n}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -81,12 +185,6 @@ def run(port: int, secret: str, queues: int, seconds: float) -> None:
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
                       Attributes={"RawMessageDelivery": "true"})  # fmt: skip
         urls.append(url)
-    sent = [0]
-    start = time.perf_counter()
-
-    async def publish_all() -> None:
-        await asyncio.gather(*(_publisher(target, topic, start + seconds, sent) for _ in range(8)))
-
     latencies: list[float] = []
     stop = [time.time() + seconds + 120]
     drainers = [
@@ -95,31 +193,31 @@ def run(port: int, secret: str, queues: int, seconds: float) -> None:
     ]
     for thread in drainers:
         thread.start()
-    asyncio.run(publish_all())
-    expected = sent[0] * queues
-    while len(latencies) < expected and time.time() < stop[0]:
+    sent, start = _publish_for(target, topic, seconds, rate)
+    while len(latencies) < sent * queues and time.time() < stop[0]:
         time.sleep(0.2)
     elapsed = time.perf_counter() - start
     stop[0] = 0
     for thread in drainers:
         thread.join(5)
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    print(
-        f"{queues:>2} queue(s): {sent[0]} publishes, {len(latencies)}/{expected} delivered, "
-        f"{len(latencies) / elapsed:,.0f} deliveries/s; latency p50 {q[49] * 1000:.1f} ms, "
-        f"p99 {q[98] * 1000:.1f} ms"
-    )
+    _report("SQS queue", queues, sent, latencies, elapsed, rate)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="publishes/s, paced run")
     args = parser.parse_args()
     secret = secrets.token_urlsafe(30)
     process, port, _ = start_server(tempfile.mkdtemp(prefix="herald-delivery-bench-"), secret)
     try:
-        for queues in (1, 10):
-            run(port, secret, queues, args.seconds)
+        endpoints = _Endpoints()
+        for count in (1, 10):
+            run_http(port, secret, endpoints, count, args.seconds, None)
+            run_http(port, secret, endpoints, count, args.seconds, args.rate)
+        for count in (1, 10):
+            run(port, secret, count, args.seconds)
+            run(port, secret, count, args.seconds, args.rate)
     finally:
         process.terminate()
         process.wait(30)
