@@ -294,6 +294,9 @@ async def _serve(
             ),
         )
         sns.publisher.on_deliveries = worker.wake
+        released = await store.release_leases()
+        if released:
+            log.info("%d deliveries left in progress by the last run are due again", released)
         sns.subscriptions.on_deliveries = worker.wake
         app = HeraldApp(
             sns=sns,

@@ -1,8 +1,8 @@
 """Sending to HTTP/HTTPS endpoints: pooled connections, bounded concurrency per endpoint,
 certificates verified against the system store or an operator's CA bundle.
 
-A 2xx answer means delivered. A 4xx answer (but 429) is a client-side failure, not
-retried; any other answer, a timeout or a connection failure is a server-side one.
+A 2xx answer means delivered. A 5xx or 429 answer, a timeout or a connection failure is
+a server-side failure, retried; any other answer (3xx, 4xx) a permanent one.
 Redirects are not followed (SNS does not follow them either).
 """
 
@@ -66,7 +66,9 @@ class HttpSender:
             raise DeliveryFailed(type(exc).__name__, _describe(exc), client_side=False) from None
         if 200 <= status < 300:
             return
-        client_side = 400 <= status < 500 and status != 429
+        # "Amazon SNS considers all 5XX errors and 429 (too many requests sent) errors as
+        # retryable"; every other answer is a permanent failure.
+        client_side = not (status >= 500 or status == 429)
         raise DeliveryFailed(
             str(status),
             f"The endpoint answered HTTP {status} {reason}".strip(),

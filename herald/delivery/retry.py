@@ -7,10 +7,10 @@ delay. AWS fixes the policy of its managed endpoints (SQS, Lambda, Firehose) and
 customer-managed ones (email, SMS); HTTP/S endpoints take the subscription's (or topic's)
 DeliveryPolicy, by default three retries 20 seconds apart.
 
-The backoff functions are Herald's reading of AWS's chart: over the backoff retries
-i = 1..k the delay climbs from the minimum to the maximum delay, reaching it at i = k,
-along a straight line (linear), by increments that grow by a constant (arithmetic), by a
-constant factor (geometric), or doubling (exponential).
+The first backoff retry waits minDelayTarget and the last maxDelayTarget, as AWS defines
+them. Between, the curves are Herald's reading of AWS's chart (which gives no formulas):
+linear climbs evenly; arithmetic, geometric and exponential rise early and level off,
+each faster than the one before, exponential reaching the maximum the quickest.
 """
 
 from __future__ import annotations
@@ -59,14 +59,19 @@ class RetryPolicy:
 
 
 def _backoff(function: str, i: int, k: int, low: float, high: float) -> float:
-    span = high - low
-    if function == "linear":
-        return low + span * i / k
+    """The delay of backoff retry ``i`` of ``k``: the first waits ``low``, the last
+    ``high``; in between, linear climbs evenly and the others rise early and level off,
+    arithmetic least, exponential most (it "reaches the maximum delay the quickest")."""
+    if k <= 1:
+        return low
+    x = (i - 1) / (k - 1)
     if function == "arithmetic":
-        return low + span * (i * (i + 1)) / (k * (k + 1))
-    if function == "geometric":
-        return float(low * (high / low) ** (i / k)) if low > 0 else high * i / k
-    return low + span * (2.0**i - 1) / (2.0**k - 1)  # exponential
+        x = 1 - (1 - x) ** 2
+    elif function == "geometric":
+        x = 1 - (1 - x) ** 3
+    elif function == "exponential":
+        x = (1 - 2.0 ** (-10 * x)) / (1 - 2.0**-10)
+    return low + (high - low) * x
 
 
 # AWS's fixed policies (the table in "Amazon SNS message delivery retries").

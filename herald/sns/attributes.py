@@ -114,9 +114,12 @@ def topic_delivery_policy(value: str) -> str:
     if retry is not None:
         _retry_policy("http.defaultHealthyRetryPolicy", retry)
         normalised["defaultHealthyRetryPolicy"] = retry
-    for key in ("defaultSicklyRetryPolicy", "defaultThrottlePolicy"):
-        if http.get(key) is not None:
-            normalised[key] = http[key]
+    if http.get("defaultSicklyRetryPolicy") is not None:
+        normalised["defaultSicklyRetryPolicy"] = http["defaultSicklyRetryPolicy"]
+    throttle = http.get("defaultThrottlePolicy")
+    if throttle is not None:
+        _throttle_policy("http.defaultThrottlePolicy", throttle)
+        normalised["defaultThrottlePolicy"] = throttle
     overrides = http.get("disableSubscriptionOverrides", False)
     if not isinstance(overrides, bool):
         raise Reason("DeliveryPolicy: http.disableSubscriptionOverrides must be true or false")
@@ -135,12 +138,7 @@ def subscription_delivery_policy(value: str) -> str:
         retry = {**DEFAULT_HTTP_RETRY, **retry}
     throttle = document.get("throttlePolicy")
     if throttle is not None:
-        rate = throttle.get("maxReceivesPerSecond") if isinstance(throttle, dict) else None
-        if not isinstance(rate, int) or isinstance(rate, bool) or rate < 1:
-            raise Reason(
-                "DeliveryPolicy: throttlePolicy.maxReceivesPerSecond must be greater than or "
-                "equal to 1"
-            )
+        _throttle_policy("throttlePolicy", throttle)
     return _compact(
         {
             "healthyRetryPolicy": retry,
@@ -150,6 +148,14 @@ def subscription_delivery_policy(value: str) -> str:
             "guaranteed": bool(document.get("guaranteed", False)),
         }
     )
+
+
+def _throttle_policy(path: str, throttle: Any) -> None:
+    rate = throttle.get("maxReceivesPerSecond") if isinstance(throttle, dict) else None
+    if not isinstance(rate, int) or isinstance(rate, bool) or rate < 1:
+        raise Reason(
+            f"DeliveryPolicy: {path}.maxReceivesPerSecond must be greater than or equal to 1"
+        )
 
 
 _RETRY_BOUNDS = {

@@ -37,6 +37,15 @@ class SQLiteDelivery:
         result: list[DeliveryRecord] = await self._worker.call(job)
         return result
 
+    async def release_leases(self) -> int:
+        # One Herald process owns an SQLite data folder, so a lease found at start was
+        # held by a run that ended (kill -9, power loss): its deliveries are due now.
+        def job(c: sqlite3.Connection) -> int:
+            return c.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0").rowcount
+
+        result: int = await self._worker.call(job)
+        return result
+
     async def finish_delivery(self, delivery_id: str) -> None:
         await self._worker.call(
             lambda c: c.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))

@@ -43,6 +43,12 @@ class DeliveryStore(ABC):
         leaves them to be taken again when the lease ends."""
 
     @abstractmethod
+    async def release_leases(self) -> int:
+        """At start: release the leases of deliveries that no live worker can hold (with
+        an embedded database, every lease was held by an earlier run of this process).
+        Returns how many were released."""
+
+    @abstractmethod
     async def finish_delivery(self, delivery_id: str) -> None:
         """Delivered (or given up): the row goes."""
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import signal
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -325,3 +327,87 @@ def test_a_fifo_topic_takes_no_http_or_email_subscriptions(herald: HeraldProcess
         assert caught.value.response["Error"]["Message"] == (
             f"Invalid parameter: Invalid protocol type: {protocol}"
         )
+
+
+def test_kill_9_midway_loses_no_acknowledged_message_to_http_or_sqs(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Publishers run while the server is killed with SIGKILL; after a restart on the same
+    data folder every acknowledged message reaches both the HTTP endpoint and the queue."""
+    herald = HeraldProcess(tmp_path / "data").start()
+    sns: Any = herald.client("sns", tls=True)
+    sqs: Any = herald.client("sqs")
+    topic = sns.create_topic(Name="durable-mixed", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
+        "TopicArn"
+    ]
+    queue = sqs.create_queue(QueueName="durable-mixed")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=queue, Attributes={"Policy": json.dumps({"Statement": [statement]})}
+    )
+    raw = {"RawMessageDelivery": "true"}
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes=raw)
+    http_arn = _confirmed(herald, sns, topic, receiver)
+    sns.set_subscription_attributes(
+        SubscriptionArn=http_arn, AttributeName="RawMessageDelivery", AttributeValue="true"
+    )
+
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def publish(worker: int) -> None:
+        client: Any = herald.client("sns", tls=True)
+        n = 0
+        while not stop.is_set():
+            text = f"w{worker}-m{n}"
+            try:
+                client.publish(TopicArn=topic, Message=text)
+            except Exception:
+                return  # the server is gone: this publish was not acknowledged
+            acknowledged.append(text)
+            n += 1
+
+    threads = [threading.Thread(target=publish, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    while len(acknowledged) < 150:
+        time.sleep(0.01)
+    herald.stop(signal.SIGKILL)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    herald = HeraldProcess(tmp_path / "data", secret=herald.secret).start()
+    try:
+        expected = set(acknowledged)
+        receiver.wait_for(
+            lambda rs: expected <= {r.body.decode() for r in rs if _is_note(r)}, timeout=60
+        )
+        in_queue: list[str] = []
+        deadline = time.monotonic() + 60
+        queue_client: Any = herald.client("sqs")
+        while not expected <= set(in_queue) and time.monotonic() < deadline:
+            got = queue_client.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            in_queue += [m["Body"] for m in got]
+            for m in got:
+                queue_client.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        assert expected <= set(in_queue)
+        http_bodies = [r.body.decode() for r in receiver.received if _is_note(r)]
+        duplicates = (len(http_bodies) - len(set(http_bodies)), len(in_queue) - len(set(in_queue)))
+        print(f"{len(expected)} acknowledged; duplicates (http, sqs): {duplicates}")
+    finally:
+        herald.stop()
+
+
+def _is_note(r: Any) -> bool:
+    return bool(r.headers.get("x-amz-sns-message-type") == "Notification")
