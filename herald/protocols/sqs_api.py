@@ -11,6 +11,7 @@ from typing import Any
 
 from herald.errors import (
     BatchEntryIdsNotDistinct,
+    BatchRequestTooLong,
     EmptyBatchRequest,
     HeraldError,
     InvalidBatchEntryId,
@@ -221,6 +222,29 @@ def _entries(p: Params, name: str) -> list[dict[str, Any]]:
     return entries
 
 
+MAX_BATCH_BYTES = 1_048_576
+
+
+def _entry_bytes(entry: dict[str, Any]) -> int:
+    """A batch entry's size as SQS counts it: its body and its attributes' names, types
+    and values (a malformed entry counts what can be read; it fails on its own)."""
+    body = entry.get("MessageBody")
+    size = len(body.encode("utf-8", "replace")) if isinstance(body, str) else 0
+    attributes = entry.get("MessageAttributes")
+    if isinstance(attributes, dict):
+        for name, attribute in attributes.items():
+            size += len(str(name).encode("utf-8", "replace"))
+            if isinstance(attribute, dict):
+                for key in ("DataType", "StringValue"):
+                    value = attribute.get(key)
+                    if isinstance(value, str):
+                        size += len(value.encode("utf-8", "replace"))
+                binary = attribute.get("BinaryValue")
+                if isinstance(binary, str):
+                    size += len(binary) * 3 // 4  # base64 on the wire
+    return size
+
+
 def _failed(entry_id: str, exc: HeraldError, code: str) -> Result:
     return {"Id": entry_id, "SenderFault": True, "Code": code, "Message": exc.message}
 
@@ -233,6 +257,13 @@ async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) ->
     ):
         # AWS refuses the whole batch, not the entry.
         raise InvalidParameter("The request must contain the parameter MessageGroupId.")
+    total = sum(_entry_bytes(e) for e in entries)
+    if total > MAX_BATCH_BYTES:
+        # Measured as a whole, like a single message's limit (bodies and attributes).
+        raise BatchRequestTooLong(
+            f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent "
+            f"{total} bytes."
+        )
     successful, failed = [], []
     for entry in entries:
         try:

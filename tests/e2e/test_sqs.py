@@ -19,6 +19,7 @@ import json
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1641,3 +1642,19 @@ def test_queues_and_messages_survive_a_restart(tmp_path: Path) -> None:
         assert _counts(sqs, fifo) == (1, 0, 0)
     finally:
         herald.stop()
+
+
+def test_a_batch_larger_than_one_mebibyte_in_total_is_refused_whole(server: Any) -> None:
+    sqs: Any = server.client("sqs")
+    url = sqs.create_queue(QueueName=f"batch-size-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    body = "x" * (600 * 1024)  # each entry alone fits the queue's 1 MiB limit
+    with pytest.raises(ClientError) as caught:
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": "a", "MessageBody": body}, {"Id": "b", "MessageBody": body}],
+        )
+    error = caught.value.response["Error"]
+    assert error["Code"] == "AWS.SimpleQueueService.BatchRequestTooLong"
+    assert "1048576" in error["Message"]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert counts["Attributes"]["ApproximateNumberOfMessages"] == "0"
