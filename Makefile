@@ -1,7 +1,10 @@
 # Two commands on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
+NPM ?= npm
 VENV ?= .venv
 BIN = $(VENV)/bin
+# sns-validator, which tests/e2e/test_sns_validator.py runs with Node.js.
+JS = tests/js
 
 .PHONY: run test lint typecheck unit e2e bench clean
 
@@ -18,6 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/herald serve
 
@@ -31,14 +38,14 @@ typecheck: $(VENV)/.installed-test
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests/unit
 
-e2e: $(VENV)/.installed-test
+e2e: $(VENV)/.installed-test $(JS)/node_modules/.installed
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck
+test: lint typecheck $(JS)/node_modules/.installed
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/publish.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(JS)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage
