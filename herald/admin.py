@@ -23,10 +23,10 @@ from herald.config import BOOTSTRAP_ACCOUNT
 from herald.edge.authn import CACHE_TTL_SECONDS
 from herald.kms import rootkey
 from herald.kms.gate import TOPIC_CONTEXT_KEY
-from herald.store.base import AccessKeyRecord, KeyStatus
+from herald.store import factory
+from herald.store.base import AccessKeyRecord, KeyStatus, Store
 from herald.store.base_iam import EventSourceRecord
 from herald.store.base_kms import AuditQuery
-from herald.store.sqlite import SQLiteStore
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _ARN = re.compile(r"arn:[\w-]+:[\w-]+:[\w-]*:\d{0,12}:.+")
@@ -48,12 +48,15 @@ EVENT_SOURCE_SERVICES = (
     "ses.amazonaws.com",
 )
 
-Command = Callable[[argparse.Namespace, SQLiteStore, float], Awaitable[None]]
+Command = Callable[[argparse.Namespace, Store, float], Awaitable[None]]
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = commands.add_parser("admin", help="manage accounts, root keys and event sources")
     admin.add_argument("--data-dir", default=".herald", help="the server's data folder")
+    admin.add_argument(
+        "--database", help="the server's postgresql:// URL (HERALD_DATABASE_URL), if it has one"
+    )
     groups = admin.add_subparsers(dest="group", required=True)
     accounts = groups.add_parser("accounts", aliases=["account"], help="accounts").add_subparsers(
         dest="verb", required=True
@@ -93,25 +96,26 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    url = args.database or os.environ.get("HERALD_DATABASE_URL") or None
     database = Path(args.data_dir) / "herald.db"
-    if not database.exists():
+    if url is None and not database.exists():
         print(
             f"herald: no Herald database in {args.data_dir} (start the server once)",
             file=sys.stderr,
         )
         return 2
     try:
-        return asyncio.run(_run(args, database))
+        return asyncio.run(_run(args, url))
     except ValueError as exc:
         print(f"herald: {exc}", file=sys.stderr)
         return 2
 
 
-async def _run(args: argparse.Namespace, database: Path) -> int:
+async def _run(args: argparse.Namespace, url: str | None) -> int:
     # Secrets are sealed with the server's root key, so admin needs the same one.
-    settings = config.from_sources({"data_dir": args.data_dir}, os.environ)
+    settings = config.from_sources({"data_dir": args.data_dir, "database": url}, os.environ)
     root = rootkey.load(settings.root_key, settings.root_key_path, create=False)
-    store = SQLiteStore(database, rootkey.SecretSealer(root))
+    store = factory.make_store(url, settings.data_dir, rootkey.SecretSealer(root))
     await store.open()
     try:
         stored = await store.get_meta(rootkey.CHECK_NAME)
@@ -129,7 +133,7 @@ async def _run(args: argparse.Namespace, database: Path) -> int:
         await store.close()
 
 
-async def _create_account(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _create_account(args: argparse.Namespace, store: Store, now: float) -> None:
     account = args.account_id or _random_account()
     if not _ACCOUNT.fullmatch(account):
         raise ValueError(f"an account id is 12 digits, not {account!r}")
@@ -138,19 +142,19 @@ async def _create_account(args: argparse.Namespace, store: SQLiteStore, now: flo
     print(account)
 
 
-async def _list_accounts(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _list_accounts(args: argparse.Namespace, store: Store, now: float) -> None:
     for account, _ in await store.list_accounts():
         print(account)
 
 
-async def _switch_kms(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _switch_kms(args: argparse.Namespace, store: Store, now: float) -> None:
     if not await store.set_kms_enabled(args.account_id, args.kms_enabled):
         raise ValueError(f"there is no account {args.account_id}")
     state = "on" if args.kms_enabled else "off"
     print(f"key service {state} for {args.account_id}; a running server follows within 30 s")
 
 
-async def _create_root_key(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _create_root_key(args: argparse.Namespace, store: Store, now: float) -> None:
     account = args.account_id
     if account == BOOTSTRAP_ACCOUNT:
         raise ValueError(
@@ -172,7 +176,7 @@ async def _create_root_key(args: argparse.Namespace, store: SQLiteStore, now: fl
     _print_key({"Account": account}, key.access_key_id, key.secret_access_key)
 
 
-async def _create_event_source(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _create_event_source(args: argparse.Namespace, store: Store, now: float) -> None:
     await _require_account(store, args.source_account)
     if args.source_arn is not None and not _ARN.fullmatch(args.source_arn):
         raise ValueError(f"--source-arn must be an ARN, not {args.source_arn!r}")
@@ -192,7 +196,7 @@ async def _create_event_source(args: argparse.Namespace, store: SQLiteStore, now
     _print_key(described, source.access_key_id, source.secret_access_key)
 
 
-async def _list_event_sources(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _list_event_sources(args: argparse.Namespace, store: Store, now: float) -> None:
     for source in await store.list_event_sources():
         print(
             f"{source.access_key_id}\t{source.service}\t{source.source_account}\t"
@@ -200,13 +204,13 @@ async def _list_event_sources(args: argparse.Namespace, store: SQLiteStore, now:
         )
 
 
-async def _delete_event_source(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _delete_event_source(args: argparse.Namespace, store: Store, now: float) -> None:
     if not await store.delete_event_source(args.access_key_id):
         raise ValueError(f"there is no event source with the key {args.access_key_id}")
     print(f"deleted; a running server refuses the key within {CACHE_TTL_SECONDS:.0f} s")
 
 
-async def _kms_requests(args: argparse.Namespace, store: SQLiteStore, now: float) -> None:
+async def _kms_requests(args: argparse.Namespace, store: Store, now: float) -> None:
     counts: dict[tuple[str, str, str, str], int] = {}
     for event in await store.list_audit(AuditQuery(limit=10**9)):
         context = event.request_parameters.get("EncryptionContext")
@@ -220,7 +224,7 @@ async def _kms_requests(args: argparse.Namespace, store: SQLiteStore, now: float
         print(f"{count}\t{operation}\t{key}\t{topic}\t{caller}")
 
 
-async def _require_account(store: SQLiteStore, account: str) -> None:
+async def _require_account(store: Store, account: str) -> None:
     if account not in {a for a, _ in await store.list_accounts()}:
         raise ValueError(f"there is no account {account}")
 

@@ -9,16 +9,20 @@ import argparse
 import asyncio
 import datetime
 import json
+import os
 import sys
 from pathlib import Path
 
+from herald.store import factory
 from herald.store.base_kms import AuditEvent, AuditQuery
-from herald.store.sqlite import SQLiteStore
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="list the key service's audit trail")
     audit.add_argument("--data-dir", default=".herald", help="the server's data folder")
+    audit.add_argument(
+        "--database", help="the server's postgresql:// URL (HERALD_DATABASE_URL), if it has one"
+    )
     audit.add_argument("--key", help="a key id or key ARN")
     audit.add_argument("--principal", help="the caller's ARN")
     audit.add_argument("--operation", help="an operation, e.g. GenerateDataKey")
@@ -29,8 +33,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    url = args.database or os.environ.get("HERALD_DATABASE_URL") or None
     database = Path(args.data_dir) / "herald.db"
-    if not database.exists():
+    if url is None and not database.exists():
         print(f"herald: no Herald database in {args.data_dir}", file=sys.stderr)
         return 2
     try:
@@ -45,14 +50,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"herald: {exc}", file=sys.stderr)
         return 2
-    events = asyncio.run(_events(database, query))
+    try:
+        events = asyncio.run(_events(url, Path(args.data_dir), query))
+    except ValueError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        return 2
     for event in events:
         print(json.dumps(_cloudtrail(event)) if args.json else _row(event))
     return 0
 
 
-async def _events(database: Path, query: AuditQuery) -> list[AuditEvent]:
-    store = SQLiteStore(database)
+async def _events(url: str | None, data_dir: Path, query: AuditQuery) -> list[AuditEvent]:
+    store = factory.make_store(url, data_dir)
     await store.open()
     try:
         return await store.list_audit(query)

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import uvicorn
 
-from herald import __version__, admin, audit, config, kms_cost
+from herald import __version__, admin, audit, changes, config, kms_cost
+from herald.changes import ChangeFeed
 from herald.clock import SystemClock
 from herald.delivery.email import SMTPSettings
 from herald.delivery.http import HttpSender
@@ -44,7 +46,9 @@ from herald.protocols import errors as wire_errors
 from herald.protocols import kms_api
 from herald.sns.service import SNSService
 from herald.sqs.service import SQSService
-from herald.store.sqlite import SQLiteStore
+from herald.store import factory
+from herald.store.base import Store
+from herald.store.postgres import PostgresStore
 from herald.sts.service import STSService
 
 log = logging.getLogger("herald")
@@ -63,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port (HERALD_PORT, 4566; 0 = any free)")
     serve.add_argument("--tls-port", type=int, help="HTTPS port (HERALD_TLS_PORT, 4567)")
     serve.add_argument("--data-dir", help="data folder (HERALD_DATA_DIR, ./.herald)")
+    serve.add_argument(
+        "--database",
+        help="a postgresql:// URL shared by several Herald nodes (HERALD_DATABASE_URL; "
+        "default SQLite in the data folder)",
+    )
     serve.add_argument("--tls-cert", help="PEM certificate to serve (HERALD_TLS_CERT)")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert (HERALD_TLS_KEY)")
     serve.add_argument(
@@ -243,11 +252,12 @@ async def _serve(
         root = rootkey.load(settings.root_key, settings.root_key_path)
     except (ValueError, OSError) as exc:
         raise StartupError(f"cannot load the root key: {exc}") from None
-    store = SQLiteStore(settings.database_path, rootkey.SecretSealer(root))
+    store = factory.make_store(settings.database_url, settings.data_dir, rootkey.SecretSealer(root))
+    where = factory.describe(settings.database_url, settings.data_dir)
     try:
         await store.open()
     except Exception as exc:
-        raise StartupError(f"cannot open the database {settings.database_path}: {exc}") from None
+        raise StartupError(f"cannot open the database {where}: {_redacted(exc)}") from None
     try:
         await _check_root_key(store, root, settings)
         clock = SystemClock()
@@ -255,7 +265,8 @@ async def _serve(
         cert, key = (settings.tls_cert, settings.tls_key)
         if cert is None or key is None:
             cert, key = ensure_self_signed(settings.data_dir)
-        authorizer = Authorizer(Identities(store), clock)
+        identities = Identities(store)
+        authorizer = Authorizer(identities, clock)
         authenticator = Authenticator(store, clock)
         key_access = KeyAccess(store, authorizer, root)
         keys = KMSService(store, clock, key_access, root)
@@ -294,6 +305,16 @@ async def _serve(
             ),
         )
         sns.publisher.on_deliveries = worker.wake
+        if isinstance(store, PostgresStore):
+            # Changes made through other nodes sharing the database reach these caches.
+            feed = ChangeFeed()
+            feed.on(changes.SNS, sns.topics.forget_all)
+            feed.on(changes.SNS, sns.publisher.forget_all)
+            feed.on(changes.IAM, identities.forget_all)
+            feed.on(changes.IAM, authenticator.forget_all)
+            feed.on(changes.KMS, key_access.forget_all)
+            feed.on(changes.KMS, gate.forget_accounts)
+            await store.listen(feed)
         released = await store.release_leases()
         if released:
             log.info("%d deliveries left in progress by the last run are due again", released)
@@ -342,6 +363,11 @@ def _http_sender(settings: config.Settings) -> HttpSender:
         ) from None
 
 
+def _redacted(exc: BaseException) -> str:
+    """An error's text without a password a connection string may have put in it."""
+    return re.sub(r"password=\S+", "password=***", str(exc))
+
+
 def _public_url(settings: config.Settings, tls_sock: socket.socket) -> str:
     """Herald's HTTPS endpoint as subscribers reach it, for SigningCertURL."""
     host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
@@ -349,9 +375,7 @@ def _public_url(settings: config.Settings, tls_sock: socket.socket) -> str:
     return f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
 
 
-async def _check_root_key(
-    store: SQLiteStore, root: rootkey.RootKey, settings: config.Settings
-) -> None:
+async def _check_root_key(store: Store, root: rootkey.RootKey, settings: config.Settings) -> None:
     """Fail unless ``root`` opens the value sealed under the root key on first start."""
     stored = await store.put_meta_once(rootkey.CHECK_NAME, rootkey.check_value(root))
     try:

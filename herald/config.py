@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from herald.store import factory
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 DEFAULT_TLS_PORT = 4567
@@ -49,6 +51,9 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_from: str = "no-reply@sns.herald.invalid"
+    # A postgresql:// URL: several Herald nodes share that database. None: SQLite in
+    # the data folder.
+    database_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("port", "tls_port"):
@@ -84,6 +89,8 @@ class Settings:
             raise ValueError(f"smtp-port must be between 1 and 65535, not {self.smtp_port}")
         if (self.smtp_user is None) != (self.smtp_password is None):
             raise ValueError("--smtp-user and HERALD_SMTP_PASSWORD go together")
+        if self.database_url is not None:
+            factory.check_url(self.database_url)
         if "@" not in self.smtp_from:
             raise ValueError(f"smtp-from must be an email address, not {self.smtp_from!r}")
 
@@ -150,4 +157,5 @@ def from_sources(flags: Mapping[str, object | None], env: Mapping[str, str]) -> 
         smtp_user=pick("smtp_user") or None,
         smtp_password=env.get("HERALD_SMTP_PASSWORD") or None,
         smtp_from=pick("smtp_from") or "no-reply@sns.herald.invalid",
+        database_url=pick("database") or env.get("HERALD_DATABASE_URL") or None,
     )

@@ -50,7 +50,7 @@ from herald.store.base_delivery import DeliveryRecord
 from herald.types import Principal, RequestContext
 
 log = logging.getLogger("herald.delivery")
-LEASE_SECONDS = 60.0
+LEASE_SECONDS = 30.0  # well over the 15 s an HTTP attempt may take
 BATCH = 200
 MAX_IN_FLIGHT = 1024
 SNS_PRINCIPAL = "sns.amazonaws.com"

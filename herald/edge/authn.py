@@ -121,6 +121,11 @@ class Authenticator:
         self._cache[access_key_id] = (found, now)
         return found
 
+    def forget_all(self) -> None:
+        """Credentials changed through another node."""
+        self._cache.clear()
+        self._unknown.clear()
+
     def forget(self, access_key_id: str) -> None:
         self._cache.pop(access_key_id, None)
         self._unknown.pop(access_key_id, None)

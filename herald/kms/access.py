@@ -260,6 +260,13 @@ class KeyAccess:
         self._versions.pop(key_id, None)
         self._keys.pop(key_id, None)
 
+    def forget_all(self) -> None:
+        """Keys, aliases or grants changed through another node."""
+        self._versions.clear()
+        self._keys.clear()
+        self._aliases.clear()
+        self._grants.clear()
+
     def forget_aliases(self) -> None:
         self._aliases.clear()
 

@@ -109,6 +109,10 @@ class Gate:
         # aws:sns:topicArn of the encryption context, "-" for requests about no topic.
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
 
+    def forget_accounts(self) -> None:
+        """The key service was switched on or off for an account through another node."""
+        self._opted_out.clear()
+
     async def run(
         self,
         ctx: RequestContext,

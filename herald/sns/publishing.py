@@ -157,6 +157,11 @@ class Publisher:
         self.metrics.add(metrics.PUBLISHED, topic_arn, len(sizes))
         self.metrics.add(metrics.PUBLISH_SIZE, topic_arn, sum(sizes))
 
+    def forget_all(self) -> None:
+        """Subscriptions changed through another node."""
+        for topic_arn in list(self._subscribers):
+            self.forget(topic_arn)
+
     def forget(self, topic_arn: str) -> None:
         """The topic's subscriptions changed."""
         self._subscribers.pop(topic_arn, None)

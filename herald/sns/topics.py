@@ -226,6 +226,10 @@ class Topics:
         await self._store.delete_topic(topic.arn)
         self._cache.pop(topic.arn, None)
 
+    def forget_all(self) -> None:
+        """Topics changed through another node."""
+        self._cache.clear()
+
     async def list(self, ctx: RequestContext, token: str | None) -> tuple[list[str], str | None]:
         own = f"arn:aws:sns:{ctx.region}:{ctx.principal.account_id}:*"
         await self.access.check(ctx, "ListTopics", own, None)

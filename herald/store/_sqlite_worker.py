@@ -63,7 +63,7 @@ class SQLiteWorker:
         self._jobs.put((job, future))
         return await future
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -88,7 +88,7 @@ class SQLiteWorker:
             while True:
                 batch, stop = self._next_batch()
                 if batch:
-                    loop.call_soon_threadsafe(_settle, _run_batch(conn, batch))
+                    loop.call_soon_threadsafe(_settle, self._run_batch(conn, batch))
                 if stop:
                     break
         except RuntimeError:
@@ -96,6 +96,9 @@ class SQLiteWorker:
         finally:
             self._alive = False
             conn.close()
+
+    def _run_batch(self, conn: Any, batch: list[tuple[Job, asyncio.Future[Any]]]) -> list[Outcome]:
+        return _run_batch(conn, batch)
 
     def _next_batch(self) -> tuple[list[tuple[Job, asyncio.Future[Any]]], bool]:
         """Wait for a job, then take every job already waiting (up to MAX_BATCH)."""

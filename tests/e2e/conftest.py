@@ -13,15 +13,31 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import HeraldProcess
+from tests import pg
+from tests.e2e.harness import HeraldProcess, database_args
 
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="session", autouse=True)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store the servers of a test use: "sqlite" unless the module parametrizes it
+    (``BOTH_BACKENDS``), as the publish, encryption and delivery modules do."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_schemas() -> Iterator[None]:
+    yield
+    pg.drop_created()
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldProcess]:
-    """One Herald for the session, on free loopback ports, with a fresh data folder."""
-    herald = HeraldProcess(tmp_path_factory.mktemp("herald-data")).start()
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[HeraldProcess]:
+    """One Herald per store for the session, on free loopback ports, with a fresh data
+    folder (and, for PostgreSQL, a fresh schema)."""
+    folder = tmp_path_factory.mktemp(f"herald-data-{backend}")
+    herald = HeraldProcess(folder, extra_args=database_args(backend, str(folder))).start()
     yield herald
     herald.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -15,9 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import pytest
 from botocore.config import Config
 
+from tests import pg
+
 ACCESS_KEY_ID = "AKIAHERALDTESTROOT01"
+# Put in a module's pytestmark to run its tests against both stores.
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "backend", ["sqlite", "postgresql"], indirect=True, scope="session"
+)
+
+
+def database_args(backend: str, key: str) -> list[str]:
+    """``herald serve`` arguments for a store: nothing for SQLite (the data folder), a
+    fresh PostgreSQL schema named after ``key`` (the same key: the same schema)."""
+    if backend == "postgresql":
+        return ["--database", pg.schema_url(key)]
+    return []
+
+
 _LISTEN = re.compile(r"listening on http://([\d.]+):(\d+) and https://[\d.]+:(\d+)")
 REGION = "us-east-1"
 
@@ -46,6 +64,28 @@ class HeraldProcess:
     @property
     def ca_bundle(self) -> str:
         return str(self.data_dir / "tls-cert.pem")
+
+    def store_args(self) -> list[str]:
+        """``--data-dir`` (and ``--database`` when it has one) for ``herald admin`` and
+        ``herald audit`` to open this server's store."""
+        args = ["--data-dir", str(self.data_dir)]
+        if "--database" in self.extra_args:
+            args += ["--database", self.extra_args[self.extra_args.index("--database") + 1]]
+        return args
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Read this server's store directly (SQLite's dialect, ``?`` placeholders)."""
+        if "--database" in self.extra_args:
+            import psycopg
+
+            url = self.extra_args[self.extra_args.index("--database") + 1]
+            with psycopg.connect(url) as conn:
+                rows = conn.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[call-overload]
+            return [tuple(r) for r in rows]
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.data_dir / "herald.db")) as db:
+            return [tuple(r) for r in db.execute(sql, params).fetchall()]
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HERALD_", "AWS_"))}

@@ -20,7 +20,7 @@ from tests.e2e.harness import REGION, HeraldProcess
 
 def admin(server: HeraldProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "herald.cli", "admin", "--data-dir", str(server.data_dir), *args],
+        [sys.executable, "-m", "herald.cli", "admin", *server.store_args(), *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -22,8 +22,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.e2e.harness import HeraldProcess
+from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args
 from tests.e2e.receiver import Receiver
+
+# Run against SQLite and PostgreSQL.
+pytestmark = BOTH_BACKENDS
 
 
 def _certificate_authority(folder: Path) -> tuple[Path, ssl.SSLContext]:
@@ -84,13 +87,18 @@ def endpoint_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SS
 
 @pytest.fixture(scope="module")
 def herald(
-    tmp_path_factory: pytest.TempPathFactory, endpoint_tls: tuple[Path, ssl.SSLContext]
+    tmp_path_factory: pytest.TempPathFactory,
+    endpoint_tls: tuple[Path, ssl.SSLContext],
+    backend: str,
 ) -> Iterator[HeraldProcess]:
     """A Herald that trusts the test CA for HTTPS endpoints."""
+    folder = tmp_path_factory.mktemp("herald-http")
     process = HeraldProcess(
-        tmp_path_factory.mktemp("herald-http"),
-        extra_args=["--delivery-ca-bundle", str(endpoint_tls[0])],
-    ).start()
+        folder,
+        extra_args=[
+            "--delivery-ca-bundle", str(endpoint_tls[0]), *database_args(backend, str(folder))
+        ],
+    ).start()  # fmt: skip
     yield process
     process.stop()
 
@@ -330,11 +338,12 @@ def test_a_fifo_topic_takes_no_http_or_email_subscriptions(herald: HeraldProcess
 
 
 def test_kill_9_midway_loses_no_acknowledged_message_to_http_or_sqs(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, backend: str
 ) -> None:
     """Publishers run while the server is killed with SIGKILL; after a restart on the same
     data folder every acknowledged message reaches both the HTTP endpoint and the queue."""
-    herald = HeraldProcess(tmp_path / "data").start()
+    store = database_args(backend, str(tmp_path))
+    herald = HeraldProcess(tmp_path / "data", extra_args=store).start()
     sns: Any = herald.client("sns", tls=True)
     sqs: Any = herald.client("sqs")
     topic = sns.create_topic(Name="durable-mixed", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
@@ -385,7 +394,7 @@ def test_kill_9_midway_loses_no_acknowledged_message_to_http_or_sqs(
     stop.set()
     for thread in threads:
         thread.join(30)
-    herald = HeraldProcess(tmp_path / "data", secret=herald.secret).start()
+    herald = HeraldProcess(tmp_path / "data", secret=herald.secret, extra_args=store).start()
     try:
         expected = set(acknowledged)
         receiver.wait_for(

@@ -19,7 +19,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.e2e.harness import HeraldProcess
+from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args
+
+# Run against SQLite and PostgreSQL.
+pytestmark = BOTH_BACKENDS
 
 SIGNED = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
@@ -228,8 +231,9 @@ def test_an_encrypted_topics_message_arrives_decrypted(server: HeraldProcess) ->
     assert message["Body"] == marker
 
 
-def test_every_acknowledged_message_is_delivered_after_kill_9(tmp_path: Path) -> None:
-    herald = HeraldProcess(tmp_path / "data").start()
+def test_every_acknowledged_message_is_delivered_after_kill_9(tmp_path: Path, backend: str) -> None:
+    store = database_args(backend, str(tmp_path))
+    herald = HeraldProcess(tmp_path / "data", extra_args=store).start()
     sns = herald.client("sns")
     topic = sns.create_topic(Name="durable")["TopicArn"]
     url, arn = _queue(herald, topic, "durable-queue")
@@ -238,7 +242,7 @@ def test_every_acknowledged_message_is_delivered_after_kill_9(tmp_path: Path) ->
     )
     acknowledged = {sns.publish(TopicArn=topic, Message=f"m{n}")["MessageId"] for n in range(200)}
     herald.stop(signal.SIGKILL)
-    herald = HeraldProcess(tmp_path / "data", secret=herald.secret).start()
+    herald = HeraldProcess(tmp_path / "data", secret=herald.secret, extra_args=store).start()
     try:
         got = _receive(herald, url, 200, timeout=60)
         bodies = {m["Body"] for m in got}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import REGION
+from tests.e2e.harness import BOTH_BACKENDS, REGION
 
 ACCOUNT = "000000000000"
 LIMIT = 262_144
@@ -25,6 +25,9 @@ DEDUP_REQUIRED = (
     "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or "
     "MessageDeduplicationId provided explicitly"
 )
+
+# Run against SQLite and PostgreSQL.
+pytestmark = BOTH_BACKENDS
 NO_DEFAULT = "Invalid parameter: Message Structure - No default entry in JSON message body"
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import urllib.request
 import uuid
@@ -28,8 +27,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import REGION, HeraldProcess
+from tests.e2e.harness import BOTH_BACKENDS, REGION, HeraldProcess
 from tests.e2e.test_accounts import admin, client_for, new_account
+
+# Run against SQLite and PostgreSQL.
+pytestmark = BOTH_BACKENDS
 
 ACCOUNT = "000000000000"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -103,20 +105,16 @@ def _user(iam: Any, **policies: str) -> dict[str, str]:
 def _rows(server: HeraldProcess, *message_ids: str) -> dict[str, tuple[bytes, str]]:
     """The stored (body, body_format) of each message, by MessageId."""
     marks = ",".join("?" * len(message_ids))
-    with sqlite3.connect(server.data_dir / "herald.db") as db:
-        found = db.execute(
-            f"SELECT message_id, body, body_format FROM messages WHERE message_id IN ({marks})",
-            message_ids,
-        ).fetchall()
-    return {row[0]: (bytes(row[1]), row[2]) for row in found}
+    found = server.query(
+        f"SELECT message_id, body, body_format FROM messages WHERE message_id IN ({marks})",
+        message_ids,
+    )
+    return {str(row[0]): (bytes(row[1]), str(row[2])) for row in found}  # type: ignore[arg-type]
 
 
 def _count(server: HeraldProcess, topic: str) -> int:
-    with sqlite3.connect(server.data_dir / "herald.db") as db:
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM messages WHERE topic_arn = ?", (topic,)
-        ).fetchone()
-    return int(count)
+    ((count,),) = server.query("SELECT COUNT(*) FROM messages WHERE topic_arn = ?", (topic,))
+    return int(count)  # type: ignore[call-overload]
 
 
 def _assert_sealed(server: HeraldProcess, message_id: str, text: str) -> None:
@@ -442,9 +440,8 @@ def test_an_account_with_the_key_service_switched_off_gets_kms_opt_in_required(
     assert (code, status) == ("KMSOptInRequired", 403)
     assert _count(server, topic) == 0
     # And no AWS managed key was made for an account that may not use the key service
-    with sqlite3.connect(server.data_dir / "herald.db") as db:
-        made = db.execute("SELECT COUNT(*) FROM kms_keys WHERE account_id = ?", (account,))
-        assert made.fetchone()[0] == 0
+    made = server.query("SELECT COUNT(*) FROM kms_keys WHERE account_id = ?", (account,))
+    assert made[0][0] == 0
     # And a plain topic of the account is not affected
     plain = _topic(sns)
     assert sns.publish(TopicArn=plain, Message="m")["MessageId"]

@@ -31,7 +31,9 @@ from herald.store.base import (
     TopicCounts,
     TopicRecord,
 )
+from herald.store.postgres import PostgresStore
 from herald.store.sqlite import SQLiteStore
+from tests import pg
 
 T = TypeVar("T")
 Run = Callable[[Coroutine[Any, Any, T]], T]
@@ -41,10 +43,17 @@ OTHER_ACCOUNT = "111111111111"
 REGION = "us-east-1"
 NOW = 1_700_000_000.0
 
-# Backends under the contract; PostgreSQL joins here (and must fail, not skip, when absent).
+# Backends under the contract; PostgreSQL fails, never skips, when it is absent.
 BACKENDS: dict[str, Callable[[Path], Store]] = {
     "sqlite": lambda folder: SQLiteStore(folder / "herald.db"),
+    "postgresql": lambda folder: PostgresStore(pg.schema_url(str(folder))),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_schemas() -> Iterator[None]:
+    yield
+    pg.drop_created()
 
 
 @pytest.fixture

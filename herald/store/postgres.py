@@ -1,0 +1,148 @@
+"""The PostgreSQL store, for several Herald nodes sharing one database.
+
+It runs the SQLite store's jobs (``_pg_worker`` translates their dialect) with the same
+versioned migrations, and differs where several nodes must agree:
+
+- deliveries are claimed with row locks that other nodes skip (``FOR UPDATE SKIP
+  LOCKED``), and leases found at start are left alone, since another node may hold them;
+- every method that changes what nodes cache announces the change once it is committed
+  (``NOTIFY herald_changes``, with its kind and this node's id), and a listener thread
+  hands what other nodes announce to a ``ChangeFeed`` (see ``herald.changes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+
+from herald import changes
+from herald.changes import ChangeFeed
+from herald.store._pg_worker import PGWorker
+from herald.store._sqlite_delivery import _COLUMNS, _delivery
+from herald.store.base import Sealer
+from herald.store.base_delivery import DeliveryRecord
+from herald.store.sqlite import SQLiteStore
+
+log = logging.getLogger("herald.store")
+CHANNEL = "herald_changes"
+
+# The store methods that change what nodes cache, by the kind of change.
+ANNOUNCED = {
+    changes.SNS: (
+        "create_topic", "edit_topic_attributes", "set_topic_attributes", "delete_topic",
+        "tag_resource", "untag_resource", "create_subscription", "update_subscription",
+        "edit_subscription_attributes", "delete_subscription",
+    ),
+    changes.IAM: (
+        "put_access_key", "deactivate_access_keys", "create_user", "edit_iam_tags",
+        "delete_user", "add_access_key", "set_access_key_status", "delete_access_key",
+        "put_inline_policy", "delete_inline_policy", "create_group", "delete_group",
+        "add_group_member", "remove_group_member", "create_role", "update_role",
+        "delete_role", "create_managed_policy", "delete_managed_policy",
+        "create_policy_version", "set_default_policy_version", "delete_policy_version",
+        "attach_policy", "detach_policy", "put_event_source", "delete_event_source",
+    ),
+    changes.KMS: (
+        "create_key", "update_key", "add_key_version", "delete_key", "create_alias",
+        "retarget_alias", "delete_alias", "set_kms_enabled", "create_grant", "delete_grant",
+    ),
+}  # fmt: skip
+
+
+class PostgresStore(SQLiteStore):
+    def __init__(self, url: str, sealer: Sealer | None = None) -> None:
+        super().__init__(":memory:", sealer)
+        self._url = url
+        self._worker = PGWorker(url)
+        self._call = self._worker.call
+        self.node_id = uuid.uuid4().hex
+        self._listener: threading.Thread | None = None
+        self._stop = threading.Event()
+        for kind, names in ANNOUNCED.items():
+            for name in names:
+                setattr(self, name, self._announcing(kind, getattr(self, name)))
+
+    def _announcing(
+        self, kind: str, method: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(method)
+        async def announced(*args: Any, **kwargs: Any) -> Any:
+            result = await method(*args, **kwargs)
+            payload = f"{self.node_id}:{kind}"
+            await self._worker.call(
+                lambda c: c.execute("SELECT pg_notify(?, ?)", (CHANNEL, payload))
+            )
+            return result
+
+        return announced
+
+    async def listen(self, feed: ChangeFeed) -> None:
+        """Hand the changes other nodes announce to ``feed`` (on this event loop)."""
+        loop = asyncio.get_running_loop()
+        ready = threading.Event()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                conn = psycopg.connect(self._url, autocommit=True)
+                conn.execute(f"LISTEN {CHANNEL}")
+            except Exception as exc:
+                failed.append(exc)
+                ready.set()
+                return
+            ready.set()
+            try:
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=0.5):
+                        node, _, kind = note.payload.partition(":")
+                        if node != self.node_id:
+                            loop.call_soon_threadsafe(feed.hear, kind)
+            except psycopg.Error:
+                log.exception("stopped hearing other nodes' changes; caches now expire")
+            except RuntimeError:
+                pass  # the event loop closed first
+            finally:
+                conn.close()
+
+        self._listener = threading.Thread(target=run, name="herald-pg-listen", daemon=True)
+        self._listener.start()
+        await asyncio.to_thread(ready.wait)
+        if failed:
+            raise failed[0]
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, 5)
+            self._listener = None
+        await super().close()
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float
+    ) -> list[DeliveryRecord]:
+        def job(c: Any) -> list[DeliveryRecord]:
+            rows = c.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE next_attempt_at <= ? "
+                "AND lease_until <= ? ORDER BY next_attempt_at LIMIT ? "
+                "FOR UPDATE SKIP LOCKED",
+                (now, now, limit),
+            ).fetchall()
+            if rows:
+                c.executemany(
+                    "UPDATE deliveries SET lease_until = ? WHERE delivery_id = ?",
+                    [(now + lease_seconds, r[0]) for r in rows],
+                )
+            return [_delivery(r) for r in rows]
+
+        result: list[DeliveryRecord] = await self._worker.call(job)
+        return result
+
+    async def release_leases(self) -> int:
+        return 0  # other nodes may hold them: they end when their leases run out

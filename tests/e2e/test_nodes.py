@@ -1,0 +1,174 @@
+"""Several Herald nodes sharing one PostgreSQL database behave as one service: either
+node answers, a change made through one is enforced by the other within a second, and
+each delivery is made by one node."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.harness import HeraldProcess, database_args
+
+
+@pytest.fixture(scope="module")
+def nodes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[HeraldProcess, HeraldProcess]]:
+    """Two nodes: one database, one root key and root credentials, their own folders."""
+    root = tmp_path_factory.mktemp("nodes")
+    store = database_args("postgresql", str(root))
+    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
+    a = HeraldProcess(root / "a", extra_args=store, extra_env=key).start()
+    b = HeraldProcess(root / "b", secret=a.secret, extra_args=store, extra_env=key).start()
+    yield a, b
+    b.stop()
+    a.stop()
+
+
+def _until(check: Any, timeout: float = 5.0) -> float:
+    """Seconds until ``check()`` is true (fails after ``timeout``)."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, "not within the time allowed"
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _user(node: HeraldProcess, topic: str) -> tuple[str, dict[str, str]]:
+    iam: Any = node.client("iam")
+    name = f"publisher-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="publish", PolicyDocument=json.dumps(policy))
+    key: dict[str, str] = iam.create_access_key(UserName=name)["AccessKey"]
+    return name, key
+
+
+def _client(node: HeraldProcess, key: dict[str, str]) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "sns",
+        endpoint_url=node.http_url,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def test_a_policy_revoked_on_one_node_is_enforced_by_the_other_within_a_second(
+    nodes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = nodes
+    topic = a.client("sns").create_topic(Name=f"revoke-{uuid.uuid4().hex[:8]}")["TopicArn"]  # type: ignore[attr-defined]
+    name, key = _user(a, topic)
+    on_b = _client(b, key)
+    # Node B serves the user (its caches now hold the user's key, policies and decision)
+    _until(lambda: _publishes(on_b, topic))
+    for _ in range(3):
+        assert _publishes(on_b, topic)
+    # When the policy is deleted through node A
+    a.client("iam").delete_user_policy(UserName=name, PolicyName="publish")  # type: ignore[attr-defined]
+    # Then node B refuses the user within a second
+    took = _until(lambda: not _publishes(on_b, topic), timeout=1.0)
+    print(f"revocation enforced on the other node after {took * 1000:.0f} ms")
+
+
+def _publishes(client: Any, topic: str) -> bool:
+    try:
+        client.publish(TopicArn=topic, Message="m")
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("AuthorizationError", "InvalidClientTokenId")
+        return False
+    return True
+
+
+def test_a_subscription_made_on_one_node_gets_what_the_other_publishes(
+    nodes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = nodes
+    sns_b: Any = b.client("sns")
+    topic = sns_b.create_topic(Name=f"fanout-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns_b.publish(TopicArn=topic, Message="before")  # B caches the topic's (no) subscribers
+    sqs: Any = a.client("sqs")
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
+    )
+    a.client("sns").subscribe(  # type: ignore[attr-defined]
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    time.sleep(1.0)  # the change reaches node B's caches within a second
+    sns_b.publish(TopicArn=topic, Message="after")
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)["Messages"]
+    assert [m["Body"] for m in got] == ["after"]
+
+
+def test_each_delivery_is_made_once_when_both_nodes_deliver(
+    nodes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = nodes
+    sns_a: Any = a.client("sns")
+    sns_b: Any = b.client("sns")
+    topic = sns_a.create_topic(Name=f"split-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sqs: Any = a.client("sqs")
+    url = sqs.create_queue(QueueName=f"split-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
+    )
+    sns_a.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    time.sleep(1.0)
+    sent = [f"m{n}" for n in range(200)]
+    for n, text in enumerate(sent):
+        (sns_a if n % 2 else sns_b).publish(TopicArn=topic, Message=text)
+    bodies: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(bodies) < len(sent) and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(bodies) == sorted(sent)  # each once: no duplicates, none missing
+
+
+def test_either_node_answers_for_the_same_data(nodes: tuple[HeraldProcess, HeraldProcess]) -> None:
+    a, b = nodes
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    arn = a.client("sns").create_topic(Name=name)["TopicArn"]  # type: ignore[attr-defined]
+    listed = b.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]  # type: ignore[attr-defined]
+    assert listed["TopicArn"] == arn
