@@ -340,7 +340,7 @@ async def _serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _stop, servers)
-        ticker = asyncio.create_task(_tick(keys))
+        ticker = asyncio.create_task(_tick(keys, store, clock))
         delivering = asyncio.create_task(worker.run())
         try:
             await asyncio.gather(
@@ -388,14 +388,24 @@ async def _check_root_key(store: Store, root: rootkey.RootKey, settings: config.
         ) from None
 
 
-async def _tick(keys: KMSService, every: float = 60.0) -> None:
-    """Destroy keys whose deletion date has passed and rotate keys that are due."""
+AUDIT_RETENTION_SECONDS = 90 * 86400  # as CloudTrail's event history
+
+
+async def _tick(keys: KMSService, store: Store, clock: SystemClock, every: float = 60.0) -> None:
+    """Destroy keys whose deletion date has passed, rotate keys that are due, and remove
+    what nothing needs any more (delivered messages, old audit events)."""
     while True:
         try:
             for key_id in await keys.tick():
                 log.info("key %s deleted: its scheduled deletion date passed", key_id)
         except Exception:
             log.exception("the key service's periodic work failed; retrying")
+        try:
+            now = clock.now()
+            while await store.prune(now, now - AUDIT_RETENTION_SECONDS) >= 20_000:
+                await asyncio.sleep(0)  # more to remove: go on, letting requests in between
+        except Exception:
+            log.exception("removing delivered messages failed; retrying")
         await asyncio.sleep(every)
 
 

@@ -98,11 +98,16 @@ class Publisher:
         record, size = self._record(ctx, topic, message, _limit(topic), batch=None)
         deliveries = await self._deliveries(topic, [record])
         (record,) = await self._encryption.seal(ctx, topic, [record])
-        await self._store.add_messages([record], deliveries)
+        duplicates = await self._store.add_messages(
+            [record], deliveries, _dedup_since(topic, record)
+        )
         self._count(topic.arn, [size])
         if deliveries:
             self.on_deliveries()
-        return Published(None, record.message_id, record.sequence_number)
+        message_id, sequence = duplicates.get(
+            record.message_id, (record.message_id, record.sequence_number)
+        )
+        return Published(None, message_id, sequence)
 
     async def publish_batch(
         self, ctx: RequestContext, topic_arn: str | None, entries: Sequence[PublishInput]
@@ -144,14 +149,17 @@ class Publisher:
             )
         deliveries = await self._deliveries(topic, records)
         records = await self._encryption.seal(ctx, topic, records)
-        await self._store.add_messages(records, deliveries)
+        duplicates = await self._store.add_messages(
+            records, deliveries, _dedup_since(topic, records[0])
+        )
         self._count(topic.arn, [size for _, size in built])
         if deliveries:
             self.on_deliveries()
-        return [
-            Published(e.entry_id, r.message_id, r.sequence_number)
-            for e, r in zip(entries, records, strict=True)
-        ]
+        published = []
+        for e, r in zip(entries, records, strict=True):
+            message_id, sequence = duplicates.get(r.message_id, (r.message_id, r.sequence_number))
+            published.append(Published(e.entry_id, message_id, sequence))
+        return published
 
     def _count(self, topic_arn: str, sizes: list[int]) -> None:
         self.metrics.add(metrics.PUBLISHED, topic_arn, len(sizes))
@@ -338,6 +346,18 @@ def _admits(sub: SubscriptionRecord, attributes: dict[str, Any], record: Message
     scope = sub.attributes.get("FilterPolicyScope", "MessageAttributes")
     body = record.body.decode("utf-8", "replace")
     return bool(filter_matches(json.loads(text), scope, attributes, body))
+
+
+DEDUP_SECONDS = 300.0
+
+
+def _dedup_since(topic: TopicRecord, record: MessageRecord) -> float | None:
+    """FIFO topics deduplicate over 5 minutes: a message whose deduplication id was
+    published in that interval is accepted but not delivered again ("Message
+    deduplication for FIFO topics")."""
+    if topic.attributes.get("FifoTopic") != "true":
+        return None
+    return record.published_at - DEDUP_SECONDS
 
 
 def _limit(topic: TopicRecord) -> int:

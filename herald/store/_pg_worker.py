@@ -33,6 +33,7 @@ MIGRATION_LOCK = 0x4845524C  # pg_advisory_lock key: "HERL"
 _PRIMARY_KEYS = {
     "sqs_dedup": ("queue_arn", "dedup_id"),
     "access_keys": ("access_key_id",),
+    "sns_dedup": ("topic_arn", "dedup_id"),
 }
 _INSERT_OR = re.compile(
     r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*\(([^)]*)\)(.*)$", re.S | re.I

@@ -358,10 +358,24 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
 
     @abstractmethod
     async def add_messages(
-        self, messages: Sequence[MessageRecord], deliveries: Sequence[DeliveryRecord] = ()
-    ) -> None:
+        self,
+        messages: Sequence[MessageRecord],
+        deliveries: Sequence[DeliveryRecord] = (),
+        dedup_since: float | None = None,
+    ) -> dict[str, tuple[str, str | None]]:
         """Commit messages and their deliveries durably, together; returns only once they
-        are on disk."""
+        are on disk.
+
+        With ``dedup_since`` (FIFO topics), a message whose deduplication id was published
+        to its topic at or after that time is a duplicate: it is not stored and its
+        deliveries are not written. Returns, for each duplicate's message id, the id and
+        sequence number of the message first published with that deduplication id."""
+
+    @abstractmethod
+    async def prune(self, now: float, audit_before: float) -> int:
+        """Remove what nothing needs any more: messages published over 5 minutes ago that
+        have no delivery left, deduplication records past their 5 minutes, and audit
+        events before ``audit_before``. Returns the number of rows removed."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> MessageRecord | None: ...

@@ -375,4 +375,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        13,
+        [
+            # FIFO topics: the message a deduplication id was first published as, for 5 min.
+            """CREATE TABLE sns_dedup (
+                topic_arn TEXT NOT NULL,
+                dedup_id TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                sequence_number TEXT,
+                published_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (topic_arn, dedup_id)
+            )""",
+            "CREATE INDEX sns_dedup_by_time ON sns_dedup(published_at)",
+            # Messages go once no delivery of theirs remains.
+            "CREATE INDEX deliveries_by_message ON deliveries(message_id)",
+            "CREATE INDEX messages_by_time ON messages(published_at)",
+        ],
+    ),
 ]

@@ -39,6 +39,34 @@ from herald.store.base import (
 )
 from herald.store.base_delivery import DeliveryRecord
 
+DEDUP_SECONDS = 300.0  # SNS FIFO deduplication interval
+PRUNE_BATCH = 20_000  # messages removed per prune, so one prune stays short
+
+
+def _deduplicate(
+    c: sqlite3.Connection, messages: Sequence[MessageRecord], since: float
+) -> dict[str, tuple[str, str | None]]:
+    """The duplicates among ``messages`` (see ``Store.add_messages``); records the others'
+    deduplication ids. Messages of one batch are taken in order."""
+    duplicates: dict[str, tuple[str, str | None]] = {}
+    for m in messages:
+        if m.deduplication_id is None:
+            continue
+        row = c.execute(
+            "SELECT message_id, sequence_number FROM sns_dedup "
+            "WHERE topic_arn = ? AND dedup_id = ? AND published_at >= ?",
+            (m.topic_arn, m.deduplication_id, since),
+        ).fetchone()
+        if row is not None:
+            duplicates[m.message_id] = (str(row[0]), row[1])
+            continue
+        c.execute(
+            "INSERT OR REPLACE INTO sns_dedup(topic_arn, dedup_id, message_id, "
+            "sequence_number, published_at) VALUES (?, ?, ?, ?, ?)",
+            (m.topic_arn, m.deduplication_id, m.message_id, m.sequence_number, m.published_at),
+        )
+    return duplicates
+
 
 class SQLiteStore(
     SQLiteIAM,
@@ -421,8 +449,11 @@ class SQLiteStore(
     # -- messages ----------------------------------------------------------------------
 
     async def add_messages(
-        self, messages: Sequence[MessageRecord], deliveries: Sequence[DeliveryRecord] = ()
-    ) -> None:
+        self,
+        messages: Sequence[MessageRecord],
+        deliveries: Sequence[DeliveryRecord] = (),
+        dedup_since: float | None = None,
+    ) -> dict[str, tuple[str, str | None]]:
         rows = [
             (
                 m.message_id,
@@ -442,15 +473,36 @@ class SQLiteStore(
             for m in messages
         ]
 
-        def job(c: sqlite3.Connection) -> None:
+        def job(c: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
+            duplicates = _deduplicate(c, messages, dedup_since) if dedup_since is not None else {}
             c.executemany(
                 f"INSERT INTO messages({_MESSAGE_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                [r for r in rows if r[0] not in duplicates],
             )
-            insert_deliveries(c, list(deliveries))
+            insert_deliveries(c, [d for d in deliveries if d.message_id not in duplicates])
+            return duplicates
 
-        await self._call(job)
+        result: dict[str, tuple[str, str | None]] = await self._call(job)
+        return result
+
+    async def prune(self, now: float, audit_before: float) -> int:
+        def job(c: sqlite3.Connection) -> int:
+            window = now - DEDUP_SECONDS
+            removed = c.execute(
+                "DELETE FROM messages WHERE message_id IN (SELECT m.message_id FROM messages m "
+                "WHERE m.published_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.message_id = m.message_id) LIMIT ?)",
+                (window, PRUNE_BATCH),
+            ).rowcount
+            removed += c.execute("DELETE FROM sns_dedup WHERE published_at < ?", (window,)).rowcount
+            removed += c.execute(
+                "DELETE FROM kms_audit WHERE event_time < ?", (audit_before,)
+            ).rowcount
+            return int(removed)
+
+        result: int = await self._call(job)
+        return result
 
     async def get_message(self, message_id: str) -> MessageRecord | None:
         def job(c: sqlite3.Connection) -> MessageRecord | None:

@@ -270,3 +270,35 @@ def test_the_unsubscribe_url_in_a_message_ends_the_subscription(server: HeraldPr
     assert listed == []
     sns.publish(TopicArn=topic, Message="not delivered")
     assert _receive(server, url, 1, timeout=3) == []
+
+
+def test_a_fifo_topic_delivers_a_deduplicated_message_once(server: HeraldProcess) -> None:
+    sns: Any = server.client("sns")
+    topic = sns.create_topic(
+        Name=f"dedup-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    # A standard queue takes a FIFO topic's messages, so only the topic can deduplicate
+    url, arn = _queue(server, topic)
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    first = sns.publish(TopicArn=topic, Message="a", MessageGroupId="g", MessageDeduplicationId="x")
+    again = sns.publish(TopicArn=topic, Message="b", MessageGroupId="g", MessageDeduplicationId="x")
+    # The repeat is accepted and answered as the first: same id and sequence number
+    assert again["MessageId"] == first["MessageId"]
+    assert again["SequenceNumber"] == first["SequenceNumber"]
+    # Content-based deduplication, within one batch and across requests
+    batch = sns.publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[
+            {"Id": "1", "Message": "same body", "MessageGroupId": "g"},
+            {"Id": "2", "Message": "same body", "MessageGroupId": "g"},
+        ],
+    )["Successful"]
+    assert batch[0]["MessageId"] == batch[1]["MessageId"]
+    repeat = sns.publish(TopicArn=topic, Message="same body", MessageGroupId="g")
+    assert repeat["MessageId"] == batch[0]["MessageId"]
+    got = _receive(server, url, 2, timeout=10)
+    got += _receive(server, url, 1, timeout=3)  # and nothing more comes
+    assert sorted(m["Body"] for m in got) == ["a", "same body"]

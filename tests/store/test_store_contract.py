@@ -31,6 +31,7 @@ from herald.store.base import (
     TopicCounts,
     TopicRecord,
 )
+from herald.store.base_delivery import DeliveryRecord
 from herald.store.postgres import PostgresStore
 from herald.store.sqlite import SQLiteStore
 from tests import pg
@@ -605,3 +606,70 @@ def test_a_closed_store_refuses_calls(store: Store, run: Run[Any]) -> None:
         run(store.get_topic(topic_record().arn))
     # And closing it again is harmless
     run(store.close())
+
+
+# -- FIFO deduplication and pruning ------------------------------------------------------
+
+
+def _delivery_of(message: MessageRecord) -> DeliveryRecord:
+    return DeliveryRecord(
+        delivery_id=str(uuid.uuid4()),
+        message_id=message.message_id,
+        topic_arn=message.topic_arn,
+        subscription_arn=f"{message.topic_arn}:{uuid.uuid4()}",
+        protocol="sqs",
+        endpoint="arn:aws:sqs:us-east-1:000000000000:q",
+        raw=False,
+        attempts=0,
+        next_attempt_at=message.published_at,
+        created_at=message.published_at,
+    )
+
+
+def test_a_deduplication_id_seen_within_the_interval_makes_a_duplicate(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a FIFO topic's message with deduplication id "d"
+    topic = with_topic(store, run)
+    first = message_record(topic, deduplication_id="d", sequence_number="1")
+    assert run(store.add_messages([first], [_delivery_of(first)], NOW - 300)) == {}
+    # When the same id comes again in the interval (twice in one batch, and with another)
+    again = message_record(topic, deduplication_id="d", sequence_number="2", published_at=NOW + 10)
+    other = message_record(topic, deduplication_id="e", sequence_number="3", published_at=NOW + 10)
+    twice = message_record(topic, deduplication_id="e", sequence_number="4", published_at=NOW + 10)
+    found = run(
+        store.add_messages(
+            [again, other, twice],
+            [_delivery_of(m) for m in (again, other, twice)],
+            NOW + 10 - 300,
+        )
+    )
+    # Then the repeats are duplicates of the first of each id, neither stored nor delivered
+    assert found == {
+        again.message_id: (first.message_id, "1"),
+        twice.message_id: (other.message_id, "3"),
+    }
+    assert run(store.get_message(again.message_id)) is None
+    assert run(store.get_message(other.message_id)) == other
+    assert run(store.pending_deliveries()) == 2
+    # And after the interval the id is new again
+    later = message_record(topic, deduplication_id="d", published_at=NOW + 400)
+    assert run(store.add_messages([later], [], NOW + 400 - 300)) == {}
+
+
+def test_prune_removes_delivered_messages_after_the_interval_and_keeps_the_rest(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given an old message with a delivery left, an old one without, and a recent one
+    topic = with_topic(store, run)
+    pending = message_record(topic)
+    done = message_record(topic)
+    recent = message_record(topic, published_at=NOW + 290)
+    run(store.add_messages([pending, done, recent], [_delivery_of(pending)]))
+    # When the store is pruned 5 minutes after the first two
+    removed = run(store.prune(NOW + 301, NOW - 86400))
+    # Then only the delivered old one is gone
+    assert removed == 1
+    assert run(store.get_message(done.message_id)) is None
+    assert run(store.get_message(pending.message_id)) == pending
+    assert run(store.get_message(recent.message_id)) == recent
