@@ -7,15 +7,19 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.harness import HeraldProcess, database_args
+from tests.e2e.receiver import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +176,110 @@ def test_either_node_answers_for_the_same_data(nodes: tuple[HeraldProcess, Heral
     arn = a.client("sns").create_topic(Name=name)["TopicArn"]  # type: ignore[attr-defined]
     listed = b.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]  # type: ignore[attr-defined]
     assert listed["TopicArn"] == arn
+
+
+def test_2000_publishes_over_two_nodes_survive_one_killed_midway(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Publishers spread over two nodes of an encrypted topic with an SQS and an HTTP
+    subscription; one node is killed with SIGKILL midway. Every acknowledged message
+    reaches both subscriptions at least once (the survivor takes over the dead node's
+    deliveries when their leases end); duplicates are counted and reported."""
+    store = database_args("postgresql", str(tmp_path))
+    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
+    a = HeraldProcess(tmp_path / "a", extra_args=store, extra_env=key).start()
+    b = HeraldProcess(tmp_path / "b", secret=a.secret, extra_args=store, extra_env=key).start()
+    try:
+        sns: Any = a.client("sns", tls=True)
+        topic = sns.create_topic(Name="two-nodes", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
+            "TopicArn"
+        ]
+        sqs: Any = a.client("sqs")
+        url = sqs.create_queue(QueueName="two-nodes")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+        }
+        sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
+        )
+        raw = {"RawMessageDelivery": "true"}
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=raw)
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url, Attributes=raw)
+        token = receiver.wait_for(lambda rs: bool(rs))[0].json()["Token"]
+        sns.confirm_subscription(TopicArn=topic, Token=token)
+        time.sleep(1.0)  # node B hears of the subscriptions
+
+        acknowledged: list[str] = []
+        lock = threading.Lock()
+        total = 2000
+
+        def publish(worker: int, node: HeraldProcess) -> None:
+            client: Any = node.client("sns", tls=True)
+            for n in range(worker, total, 8):
+                text = f"m{n}"
+                try:
+                    client.publish(TopicArn=topic, Message=text)
+                except Exception:
+                    continue  # that node is gone: not acknowledged
+                with lock:
+                    acknowledged.append(text)
+
+        threads = [threading.Thread(target=publish, args=(w, a if w % 2 else b)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        while len(acknowledged) < total // 2:
+            time.sleep(0.01)
+        a.stop(signal.SIGKILL)
+        for thread in threads:
+            thread.join(120)
+        expected = set(acknowledged)
+        assert len(expected) >= total // 2
+
+        def http_bodies() -> list[str]:
+            return [
+                r.body.decode()
+                for r in receiver.received
+                if r.headers.get("x-amz-sns-message-type") == "Notification"
+            ]
+
+        receiver.wait_for(lambda rs: expected <= set(http_bodies()), timeout=90)
+        queued: list[str] = []
+        reader: Any = b.client("sqs")
+        deadline = time.monotonic() + 90
+        while not expected <= set(queued) and time.monotonic() < deadline:
+            got = reader.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            queued += [m["Body"] for m in got]
+            if got:
+                reader.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(got)
+                    ],
+                )
+        assert expected <= set(queued)
+        http = http_bodies()
+        print(
+            f"{len(expected)} of {total} acknowledged; duplicates: http "
+            f"{len(http) - len(set(http))}, sqs {len(queued) - len(set(queued))}"
+        )
+    finally:
+        b.stop()
+        if a.process is not None and a.process.poll() is None:
+            a.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
