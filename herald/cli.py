@@ -252,7 +252,12 @@ async def _serve(
         root = rootkey.load(settings.root_key, settings.root_key_path)
     except (ValueError, OSError) as exc:
         raise StartupError(f"cannot load the root key: {exc}") from None
-    store = factory.make_store(settings.database_url, settings.data_dir, rootkey.SecretSealer(root))
+    store = factory.make_store(
+        settings.database_url,
+        settings.data_dir,
+        rootkey.SecretSealer(root),
+        factory.node_id(settings.data_dir) if settings.database_url else None,
+    )
     where = factory.describe(settings.database_url, settings.data_dir)
     try:
         await store.open()

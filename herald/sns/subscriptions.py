@@ -1,9 +1,11 @@
 """Subscriptions: subscribe, confirm, unsubscribe, list, attributes.
 
-Subscriptions to http, https, email and email-json endpoints, and to queues of another
-account, wait in PendingConfirmation until ConfirmSubscription is called with the token
-that the confirmation message carries (sent by delivery). Queues, functions and the rest
-in the topic's own account are confirmed at once, as in AWS.
+Subscriptions to http, https, email and email-json endpoints wait in PendingConfirmation
+until ConfirmSubscription (or the SubscribeURL) is called with the token their
+SubscriptionConfirmation carries (sent by delivery). So does a queue subscribed by someone
+of another account than the queue's: its owner confirms; a queue subscribed by its own
+account is confirmed at once, as in AWS. Herald delivers to sqs, http, https, email and
+email-json endpoints; Subscribe refuses lambda, firehose, application and sms.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ _NEED_CONFIRMATION = ("http", "https", "email", "email-json")
 # another account included), and those told of their end by an UnsubscribeConfirmation.
 _SENT_CONFIRMATION = ("http", "https", "email", "email-json", "sqs")
 _TOLD_OF_UNSUBSCRIBE = ("http", "https")
+_NOT_DELIVERED = ("lambda", "firehose", "application", "sms")
 _NOT_FOR_FIFO = ("http", "https", "email", "email-json", "sms", "lambda", "firehose", "application")
 
 
@@ -167,8 +170,16 @@ class Subscriptions:
                 "firehose subscriptions"
             )
         await self._check_large_messages(topic, protocol)
+        if protocol in _NOT_DELIVERED:
+            # Accepting them would keep subscriptions that never receive anything.
+            raise InvalidParameter(
+                f"Invalid parameter: Protocol Reason: Herald does not deliver to {protocol} "
+                "endpoints: this protocol is not supported"
+            )
+        # A queue's owner need not confirm what it subscribed itself ("Sending Amazon SNS
+        # messages to an Amazon SQS queue in a different account").
         pending = protocol in _NEED_CONFIRMATION or (
-            protocol == "sqs" and endpoint.split(":")[4] != topic.account_id
+            protocol == "sqs" and endpoint.split(":")[4] != ctx.principal.account_id
         )
         now = self._clock.now()
         record = SubscriptionRecord(

@@ -22,15 +22,33 @@ def check_url(url: str) -> None:
         )
 
 
-def make_store(url: str | None, data_dir: Path, sealer: Sealer | None = None) -> Store:
+def make_store(
+    url: str | None, data_dir: Path, sealer: Sealer | None = None, node_id: str | None = None
+) -> Store:
     if url:
         check_url(url)
         from herald.store.postgres import PostgresStore
 
-        return PostgresStore(url, sealer)
+        return PostgresStore(url, sealer, node_id)
     from herald.store.sqlite import SQLiteStore
 
     return SQLiteStore(data_dir / "herald.db", sealer)
+
+
+def node_id(data_dir: Path) -> str:
+    """This node's lasting name, kept in its data folder (made on first start)."""
+    path = data_dir / "node-id"
+    try:
+        found = path.read_text().strip()
+        if found:
+            return found
+    except FileNotFoundError:
+        pass
+    import uuid
+
+    made = uuid.uuid4().hex
+    path.write_text(made + "\n")
+    return made
 
 
 def describe(url: str | None, data_dir: Path) -> str:

@@ -393,4 +393,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX messages_by_time ON messages(published_at)",
         ],
     ),
+    (
+        14,
+        [
+            # The node holding a delivery's lease: a node that restarts takes back its own.
+            "ALTER TABLE deliveries ADD COLUMN lease_owner TEXT",
+        ],
+    ),
 ]

@@ -4,7 +4,8 @@ It runs the SQLite store's jobs (``_pg_worker`` translates their dialect) with t
 versioned migrations, and differs where several nodes must agree:
 
 - deliveries are claimed with row locks that other nodes skip (``FOR UPDATE SKIP
-  LOCKED``), and leases found at start are left alone, since another node may hold them;
+  LOCKED``) under a lease in this node's name; at start a node takes back only the
+  leases of its own previous run, since other nodes may hold the rest;
 - every method that changes what nodes cache announces the change once it is committed
   (``NOTIFY herald_changes``, with its kind and this node's id), and a listener thread
   hands what other nodes announce to a ``ChangeFeed`` (see ``herald.changes``).
@@ -57,12 +58,14 @@ ANNOUNCED = {
 
 
 class PostgresStore(SQLiteStore):
-    def __init__(self, url: str, sealer: Sealer | None = None) -> None:
+    def __init__(self, url: str, sealer: Sealer | None = None, node_id: str | None = None) -> None:
+        """``node_id`` names this node across restarts (the server keeps it in its data
+        folder), so that it can take back the leases its previous run held."""
         super().__init__(":memory:", sealer)
         self._url = url
         self._worker = PGWorker(url)
         self._call = self._worker.call
-        self.node_id = uuid.uuid4().hex
+        self.node_id = node_id or uuid.uuid4().hex
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
         for kind, names in ANNOUNCED.items():
@@ -136,8 +139,8 @@ class PostgresStore(SQLiteStore):
             ).fetchall()
             if rows:
                 c.executemany(
-                    "UPDATE deliveries SET lease_until = ? WHERE delivery_id = ?",
-                    [(now + lease_seconds, r[0]) for r in rows],
+                    "UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE delivery_id = ?",
+                    [(now + lease_seconds, self.node_id, r[0]) for r in rows],
                 )
             return [_delivery(r) for r in rows]
 
@@ -145,4 +148,16 @@ class PostgresStore(SQLiteStore):
         return result
 
     async def release_leases(self) -> int:
-        return 0  # other nodes may hold them: they end when their leases run out
+        # Only this node's own (held by its previous run); other nodes' leases end when
+        # they run out.
+        def job(c: Any) -> int:
+            return int(
+                c.execute(
+                    "UPDATE deliveries SET lease_until = 0 WHERE lease_owner = ? "
+                    "AND lease_until > 0",
+                    (self.node_id,),
+                ).rowcount
+            )
+
+        result: int = await self._worker.call(job)
+        return result
