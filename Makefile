@@ -44,8 +44,9 @@ e2e: $(VENV)/.installed-test $(JS)/node_modules/.installed
 test: lint typecheck $(JS)/node_modules/.installed
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/publish.py
+# The standard matrix of benchmarks/load.py against a freshly started Herald (by hand).
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/load.py
 
 clean:
 	rm -rf $(VENV) $(JS)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage
