@@ -4,8 +4,13 @@
 
 R is the number of KMS requests for one topic per billing period, B the billing period in
 seconds, D the data key reuse period in seconds, P the number of publishing principals
-that send to the topic. Each ``--publishers`` is one topic. With ``--endpoint`` it also
-reads what a running Herald counted (its /metrics).
+that send to the topic. Each ``--publishers`` is one topic. With ``--endpoint`` (once per
+node of a cluster) it also reads what running Heralds counted (their /metrics).
+
+Several nodes keep data keys each, so a topic published through N nodes costs up to
+N x R ("because of the distributed nature" of the service, AWS's guide warns):
+``--nodes N`` says so. benchmarks/kms_nodes.py measured 2.00x with 2 nodes and 3.00x
+with 3 (one publisher spreading its publishes over the nodes).
 """
 
 from __future__ import annotations
@@ -46,7 +51,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="publishing principals of one topic; repeat for more topics (default 1)",
     )
     cost.add_argument("--price", default=str(DEFAULT_PRICE), help="USD per 10,000 requests (0.03)")
-    cost.add_argument("--endpoint", help="a running Herald (http://host:port) to compare with")
+    cost.add_argument(
+        "--endpoint",
+        action="append",
+        help="a running Herald (http://host:port) to compare with; repeat for each node",
+    )
+    cost.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="Herald nodes the publishers spread over: each keeps its own data keys (1)",
+    )
 
 
 def estimate(billing_period: int, reuse_period: int, publishers: int) -> Decimal:
@@ -63,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         topics = args.publishers or [1]
         if any(p < 1 for p in topics):
             raise ValueError("--publishers must be at least 1")
+        if args.nodes < 1:
+            raise ValueError("--nodes must be at least 1")
     except (ValueError, ArithmeticError) as exc:
         print(f"herald: {exc}", file=sys.stderr)
         return 2
@@ -76,17 +93,28 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"total: {_count(total)} requests per billing period of {period:,} s")
     print(f"cost: ${total * price / 10000:,.2f} at ${price} per 10,000 requests")
-    if args.endpoint:
+    if args.nodes > 1:
+        spread = total * args.nodes
+        print(
+            f"with {args.nodes} nodes: up to {_count(spread)} requests "
+            f"(${spread * price / 10000:,.2f}), {args.nodes}x, as each node keeps its own "
+            "data keys (measured: 2.00x with 2 nodes, 3.00x with 3)"
+        )
+    all_counted = 0
+    for endpoint in args.endpoint or []:
         try:
-            counted = _counted(args.endpoint)
+            counted = _counted(endpoint)
         except OSError as exc:
-            print(f"herald: cannot read {args.endpoint}/metrics: {exc}", file=sys.stderr)
+            print(f"herald: cannot read {endpoint}/metrics: {exc}", file=sys.stderr)
             return 2
+        all_counted += sum(counted.values())
         detail = ", ".join(f"{op} {n:,}" for op, n in sorted(counted.items())) or "none"
         print(
-            f"counted by {args.endpoint}: {sum(counted.values()):,} requests for topics "
+            f"counted by {endpoint}: {sum(counted.values()):,} requests for topics "
             f"since it started ({detail})"
         )
+    if len(args.endpoint or []) > 1:
+        print(f"counted by the {len(args.endpoint)} nodes together: {all_counted:,} requests")
     return 0
 
 

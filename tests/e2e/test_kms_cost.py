@@ -41,7 +41,15 @@ def test_a_month_name_and_a_price() -> None:
     assert "cost: $0.09 at $0.05 per 10,000 requests" in done.stdout
 
 
-@pytest.mark.parametrize("args", [["--billing-period", "Smarch"], ["--publishers", "0"]])
+def test_several_nodes_multiply_the_estimate() -> None:
+    done = herald("kms-cost", "--billing-period", "January", "--nodes", "3")
+    assert done.returncode == 0, done.stderr
+    assert "with 3 nodes: up to 53,568 requests ($0.16), 3x" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [["--billing-period", "Smarch"], ["--publishers", "0"], ["--nodes", "0"]]
+)
 def test_bad_input_is_refused_in_one_line(args: list[str]) -> None:
     done = herald("kms-cost", *args)
     assert done.returncode == 2

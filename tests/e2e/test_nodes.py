@@ -283,3 +283,36 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+def test_kms_cost_adds_up_what_the_nodes_counted(
+    nodes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    import subprocess
+    import sys
+
+    a, b = nodes
+    topic = a.client(
+        "sns", tls=True
+    ).create_topic(  # type: ignore[attr-defined]
+        Name=f"cost-{uuid.uuid4().hex[:8]}", Attributes={"KmsMasterKeyId": "alias/aws/sns"}
+    )["TopicArn"]
+    time.sleep(1.0)
+    for node in (a, b):
+        for n in range(3):
+            node.client("sns", tls=True).publish(TopicArn=topic, Message=f"m{n}")  # type: ignore[attr-defined]
+    done = subprocess.run(
+        [sys.executable, "-m", "herald.cli", "kms-cost", "--nodes", "2",
+         "--endpoint", a.http_url, "--endpoint", b.http_url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # Each node generated its own data key for the topic: one GenerateDataKey each, at least
+    per_node = [
+        int(line.split(": ", 1)[1].split(" ", 1)[0].replace(",", ""))
+        for line in done.stdout.splitlines()
+        if line.startswith("counted by http")
+    ]
+    assert len(per_node) == 2 and all(n >= 1 for n in per_node)
+    assert f"counted by the 2 nodes together: {sum(per_node):,} requests" in done.stdout
+    assert "with 2 nodes: up to" in done.stdout
