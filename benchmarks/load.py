@@ -6,8 +6,9 @@ the wire protocols directly with real SigV4 signatures (run by hand, never in CI
     .venv/bin/python benchmarks/load.py --endpoint http://127.0.0.1:4566 \\
         --access-key AKIA... --secret ... [--server-pid PID] --scenario publish
 
-Scenarios: publish, publish-encrypted, publish-batch, publish-batch-encrypted (1 KiB
-messages; batches of 10; encrypted ones over HTTPS with alias/aws/sns),
+Scenarios: publish, publish-https, publish-encrypted, publish-batch,
+publish-batch-encrypted (1 KiB messages; batches of 10; encrypted ones, which must use
+HTTPS, with alias/aws/sns; publish-https is the plain topic over HTTPS, to compare),
 kms-generate-data-key (JSON 1.1), fanout-http-1, fanout-http-10 (a publish stream to a
 topic with 1 or 10 HTTP subscribers on a local aiohttp receiver), fanout-sqs-10 (10
 queues; deliveries read from the server's NumberOfNotificationsDelivered).
@@ -52,6 +53,7 @@ KEY_ID = "AKIABENCHMARK0000001"
 MESSAGE = "x" * 1024
 SCENARIOS = (
     "publish",
+    "publish-https",
     "publish-encrypted",
     "publish-batch",
     "publish-batch-encrypted",
@@ -79,6 +81,7 @@ class Job:
     messages_per_request: int
     concurrency: int
     seconds: float
+    rate: float = 0.0  # requests/s of this process (0: as fast as answered)
 
 
 @dataclass
@@ -129,8 +132,13 @@ async def _client(job: Job, deadline: float, outcome: Outcome, offset: int) -> N
     reader, writer = await asyncio.open_connection(job.host, job.port, ssl=context)
     credentials = Credentials(job.access_key, job.secret)
     n = offset
+    every = job.concurrency / job.rate if job.rate else 0.0
+    due = time.perf_counter() + (every * offset / 7919 / job.concurrency if every else 0.0)
     try:
         while time.perf_counter() < deadline:
+            if every:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due += every
             payload = _signed(job, job.bodies[n % len(job.bodies)], credentials)
             n += 1
             start = time.perf_counter()
@@ -169,11 +177,16 @@ def _cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
-def drive(job: Job, processes: int, server_pid: int | None) -> dict[str, Any]:
-    """Run ``job`` in ``processes`` client processes at once; the figures."""
+def drive(
+    job: Job, processes: int, server_pid: int | None, measuring: Any = None
+) -> dict[str, Any]:
+    """Run ``job`` in ``processes`` client processes at once; the figures. ``measuring``
+    is called when the warm-up is over and the measured run starts."""
     warm = Job(**{**job.__dict__, "seconds": 1.0})
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         pool.map(_process, [warm] * processes)
+        if measuring is not None:
+            measuring()
         cpu_before = _cpu_seconds(server_pid)
         start = time.perf_counter()
         results = pool.map(_process, [job] * processes)
@@ -247,15 +260,17 @@ def _job(server: Server, tls: bool, service: str, target: str | None, bodies: li
 
 
 def scenario(server: Server, name: str, concurrency: int, seconds: float,
-             processes: int) -> dict[str, Any]:  # fmt: skip
+             processes: int, rate: float = 0.0) -> dict[str, Any]:  # fmt: skip
     encrypted = name.endswith("-encrypted")
+    tls = encrypted or name.endswith("-https")
     if name.startswith("publish"):
-        sns = server.client("sns", tls=encrypted)
+        sns = server.client("sns", tls=tls)
         attributes = {"KmsMasterKeyId": "alias/aws/sns"} if encrypted else {}
         topic = sns.create_topic(Name=f"load-{name}", Attributes=attributes)["TopicArn"]
         batch = "batch" in name
-        job = _job(server, encrypted, "sns", None, _publish_bodies(topic, batch),
+        job = _job(server, tls, "sns", None, _publish_bodies(topic, batch),
                    10 if batch else 1, concurrency, seconds)  # fmt: skip
+        job.rate = rate / processes
         return drive(job, processes, server.pid)
     if name == "kms-generate-data-key":
         key = server.client("kms").create_key()["KeyMetadata"]["KeyId"]
@@ -325,14 +340,28 @@ def _fanout(server: Server, topic: str, count_now: Any, subscribers: int, concur
             seconds: float, processes: int) -> dict[str, Any]:  # fmt: skip
     job = _job(server, False, "sns", None, _publish_bodies(topic, False), 1, concurrency,
                seconds)  # fmt: skip
-    before = count_now()
-    start = time.perf_counter()
-    figures = drive(job, processes, server.pid)
+    marks: dict[str, float] = {}
+
+    def measuring() -> None:
+        # What the warm-up published is delivered first, then counting starts.
+        warm_deadline = time.perf_counter() + 60
+        last = -1
+        while time.perf_counter() < warm_deadline:
+            now = count_now()
+            if now == last:
+                break
+            last = now
+            time.sleep(0.3)
+        marks["before"] = count_now()
+        marks["start"] = time.perf_counter()
+
+    figures = drive(job, processes, server.pid, measuring)
     published = figures["requests"]
+    before = marks["before"]
     deadline = time.perf_counter() + 120
     while count_now() - before < published * subscribers and time.perf_counter() < deadline:
         time.sleep(0.05)
-    elapsed = time.perf_counter() - start - 1.0  # less the warm-up second
+    elapsed = time.perf_counter() - marks["start"]
     delivered = count_now() - before
     figures["deliveries_per_s"] = delivered / elapsed
     figures["delivered"] = f"{delivered}/{published * subscribers}"
@@ -428,6 +457,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="requests/s in all (0: as fast as answered)"
+    )
     parser.add_argument("--endpoint", help="http://host:port of a running server")
     parser.add_argument("--tls-endpoint", help="its https://host:port, for encrypted topics")
     parser.add_argument("--ca-bundle", help="the CA of --tls-endpoint")
@@ -445,7 +477,9 @@ def main() -> None:
         server, process = start_herald()
     try:
         for name in args.scenario or SCENARIOS:
-            figures = scenario(server, name, args.concurrency, args.seconds, args.processes)
+            figures = scenario(
+                server, name, args.concurrency, args.seconds, args.processes, args.rate
+            )
             _print(name, args.concurrency, args.processes, figures)
     finally:
         if process is not None:
