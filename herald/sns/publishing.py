@@ -204,6 +204,9 @@ class Publisher:
                         attempts=0,
                         next_attempt_at=now,
                         created_at=now,
+                        # FIFO: one at a time per subscription and group, in order.
+                        group_key=(f"{sub.arn}\n{record.group_id}" if record.group_id else None),
+                        sequence=record.sequence_number,
                     )
                 )
         return deliveries

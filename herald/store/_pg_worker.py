@@ -34,6 +34,7 @@ _PRIMARY_KEYS = {
     "sqs_dedup": ("queue_arn", "dedup_id"),
     "access_keys": ("access_key_id",),
     "sns_dedup": ("topic_arn", "dedup_id"),
+    "sns_sequences": ("topic_arn",),
 }
 _INSERT_OR = re.compile(
     r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*\(([^)]*)\)(.*)$", re.S | re.I

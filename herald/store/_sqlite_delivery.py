@@ -11,7 +11,13 @@ from herald.store.base_delivery import DeliveryRecord, SigningKey
 
 _COLUMNS = (
     "delivery_id, message_id, topic_arn, subscription_arn, protocol, endpoint, raw, attempts, "
-    "next_attempt_at, created_at, kind, token"
+    "next_attempt_at, created_at, kind, token, group_key, sequence"
+)
+# Due, not leased, and (FIFO) the first undelivered delivery of its message group.
+_CLAIMABLE = (
+    "next_attempt_at <= ? AND lease_until <= ? AND (group_key IS NULL OR NOT EXISTS "
+    "(SELECT 1 FROM deliveries e WHERE e.group_key = deliveries.group_key "
+    "AND e.sequence < deliveries.sequence))"
 )
 
 
@@ -24,8 +30,8 @@ class SQLiteDelivery:
     ) -> list[DeliveryRecord]:
         def job(c: sqlite3.Connection) -> list[DeliveryRecord]:
             rows = c.execute(
-                f"SELECT {_COLUMNS} FROM deliveries WHERE next_attempt_at <= ? "
-                "AND lease_until <= ? ORDER BY next_attempt_at LIMIT ?",
+                f"SELECT {_COLUMNS} FROM deliveries WHERE {_CLAIMABLE} "
+                "ORDER BY next_attempt_at LIMIT ?",
                 (now, now, limit),
             ).fetchall()
             c.executemany(
@@ -151,7 +157,7 @@ class SQLiteDelivery:
 def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -> None:
     c.executemany(
         f"INSERT INTO deliveries({_COLUMNS}, lease_until) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         [
             (
                 d.delivery_id,
@@ -166,6 +172,8 @@ def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -
                 d.created_at,
                 d.kind,
                 d.token,
+                d.group_key,
+                d.sequence,
             )
             for d in deliveries
         ],
@@ -186,4 +194,6 @@ def _delivery(row: Any) -> DeliveryRecord:
         row[9],
         row[10],
         row[11],
+        row[12],
+        row[13],
     )

@@ -368,8 +368,12 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
 
         With ``dedup_since`` (FIFO topics), a message whose deduplication id was published
         to its topic at or after that time is a duplicate: it is not stored and its
-        deliveries are not written. Returns, for each duplicate's message id, the id and
-        sequence number of the message first published with that deduplication id."""
+        deliveries are not written. FIFO messages (those with a sequence number) are given
+        their final sequence number as they are committed, above any given before in their
+        topic (also on other nodes), and their deliveries the same. Returns, by message id:
+        for each FIFO message the message id and its final sequence number; for each
+        duplicate the id and sequence number of the message first published with that
+        deduplication id."""
 
     @abstractmethod
     async def prune(self, now: float, audit_before: float) -> int:

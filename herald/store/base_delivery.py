@@ -24,6 +24,10 @@ class DeliveryRecord:
     # token its SubscribeURL carries).
     kind: str = "Notification"
     token: str | None = field(default=None, repr=False)
+    # FIFO topics: the subscription and message group ("ARN\ngroup"), delivered one at a
+    # time in sequence order (the store fills ``sequence`` in when it commits the message).
+    group_key: str | None = None
+    sequence: str | None = None
 
 
 @dataclass(frozen=True)

@@ -400,4 +400,20 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE deliveries ADD COLUMN lease_owner TEXT",
         ],
     ),
+    (
+        15,
+        [
+            # FIFO topics: a delivery's message group at its subscription, and its place
+            # in the group; only the first undelivered one of a group may be sent.
+            "ALTER TABLE deliveries ADD COLUMN group_key TEXT",
+            "ALTER TABLE deliveries ADD COLUMN sequence TEXT",
+            "CREATE INDEX deliveries_by_group ON deliveries(group_key, sequence)",
+            # The last sequence number given in each FIFO topic, so numbers follow the
+            # order in which messages are committed, on every node.
+            """CREATE TABLE sns_sequences (
+                topic_arn TEXT PRIMARY KEY,
+                last_sequence TEXT NOT NULL
+            )""",
+        ],
+    ),
 ]

@@ -26,7 +26,7 @@ import psycopg
 from herald import changes
 from herald.changes import ChangeFeed
 from herald.store._pg_worker import PGWorker
-from herald.store._sqlite_delivery import _COLUMNS, _delivery
+from herald.store._sqlite_delivery import _CLAIMABLE, _COLUMNS, _delivery
 from herald.store.base import Sealer
 from herald.store.base_delivery import DeliveryRecord
 from herald.store.sqlite import SQLiteStore
@@ -132,9 +132,8 @@ class PostgresStore(SQLiteStore):
     ) -> list[DeliveryRecord]:
         def job(c: Any) -> list[DeliveryRecord]:
             rows = c.execute(
-                f"SELECT {_COLUMNS} FROM deliveries WHERE next_attempt_at <= ? "
-                "AND lease_until <= ? ORDER BY next_attempt_at LIMIT ? "
-                "FOR UPDATE SKIP LOCKED",
+                f"SELECT {_COLUMNS} FROM deliveries WHERE {_CLAIMABLE} "
+                "ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED",
                 (now, now, limit),
             ).fetchall()
             if rows:

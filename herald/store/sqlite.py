@@ -43,29 +43,44 @@ DEDUP_SECONDS = 300.0  # SNS FIFO deduplication interval
 PRUNE_BATCH = 20_000  # messages removed per prune, so one prune stays short
 
 
-def _deduplicate(
-    c: sqlite3.Connection, messages: Sequence[MessageRecord], since: float
-) -> dict[str, tuple[str, str | None]]:
-    """The duplicates among ``messages`` (see ``Store.add_messages``); records the others'
-    deduplication ids. Messages of one batch are taken in order."""
+def _admit(
+    c: sqlite3.Connection, messages: Sequence[MessageRecord], dedup_since: float | None
+) -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
+    """(duplicates, numbered), messages taken in order (see ``Store.add_messages``):
+    the duplicates among ``messages`` by their deduplication ids, and the final sequence
+    numbers of the FIFO messages that are not duplicates."""
     duplicates: dict[str, tuple[str, str | None]] = {}
+    numbered: dict[str, str] = {}
     for m in messages:
-        if m.deduplication_id is None:
-            continue
-        row = c.execute(
-            "SELECT message_id, sequence_number FROM sns_dedup "
-            "WHERE topic_arn = ? AND dedup_id = ? AND published_at >= ?",
-            (m.topic_arn, m.deduplication_id, since),
-        ).fetchone()
-        if row is not None:
-            duplicates[m.message_id] = (str(row[0]), row[1])
-            continue
-        c.execute(
-            "INSERT OR REPLACE INTO sns_dedup(topic_arn, dedup_id, message_id, "
-            "sequence_number, published_at) VALUES (?, ?, ?, ?, ?)",
-            (m.topic_arn, m.deduplication_id, m.message_id, m.sequence_number, m.published_at),
-        )
-    return duplicates
+        if dedup_since is not None and m.deduplication_id is not None:
+            row = c.execute(
+                "SELECT message_id, sequence_number FROM sns_dedup "
+                "WHERE topic_arn = ? AND dedup_id = ? AND published_at >= ?",
+                (m.topic_arn, m.deduplication_id, dedup_since),
+            ).fetchone()
+            if row is not None:
+                duplicates[m.message_id] = (str(row[0]), row[1])
+                continue
+        number = m.sequence_number
+        if number is not None:
+            # Larger than any given before in the topic (also by other nodes): the
+            # publisher's proposal, or the last one plus one.
+            last = c.execute(
+                "SELECT last_sequence FROM sns_sequences WHERE topic_arn = ?", (m.topic_arn,)
+            ).fetchone()
+            number = f"{max(int(number), (int(last[0]) if last else 0) + 1):020d}"
+            c.execute(
+                "INSERT OR REPLACE INTO sns_sequences(topic_arn, last_sequence) VALUES (?, ?)",
+                (m.topic_arn, number),
+            )
+            numbered[m.message_id] = number
+        if dedup_since is not None and m.deduplication_id is not None:
+            c.execute(
+                "INSERT OR REPLACE INTO sns_dedup(topic_arn, dedup_id, message_id, "
+                "sequence_number, published_at) VALUES (?, ?, ?, ?, ?)",
+                (m.topic_arn, m.deduplication_id, m.message_id, number, m.published_at),
+            )
+    return duplicates, numbered
 
 
 class SQLiteStore(
@@ -474,14 +489,26 @@ class SQLiteStore(
         ]
 
         def job(c: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
-            duplicates = _deduplicate(c, messages, dedup_since) if dedup_since is not None else {}
+            # FIFO: duplicates dropped, sequence numbers in the order of the commits.
+            duplicates, numbered = _admit(c, messages, dedup_since)
             c.executemany(
                 f"INSERT INTO messages({_MESSAGE_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r for r in rows if r[0] not in duplicates],
+                [
+                    (*r[:9], numbered.get(r[0], r[9]), *r[10:])
+                    for r in rows
+                    if r[0] not in duplicates
+                ],
             )
-            insert_deliveries(c, [d for d in deliveries if d.message_id not in duplicates])
-            return duplicates
+            insert_deliveries(
+                c,
+                [
+                    replace(d, sequence=numbered.get(d.message_id, d.sequence))
+                    for d in deliveries
+                    if d.message_id not in duplicates
+                ],
+            )
+            return {**{k: (k, v) for k, v in numbered.items()}, **duplicates}
 
         result: dict[str, tuple[str, str | None]] = await self._call(job)
         return result

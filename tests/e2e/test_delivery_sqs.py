@@ -362,3 +362,53 @@ def test_a_queue_of_another_account_is_confirmed_by_its_owner(server: HeraldProc
     assert document["Type"] == "SubscriptionConfirmation"
     confirmed = owner_sns.confirm_subscription(TopicArn=topic, Token=document["Token"])
     assert confirmed["SubscriptionArn"].startswith(topic + ":")
+
+
+def test_a_fifo_group_arrives_in_sequence_order_from_concurrent_publishers(
+    server: HeraldProcess,
+) -> None:
+    import concurrent.futures
+
+    sns: Any = server.client("sns")
+    sqs: Any = server.client("sqs")
+    topic = sns.create_topic(
+        Name=f"order-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    url = sqs.create_queue(
+        QueueName=f"order-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    _allow_sns(server, url, arn, topic)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    total = 800
+
+    def publish(worker: int) -> list[str]:
+        client: Any = server.client("sns")
+        numbers = []
+        for start in range(worker * 100, worker * 100 + 100, 10):
+            answer = client.publish_batch(
+                TopicArn=topic,
+                PublishBatchRequestEntries=[
+                    {"Id": str(i), "Message": str(i), "MessageGroupId": "g"}
+                    for i in range(start, start + 10)
+                ],
+            )
+            numbers += [e["SequenceNumber"] for e in answer["Successful"]]
+        return numbers
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answered = [n for ns in pool.map(publish, range(8)) for n in ns]
+    got: list[int] = []
+    deadline = time.monotonic() + 90
+    while len(got) < total and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for m in messages.get("Messages", []):
+            got.append(int(json.loads(m["Body"])["SequenceNumber"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    # Every message once, in the order of the sequence numbers the publishers were given
+    assert len(got) == total
+    assert got == sorted(got)
+    assert sorted(got) == sorted(int(n) for n in answered)

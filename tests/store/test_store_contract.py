@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -631,12 +632,15 @@ def test_a_deduplication_id_seen_within_the_interval_makes_a_duplicate(
 ) -> None:
     # Given a FIFO topic's message with deduplication id "d"
     topic = with_topic(store, run)
-    first = message_record(topic, deduplication_id="d", sequence_number="1")
-    assert run(store.add_messages([first], [_delivery_of(first)], NOW - 300)) == {}
+    first = message_record(topic, deduplication_id="d", sequence_number="1", group_id="g")
+    assert run(store.add_messages([first], [_delivery_of(first)], NOW - 300)) == {
+        first.message_id: (first.message_id, f"{1:020d}")
+    }
     # When the same id comes again in the interval (twice in one batch, and with another)
-    again = message_record(topic, deduplication_id="d", sequence_number="2", published_at=NOW + 10)
-    other = message_record(topic, deduplication_id="e", sequence_number="3", published_at=NOW + 10)
-    twice = message_record(topic, deduplication_id="e", sequence_number="4", published_at=NOW + 10)
+    fields = {"group_id": "g", "published_at": NOW + 10}
+    again = message_record(topic, deduplication_id="d", sequence_number="2", **fields)
+    other = message_record(topic, deduplication_id="e", sequence_number="3", **fields)
+    twice = message_record(topic, deduplication_id="e", sequence_number="4", **fields)
     found = run(
         store.add_messages(
             [again, other, twice],
@@ -646,15 +650,57 @@ def test_a_deduplication_id_seen_within_the_interval_makes_a_duplicate(
     )
     # Then the repeats are duplicates of the first of each id, neither stored nor delivered
     assert found == {
-        again.message_id: (first.message_id, "1"),
-        twice.message_id: (other.message_id, "3"),
+        again.message_id: (first.message_id, f"{1:020d}"),
+        other.message_id: (other.message_id, f"{3:020d}"),
+        twice.message_id: (other.message_id, f"{3:020d}"),
     }
     assert run(store.get_message(again.message_id)) is None
-    assert run(store.get_message(other.message_id)) == other
+    assert run(store.get_message(other.message_id)) == replace(other, sequence_number=f"{3:020d}")
     assert run(store.pending_deliveries()) == 2
     # And after the interval the id is new again
     later = message_record(topic, deduplication_id="d", published_at=NOW + 400)
     assert run(store.add_messages([later], [], NOW + 400 - 300)) == {}
+
+
+def test_fifo_sequence_numbers_follow_the_commits_not_the_proposals(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a FIFO message numbered 500 by its publisher
+    topic = with_topic(store, run)
+    first = message_record(topic, sequence_number="500", group_id="g")
+    run(store.add_messages([first]))
+    # When a later commit brings a smaller proposal (another node's clock, a slow publish)
+    second = message_record(topic, sequence_number="20", group_id="g")
+    found = run(store.add_messages([second]))
+    # Then it is numbered after the first, and so is the message as stored
+    assert found == {second.message_id: (second.message_id, f"{501:020d}")}
+    stored = run(store.get_message(second.message_id))
+    assert stored is not None and stored.sequence_number == f"{501:020d}"
+
+
+def test_only_the_first_undelivered_message_of_a_fifo_group_is_claimed(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given three messages of one group and one of another, at one subscription
+    topic = with_topic(store, run)
+    messages = [message_record(topic, sequence_number=str(n), group_id="g") for n in (1, 2, 3)]
+    messages.append(message_record(topic, sequence_number="4", group_id="h"))
+    deliveries = [
+        replace(_delivery_of(m), subscription_arn="s", group_key=f"s\n{m.group_id}")
+        for m in messages
+    ]
+    run(store.add_messages(messages, deliveries))
+    # When deliveries are claimed, twice
+    first = run(store.claim_deliveries(NOW + 1, 10, 30))
+    again = run(store.claim_deliveries(NOW + 1, 10, 30))
+    # Then each group gives only its head, once, and the next comes when the head is done
+    assert sorted(d.message_id for d in first) == sorted(
+        [messages[0].message_id, messages[3].message_id]
+    )
+    assert again == []
+    run(store.finish_deliveries([d.delivery_id for d in first]))
+    after = run(store.claim_deliveries(NOW + 1, 10, 30))
+    assert [d.message_id for d in after] == [messages[1].message_id]
 
 
 def test_prune_removes_delivered_messages_after_the_interval_and_keeps_the_rest(
