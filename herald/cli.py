@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import sys
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -48,7 +49,7 @@ from herald.sns.service import SNSService
 from herald.sqs.service import SQSService
 from herald.store import factory
 from herald.store.base import Store
-from herald.store.postgres import PostgresStore
+from herald.store.postgres import DuplicateNode, PostgresStore
 from herald.sts.service import STSService
 
 log = logging.getLogger("herald")
@@ -262,7 +263,9 @@ async def _serve(
     try:
         await store.open()
     except Exception as exc:
-        raise StartupError(f"cannot open the database {where}: {_redacted(exc)}") from None
+        raise StartupError(
+            f"cannot open the database {where}: {_redacted(exc, settings.database_url)}"
+        ) from None
     try:
         await _check_root_key(store, root, settings)
         clock = SystemClock()
@@ -319,7 +322,10 @@ async def _serve(
             feed.on(changes.IAM, authenticator.forget_all)
             feed.on(changes.KMS, key_access.forget_all)
             feed.on(changes.KMS, gate.forget_accounts)
-            await store.listen(feed)
+            try:
+                await store.listen(feed)
+            except DuplicateNode as exc:
+                raise StartupError(str(exc)) from None
         released = await store.release_leases()
         if released:
             log.info("%d deliveries left in progress by the last run are due again", released)
@@ -353,7 +359,14 @@ async def _serve(
             )
         finally:
             ticker.cancel()
-            delivering.cancel()
+            # Let deliveries in flight finish and record them before the store closes.
+            worker.stop()
+            try:
+                await asyncio.wait_for(delivering, timeout=30)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:
+                log.exception("the delivery worker stopped with an error")
     finally:
         await store.close()
         log.info("store closed; Herald stopped")
@@ -368,9 +381,19 @@ def _http_sender(settings: config.Settings) -> HttpSender:
         ) from None
 
 
-def _redacted(exc: BaseException) -> str:
-    """An error's text without a password a connection string may have put in it."""
-    return re.sub(r"password=\S+", "password=***", str(exc))
+def _redacted(exc: BaseException, url: str | None) -> str:
+    """An error's text without the password a connection string may have put in it
+    (libpq quotes pieces of a malformed URL in its messages)."""
+    text = re.sub(r"password=\S+", "password=***", str(exc))
+    if url:
+        try:
+            secret = urllib.parse.urlsplit(url).password
+        except ValueError:
+            return "the database URL is malformed"
+        if secret:
+            for form in {secret, urllib.parse.unquote(secret)}:
+                text = text.replace(form, "***")
+    return text
 
 
 def _public_url(settings: config.Settings, tls_sock: socket.socket) -> str:

@@ -61,12 +61,18 @@ class EmailSender:
                 client_side=False,
             )
         message = email.message.EmailMessage()
-        message["From"] = email.utils.formataddr((from_name, settings.sender))
-        message["To"] = to
-        message["Subject"] = subject
-        message["Date"] = email.utils.formatdate(localtime=False)
-        message["Message-ID"] = email.utils.make_msgid(domain=settings.sender.split("@")[-1])
-        message.set_content(text)
+        try:
+            message["From"] = email.utils.formataddr((from_name, settings.sender))
+            message["To"] = to
+            message["Subject"] = subject
+            message["Date"] = email.utils.formatdate(localtime=False)
+            message["Message-ID"] = email.utils.make_msgid(domain=settings.sender.split("@")[-1])
+            message.set_content(text)
+        except (ValueError, TypeError) as exc:
+            # What cannot be put in an email now never can: not retried.
+            raise DeliveryFailed(
+                "InvalidMessage", f"The message cannot be sent as email: {exc}", client_side=True
+            ) from None
         try:
             await aiosmtplib.send(
                 message,

@@ -8,7 +8,9 @@ Redirects are not followed (SNS does not follow them either).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,8 +39,11 @@ class HttpSender:
     ) -> None:
         self.tls = tls_context(ca_bundle)
         self._per_endpoint = per_endpoint
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        # At most ``per_endpoint`` requests at once per scheme, host and port. A delivery
+        # waits for its turn before its 15 s start: waiting is not the endpoint's fault.
+        self._turns: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -47,7 +52,7 @@ class HttpSender:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=self._timeout,
+                timeout=aiohttp.ClientTimeout(total=None),
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=False,
             )
@@ -56,12 +61,23 @@ class HttpSender:
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         """POST ``body``; raises DeliveryFailed unless the endpoint answers 2xx."""
         try:
-            async with self._client().post(
-                url, data=body, headers=dict(headers), allow_redirects=False
-            ) as response:
-                status = response.status
-                reason = response.reason or ""
-                await response.content.read(65_536)  # then the connection can be reused
+            parts = urllib.parse.urlsplit(url)
+            endpoint = (parts.scheme, parts.hostname or "", parts.port)
+        except ValueError as exc:
+            raise DeliveryFailed("InvalidEndpoint", str(exc), client_side=True) from None
+        turn = self._turns.get(endpoint)
+        if turn is None:
+            if len(self._turns) >= 10_000:
+                self._turns = {k: v for k, v in self._turns.items() if v.locked()}
+            turn = self._turns[endpoint] = asyncio.Semaphore(self._per_endpoint)
+        try:
+            async with turn, asyncio.timeout(self._timeout):
+                async with self._client().post(
+                    url, data=body, headers=dict(headers), allow_redirects=False
+                ) as response:
+                    status = response.status
+                    reason = response.reason or ""
+                    await response.content.read(65_536)  # then the connection is reused
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise DeliveryFailed(type(exc).__name__, _describe(exc), client_side=False) from None
         if 200 <= status < 300:

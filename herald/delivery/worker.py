@@ -39,7 +39,7 @@ from herald.delivery.email import (
 )
 from herald.delivery.failures import DeliveryFailed
 from herald.delivery.http import HttpSender
-from herald.errors import CallerFault, HeraldError
+from herald.errors import CallerFault, HeraldError, StoreUnavailable
 from herald.kms import signing
 from herald.sns import notifications
 from herald.sns.encryption import MessageOpener
@@ -53,6 +53,8 @@ log = logging.getLogger("herald.delivery")
 LEASE_SECONDS = 30.0  # well over the 15 s an HTTP attempt may take
 BATCH = 200
 MAX_IN_FLIGHT = 1024
+HOLD_SECONDS = 5.0  # how long a delivery waits when Herald's own store failed it
+STOP_SECONDS = 10.0  # how long a stopping worker lets deliveries in flight finish
 SNS_PRINCIPAL = "sns.amazonaws.com"
 NOTIFICATION = "Notification"
 SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
@@ -97,6 +99,7 @@ class DeliveryWorker:
         self._max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[str] = []
+        self._stopping = False
 
     def wake(self) -> None:
         """New deliveries were written."""
@@ -106,7 +109,7 @@ class DeliveryWorker:
         """Deliver until cancelled: claim what is due while there is room, send each as
         its own task, and remove finished rows in batches."""
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 claimed: list[DeliveryRecord] = []
                 try:
@@ -122,9 +125,22 @@ class DeliveryWorker:
                 if len(claimed) < BATCH or len(self._tasks) >= self._max_in_flight:
                     await self._idle()
         finally:
+            # Deliveries in flight may finish (a while), then their rows go; the rest stay
+            # leased and are taken again after a restart.
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=STOP_SECONDS)
             for task in self._tasks:
                 task.cancel()
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("finished deliveries could not be recorded; they may repeat")
             await self._http.close()
+
+    def stop(self) -> None:
+        """Claim nothing more; ``run`` returns once what is in flight is done."""
+        self._stopping = True
+        self._wake.set()
 
     async def _idle(self) -> None:
         """Until new deliveries are written, a task finishes, or a second passes."""
@@ -212,6 +228,10 @@ class DeliveryWorker:
             await self._send(delivery, topic, sub, message, policy)
         except DeliveryFailed as exc:
             return await self._failed(delivery, sub, message, policy, exc)
+        except StoreUnavailable as exc:
+            # Herald's own trouble, not the endpoint's: try again soon, no attempt spent.
+            await self._hold(delivery, exc.message)
+            return False
         except (HeraldError, OSError, ValueError) as exc:
             # A CallerFault (the queue is gone, its policy or key refuses SNS, the message
             # does not fit it) is client-side; anything else may pass.
@@ -263,8 +283,18 @@ class DeliveryWorker:
             failure.message,
         )
         if notification and sub is not None and message is not None:
-            await self._dead_letter(delivery, sub, message, failure)
+            try:
+                await self._dead_letter(delivery, sub, message, failure)
+            except StoreUnavailable as exc:
+                await self._hold(delivery, exc.message)  # kept, not dropped
+                return False
         return True
+
+    async def _hold(self, delivery: DeliveryRecord, reason: str) -> None:
+        log.warning("delivery %s held back: %s", delivery.delivery_id, reason)
+        await self._store.retry_delivery(
+            delivery.delivery_id, self._clock.now() + HOLD_SECONDS, reason, failed=False
+        )
 
     # -- sending -------------------------------------------------------------------------
 
@@ -313,8 +343,9 @@ class DeliveryWorker:
     async def _to_queue(
         self, delivery: DeliveryRecord, message: MessageRecord | None, text: str, document: str
     ) -> None:
-        group = message.group_id if message else None
-        dedup = message.deduplication_id if message else None
+        # A confirmation to a FIFO queue is a group and deduplication id of its own.
+        group = message.group_id if message else delivery.message_id
+        dedup = message.deduplication_id if message else delivery.message_id
         if delivery.raw and message is not None:
             attributes = json.loads(message.attributes)
             outgoing = Outgoing(
@@ -385,6 +416,8 @@ class DeliveryWorker:
                 dedup_id=message.deduplication_id,
             )
             await self._sqs.deliver(self._sns_context(delivery), target, outgoing)
+        except StoreUnavailable:
+            raise
         except (HeraldError, OSError, ValueError) as exc:
             self.metrics.add(NOT_REDRIVEN, delivery.topic_arn)
             log.warning(

@@ -28,6 +28,7 @@ class Keys:
         self._by_region: dict[str, RegionKey] = {}
         self._by_name: dict[str, RegionKey] = {}
         self._lock = asyncio.Lock()
+        self._looked_at = float("-inf")  # when the store was last read for an unknown name
 
     async def for_region(self, region: str) -> RegionKey:
         key = self._by_region.get(region)
@@ -46,9 +47,14 @@ class Keys:
         """The certificate whose SigningCertURL names ``name``, also of keys made before
         a restart."""
         key = self._by_name.get(name)
-        if key is None:
+        now = self._clock.now()
+        # Anyone may ask (no credentials): an unknown name reads the store at most every
+        # 10 s, and only regions not seen yet are loaded.
+        if key is None and now - self._looked_at >= 10.0:
+            self._looked_at = now
             for stored in await self._store.list_signing_keys():
-                self._remember(stored)
+                if stored.region not in self._by_region:
+                    self._remember(stored)
             key = self._by_name.get(name)
         return None if key is None else key.certificate
 

@@ -273,7 +273,7 @@ def _data_protection(name: str, value: str, facts: TopicFacts) -> str:
     return value
 
 
-_CONTROL = re.compile(r"[\x00-\x1f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x85\u2028\u2029]")  # control characters, line breaks
 _FEEDBACK_PROTOCOLS = ("HTTP", "Firehose", "Lambda", "Application", "SQS")
 
 TOPIC_ATTRIBUTES: dict[str, Checker] = {

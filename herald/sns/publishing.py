@@ -73,6 +73,7 @@ class Publisher:
         self._encryption = encryption
         self._subscribers: dict[str, list[SubscriptionRecord]] = {}
         self._changes: dict[str, int] = {}
+        self._generation = 0  # advanced when other nodes' changes are heard
         self.on_deliveries = on_deliveries
         self.metrics = metrics or TopicMetrics()
         self._sequence = ids.FifoSequence()
@@ -166,13 +167,16 @@ class Publisher:
         self.metrics.add(metrics.PUBLISH_SIZE, topic_arn, sum(sizes))
 
     def forget_all(self) -> None:
-        """Subscriptions changed through another node."""
-        for topic_arn in list(self._subscribers):
-            self.forget(topic_arn)
+        """Subscriptions changed through another node (of any topic, cached or not)."""
+        self._subscribers.clear()
+        self._generation += 1
 
     def forget(self, topic_arn: str) -> None:
         """The topic's subscriptions changed."""
         self._subscribers.pop(topic_arn, None)
+        if len(self._changes) >= 100_000:
+            self._changes.clear()
+            self._generation += 1  # reads in flight then see a change
         self._changes[topic_arn] = self._changes.get(topic_arn, 0) + 1
 
     async def _deliveries(
@@ -217,6 +221,7 @@ class Publisher:
             return cached
         # A change while the pages are read must not leave the older list cached.
         change = self._changes.get(topic_arn, 0)
+        generation = self._generation
         found: list[SubscriptionRecord] = []
         after: str | None = None
         while True:
@@ -225,7 +230,7 @@ class Publisher:
             if len(page) < 1000:
                 break
             after = page[-1].arn
-        if self._changes.get(topic_arn, 0) != change:
+        if self._changes.get(topic_arn, 0) != change or self._generation != generation:
             return found
         if len(self._subscribers) >= 10_000:
             self._subscribers.clear()

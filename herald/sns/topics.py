@@ -49,6 +49,7 @@ class Topics:
         self._store = store
         self._clock = clock
         self._cache: OrderedDict[str, TopicRecord] = OrderedDict()
+        self._generation = 0  # advanced when other nodes' changes are heard
         self.access = TopicAccess(authorizer, store.list_tags)
 
     # -- lookup and access -------------------------------------------------------------
@@ -85,8 +86,10 @@ class Topics:
         if cached is not None:
             self._cache.move_to_end(arn)
             return cached
+        generation = self._generation
         topic = await self._store.get_topic(arn)
-        if topic is not None:
+        # A change heard while reading must not leave the older record cached.
+        if topic is not None and generation == self._generation:
             self._remember(topic)
         return topic
 
@@ -229,6 +232,7 @@ class Topics:
     def forget_all(self) -> None:
         """Topics changed through another node."""
         self._cache.clear()
+        self._generation += 1
 
     async def list(self, ctx: RequestContext, token: str | None) -> tuple[list[str], str | None]:
         own = f"arn:aws:sns:{ctx.region}:{ctx.principal.account_id}:*"

@@ -64,12 +64,38 @@ def translate_schema(statement: str) -> str:
     return re.sub(r"\bINTEGER\b", "BIGINT", out)
 
 
+def connect(url: str) -> psycopg.Connection[Any]:
+    # Fail fast on a server that does not answer; notice a silently dropped connection.
+    return psycopg.connect(
+        url,
+        autocommit=True,
+        connect_timeout=10,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+    )
+
+
 class PGConnection:
     """The part of sqlite3.Connection the jobs use, over a psycopg connection."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], url: str) -> None:
         self._conn = conn
+        self._url = url
         self._sql: dict[str, str] = {}
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._conn.closed)
+
+    def reconnect(self) -> None:
+        """A new connection in place of a lost one (raises if the server is still away)."""
+        try:
+            self._conn.close()
+        except psycopg.Error:
+            pass
+        self._conn = connect(self._url)
 
     def _translated(self, sql: str) -> str:
         found = self._sql.get(sql)
@@ -109,22 +135,34 @@ class PGWorker(SQLiteWorker):
         self._url = url
 
     def _connect(self) -> PGConnection:
-        conn = psycopg.connect(self._url, autocommit=True)
+        conn = connect(self._url)
         _migrate(conn)
-        return PGConnection(conn)
+        return PGConnection(conn, self._url)
 
     def _run_batch(
         self, conn: PGConnection, batch: list[tuple[Job, asyncio.Future[Any]]]
     ) -> list[Outcome]:
+        if conn.closed:
+            # The connection was lost (the server restarted, the network dropped it): this
+            # batch gets a new one, or fails if the server is still away.
+            try:
+                conn.reconnect()
+                log.warning("reconnected to PostgreSQL")
+            except psycopg.Error as exc:
+                log.error("PostgreSQL is unreachable: %s", exc)
+                failure = StoreUnavailable("The store is unreachable.")
+                return [(future, None, failure) for _, future in batch]
         for attempt in range(RETRIES):
             try:
                 return _commit_batch(conn, batch)
             except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected):
                 _abandon(conn)
                 log.debug("a batch lost a serialization race; running it again (%d)", attempt)
-            except Exception as exc:
+            except Exception:
+                # Details (which may quote stored values) go to the log, not to clients.
+                log.exception("a batch of %d store jobs failed", len(batch))
                 _abandon(conn)
-                failure = StoreUnavailable(f"The store could not write: {exc}")
+                failure = StoreUnavailable("The store could not complete the request.")
                 return [(future, None, failure) for _, future in batch]
         failure = StoreUnavailable("The store is too busy: a write kept conflicting.")
         return [(future, None, failure) for _, future in batch]
@@ -147,7 +185,8 @@ def _commit_batch(
             conn.control("ROLLBACK TO SAVEPOINT job")
             conn.control("RELEASE SAVEPOINT job")
             if isinstance(exc, psycopg.Error):
-                exc = StoreUnavailable(f"The store failed: {exc}")
+                log.error("a store job failed: %s", exc)
+                exc = StoreUnavailable("The store could not complete the request.")
             outcomes.append((future, None, exc))
         else:
             conn.control("RELEASE SAVEPOINT job")

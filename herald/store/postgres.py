@@ -26,6 +26,7 @@ import psycopg
 from herald import changes
 from herald.changes import ChangeFeed
 from herald.store._pg_worker import PGWorker
+from herald.store._pg_worker import connect as pg_connect
 from herald.store._sqlite_delivery import _CLAIMABLE, _COLUMNS, _delivery
 from herald.store.base import Sealer
 from herald.store.base_delivery import DeliveryRecord
@@ -33,6 +34,11 @@ from herald.store.sqlite import SQLiteStore
 
 log = logging.getLogger("herald.store")
 CHANNEL = "herald_changes"
+
+
+class DuplicateNode(Exception):
+    """Another running node has this node's id."""
+
 
 # The store methods that change what nodes cache, by the kind of change.
 ANNOUNCED = {
@@ -79,9 +85,14 @@ class PostgresStore(SQLiteStore):
         async def announced(*args: Any, **kwargs: Any) -> Any:
             result = await method(*args, **kwargs)
             payload = f"{self.node_id}:{kind}"
-            await self._worker.call(
-                lambda c: c.execute("SELECT pg_notify(?, ?)", (CHANNEL, payload))
-            )
+            try:
+                await self._worker.call(
+                    lambda c: c.execute("SELECT pg_notify(?, ?)", (CHANNEL, payload))
+                )
+            except Exception:
+                # The change is committed; only other nodes' caches miss the news, and
+                # those that cannot hear reconnect and forget everything.
+                log.exception("a change could not be announced to other nodes")
             return result
 
         return announced
@@ -92,33 +103,68 @@ class PostgresStore(SQLiteStore):
         ready = threading.Event()
         failed: list[BaseException] = []
 
+        def connect() -> psycopg.Connection[Any]:
+            conn = pg_connect(self._url)
+            # One running node per node id: a copied data folder would otherwise make two
+            # nodes ignore each other's changes and take each other's leases.
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.node_id,))
+            if not row.fetchone()[0]:  # type: ignore[index]
+                conn.close()
+                raise DuplicateNode(
+                    f"another running node has this node's id ({self.node_id}); give each "
+                    "node its own data folder (copy root.key, not node-id)"
+                )
+            conn.execute(f"LISTEN {CHANNEL}")
+            return conn
+
         def run() -> None:
             try:
-                conn = psycopg.connect(self._url, autocommit=True)
-                conn.execute(f"LISTEN {CHANNEL}")
+                conn = connect()
             except Exception as exc:
                 failed.append(exc)
                 ready.set()
                 return
             ready.set()
-            try:
-                while not self._stop.is_set():
-                    for note in conn.notifies(timeout=0.5):
-                        node, _, kind = note.payload.partition(":")
-                        if node != self.node_id:
-                            loop.call_soon_threadsafe(feed.hear, kind)
-            except psycopg.Error:
-                log.exception("stopped hearing other nodes' changes; caches now expire")
-            except RuntimeError:
-                pass  # the event loop closed first
-            finally:
-                conn.close()
+            while not self._stop.is_set():
+                try:
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            node, _, kind = note.payload.partition(":")
+                            if node != self.node_id:
+                                loop.call_soon_threadsafe(feed.hear, kind)
+                except psycopg.Error as exc:
+                    log.error("stopped hearing other nodes' changes (%s); reconnecting", exc)
+                    conn.close()
+                    again = self._reconnect(connect)
+                    if again is None:
+                        return
+                    conn = again
+                    # What others changed meanwhile was not heard: forget everything.
+                    for kind in changes.KINDS:
+                        loop.call_soon_threadsafe(feed.hear, kind)
+                except RuntimeError:
+                    break  # the event loop closed first
+            conn.close()
 
         self._listener = threading.Thread(target=run, name="herald-pg-listen", daemon=True)
         self._listener.start()
         await asyncio.to_thread(ready.wait)
         if failed:
             raise failed[0]
+
+    def _reconnect(
+        self, connect: Callable[[], psycopg.Connection[Any]]
+    ) -> psycopg.Connection[Any] | None:
+        """A new listening connection, trying every second until stopped."""
+        while not self._stop.wait(1.0):
+            try:
+                conn = connect()
+            except (psycopg.Error, DuplicateNode) as exc:
+                log.error("cannot listen to other nodes yet: %s", exc)
+                continue
+            log.warning("hearing other nodes' changes again")
+            return conn
+        return None
 
     async def close(self) -> None:
         self._stop.set()

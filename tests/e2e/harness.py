@@ -131,6 +131,9 @@ class HeraldProcess:
             if found.wait(0.05) and self._healthy():
                 return self
             if self.process.poll() is not None:
+                self._pump.join(5)
+                if self.process.stdout is not None:
+                    self.process.stdout.close()
                 raise RuntimeError("herald exited early:\n" + "".join(self.output))
         self.stop()
         raise RuntimeError("herald did not start in time:\n" + "".join(self.output))

@@ -412,3 +412,33 @@ def test_a_fifo_group_arrives_in_sequence_order_from_concurrent_publishers(
     assert len(got) == total
     assert got == sorted(got)
     assert sorted(got) == sorted(int(n) for n in answered)
+
+
+def test_a_fifo_queue_of_another_account_gets_its_confirmation(server: HeraldProcess) -> None:
+    from tests.e2e.test_accounts import client_for, new_account
+
+    sns: Any = server.client("sns")
+    topic = sns.create_topic(
+        Name=f"x-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    owner = new_account(server)
+    owner_sqs = client_for(server, owner, "sqs")
+    url = owner_sqs.create_queue(
+        QueueName=f"x-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    arn = owner_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+    }
+    owner_sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
+    )
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    got = owner_sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)["Messages"]
+    assert json.loads(got[0]["Body"])["Type"] == "SubscriptionConfirmation"

@@ -316,3 +316,17 @@ def test_kms_cost_adds_up_what_the_nodes_counted(
     assert len(per_node) == 2 and all(n >= 1 for n in per_node)
     assert f"counted by the 2 nodes together: {sum(per_node):,} requests" in done.stdout
     assert "with 2 nodes: up to" in done.stdout
+
+
+def test_a_copied_data_folder_cannot_run_beside_its_original(
+    nodes: tuple[HeraldProcess, HeraldProcess], tmp_path: Path
+) -> None:
+    import shutil
+
+    a, _ = nodes
+    copy = tmp_path / "copy"
+    shutil.copytree(a.data_dir, copy)
+    twin = HeraldProcess(copy, secret=a.secret, extra_args=a.extra_args, extra_env=a.extra_env)
+    with pytest.raises(RuntimeError) as caught:
+        twin.start()
+    assert "another running node has this node's id" in str(caught.value)

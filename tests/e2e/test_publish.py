@@ -160,7 +160,9 @@ def test_publish_refuses_an_empty_message(sns: Any, topic: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "subject", ["", "x" * 100, "line\nbreak", "tab\tinside"], ids=["empty", "100", "nl", "tab"]
+    "subject",
+    ["", "x" * 100, "line\nbreak", "tab\tinside", "line\u2028separator", "next\x85line"],
+    ids=["empty", "100", "nl", "tab", "u2028", "nel"],
 )
 def test_publish_refuses_an_invalid_subject(sns: Any, topic: str, subject: str) -> None:
     # Given a standard topic

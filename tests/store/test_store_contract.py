@@ -719,3 +719,31 @@ def test_prune_removes_delivered_messages_after_the_interval_and_keeps_the_rest(
     assert run(store.get_message(done.message_id)) is None
     assert run(store.get_message(pending.message_id)) == pending
     assert run(store.get_message(recent.message_id)) == recent
+
+
+def test_a_postgresql_store_reconnects_after_losing_its_connection(
+    tmp_path: Path, run: Run[Any]
+) -> None:
+    import psycopg
+
+    # Given an open PostgreSQL store with a topic
+    store = PostgresStore(pg.schema_url(str(tmp_path)) + "&application_name=herald-reconnect")
+    run(store.open())
+    try:
+        topic = with_topic(store, run)
+        # When the server ends its connection (a restart, a dropped network)
+        with psycopg.connect(pg.base_url(), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'herald-reconnect'"
+            )
+        # Then at most the call in flight fails, and the store works again
+        outcomes = []
+        for _ in range(3):
+            try:
+                outcomes.append(run(store.get_topic(topic.arn)) is not None)
+            except StoreUnavailable:
+                outcomes.append(False)
+        assert outcomes[-2:] == [True, True]
+    finally:
+        run(store.close())
