@@ -118,8 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--delivery-ca-bundle",
-        help="PEM CAs that HTTPS endpoints' certificates are verified against "
-        "(HERALD_DELIVERY_CA_BUNDLE; default the system's)",
+        help="PEM CAs trusted for HTTPS endpoints and the SMTP relay, besides the system's "
+        "(HERALD_DELIVERY_CA_BUNDLE)",
     )
     serve.add_argument("--smtp-host", help="SMTP relay for email subscriptions (HERALD_SMTP_HOST)")
     serve.add_argument("--smtp-port", type=int, help="SMTP relay port (HERALD_SMTP_PORT, 25)")

@@ -48,7 +48,7 @@ def confirmation_text(topic_arn: str, subscribe_url: str) -> str:
 
 
 class EmailSender:
-    def __init__(self, settings: SMTPSettings, timeout: float = 30.0) -> None:
+    def __init__(self, settings: SMTPSettings, timeout: float = 10.0) -> None:
         self._settings = settings
         self._timeout = timeout
 
@@ -82,6 +82,8 @@ class EmailSender:
                 password=settings.password,
                 timeout=self._timeout,
                 tls_context=settings.tls_context,
+                # A login never goes in clear: STARTTLS is then required, not optional.
+                start_tls=True if settings.user else None,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None

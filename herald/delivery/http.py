@@ -24,10 +24,11 @@ USER_AGENT = "Amazon Simple Notification Service Agent"
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """Verifying TLS: the system's CAs, or only those of ``ca_bundle``."""
-    if ca_bundle is None:
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=str(ca_bundle))
+    """Verifying TLS: the system's CAs, and those of ``ca_bundle`` besides."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    return context
 
 
 class HttpSender:

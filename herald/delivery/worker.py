@@ -53,6 +53,7 @@ log = logging.getLogger("herald.delivery")
 LEASE_SECONDS = 30.0  # well over the 15 s an HTTP attempt may take
 BATCH = 200
 MAX_IN_FLIGHT = 1024
+ATTEMPT_SECONDS = 25.0  # the longest one attempt may take (under LEASE_SECONDS)
 HOLD_SECONDS = 5.0  # how long a delivery waits when Herald's own store failed it
 STOP_SECONDS = 10.0  # how long a stopping worker lets deliveries in flight finish
 SNS_PRINCIPAL = "sns.amazonaws.com"
@@ -99,6 +100,7 @@ class DeliveryWorker:
         self._max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[str] = []
+        self._in_flight: set[str] = set()
         self._stopping = False
 
     def wake(self) -> None:
@@ -172,7 +174,11 @@ class DeliveryWorker:
     def _launch(self, claimed: list[DeliveryRecord]) -> list[asyncio.Task[None]]:
         # One read per message, subscription and topic for the batch, not per delivery.
         batch = _Batch(self._store)
-        tasks = [asyncio.create_task(self._run_one(d, batch)) for d in claimed]
+        # A row still in flight here (its lease ran out under a slow store) is not sent
+        # twice at once.
+        fresh = [d for d in claimed if d.delivery_id not in self._in_flight]
+        self._in_flight.update(d.delivery_id for d in fresh)
+        tasks = [asyncio.create_task(self._run_one(d, batch)) for d in fresh]
         self._tasks.update(tasks)
         for task in tasks:
             task.add_done_callback(self._tasks.discard)
@@ -185,6 +191,8 @@ class DeliveryWorker:
         except Exception:
             # Left leased: it is tried again when the lease ends.
             log.exception("delivery %s failed unexpectedly", delivery.delivery_id)
+        finally:
+            self._in_flight.discard(delivery.delivery_id)
 
     async def _flush(self) -> None:
         if self._finished:
@@ -225,7 +233,14 @@ class DeliveryWorker:
             if message is None:
                 return True
         try:
-            await self._send(delivery, topic, sub, message, policy)
+            try:
+                # Well within the lease, so no other worker takes the row meanwhile.
+                async with asyncio.timeout(ATTEMPT_SECONDS):
+                    await self._send(delivery, topic, sub, message, policy)
+            except TimeoutError:
+                raise DeliveryFailed(
+                    "Timeout", "The delivery attempt took too long", client_side=False
+                ) from None
         except DeliveryFailed as exc:
             return await self._failed(delivery, sub, message, policy, exc)
         except StoreUnavailable as exc:
