@@ -41,8 +41,9 @@ unit: $(VENV)/.installed-test
 e2e: $(VENV)/.installed-test $(JS)/node_modules/.installed
 	$(BIN)/pytest tests/e2e
 
+# Two test processes: most e2e time is spent waiting on servers, not on the two cores.
 test: lint typecheck $(JS)/node_modules/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # The standard matrix of benchmarks/load.py against a freshly started Herald (by hand).
 bench: $(VENV)/.installed-test
