@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -158,6 +160,8 @@ class PGWorker(SQLiteWorker):
             except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected):
                 _abandon(conn)
                 log.debug("a batch lost a serialization race; running it again (%d)", attempt)
+                # A short random pause, growing, so racing nodes do not meet again at once.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             except Exception:
                 # Details (which may quote stored values) go to the log, not to clients.
                 log.exception("a batch of %d store jobs failed", len(batch))
