@@ -25,7 +25,9 @@ SQS_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-queue"
 LAMBDA_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-fn"
 FIREHOSE_STREAM = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/orders-stream"
 FIREHOSE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sns-to-firehose"
-APPLICATION_ENDPOINT = f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/orders-app/0b5e7a3c-6d1e-4f2a-9c8b-3e4d5f6a7b8c"
+APPLICATION_ENDPOINT = (
+    f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/orders-app/0b5e7a3c-6d1e-4f2a-9c8b-3e4d5f6a7b8c"
+)
 PENDING = "pending confirmation"
 
 # GetSubscriptionAttributes for a new subscription, before any optional attribute is set.
