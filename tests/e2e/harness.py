@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -14,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -182,3 +184,26 @@ class HeraldProcess:
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         )
         return env
+
+
+def sns_queue(
+    sqs: Any, name: str, topic: str | None = None, attributes: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """A queue (URL, ARN) whose policy lets SNS send to it: for ``topic`` only
+    (aws:SourceArn), or for any topic when ``topic`` is None."""
+    url: str = sqs.create_queue(QueueName=name, Attributes=attributes or {})["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+    }
+    if topic is not None:
+        statement["Condition"] = {"ArnEquals": {"aws:SourceArn": topic}}
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
+    )
+    return url, arn

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args
+from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args, sns_queue
 from tests.e2e.receiver import Receiver
 
 # Run against SQLite and PostgreSQL.
@@ -264,28 +264,7 @@ def test_a_client_error_is_not_retried_and_goes_to_the_dead_letter_queue(
     sqs: Any = herald.client("sqs")
     topic = sns.create_topic(Name="http-dlq")["TopicArn"]
     arn = _confirmed(herald, sns, topic, receiver)
-    dlq = sqs.create_queue(QueueName="http-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sqs.set_queue_attributes(
-        QueueUrl=dlq,
-        Attributes={
-            "Policy": json.dumps(
-                {
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sns.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": dlq_arn,
-                            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-                        }
-                    ]
-                }
-            )
-        },
-    )
+    dlq, dlq_arn = sns_queue(sqs, "http-dlq", topic)
     sns.set_subscription_attributes(
         SubscriptionArn=arn,
         AttributeName="RedrivePolicy",
@@ -349,20 +328,7 @@ def test_kill_9_midway_loses_no_acknowledged_message_to_http_or_sqs(
     topic = sns.create_topic(Name="durable-mixed", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
         "TopicArn"
     ]
-    queue = sqs.create_queue(QueueName="durable-mixed")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-    }
-    sqs.set_queue_attributes(
-        QueueUrl=queue, Attributes={"Policy": json.dumps({"Statement": [statement]})}
-    )
+    queue, queue_arn = sns_queue(sqs, "durable-mixed", topic)
     raw = {"RawMessageDelivery": "true"}
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes=raw)
     http_arn = _confirmed(herald, sns, topic, receiver)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import HeraldProcess, database_args
+from tests.e2e.harness import HeraldProcess, database_args, sns_queue
 from tests.e2e.receiver import Receiver
 
 
@@ -108,20 +108,7 @@ def test_a_subscription_made_on_one_node_gets_what_the_other_publishes(
     topic = sns_b.create_topic(Name=f"fanout-{uuid.uuid4().hex[:8]}")["TopicArn"]
     sns_b.publish(TopicArn=topic, Message="before")  # B caches the topic's (no) subscribers
     sqs: Any = a.client("sqs")
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-    }
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
-    )
+    url, arn = sns_queue(sqs, f"q-{uuid.uuid4().hex[:8]}", topic)
     a.client("sns").subscribe(  # type: ignore[attr-defined]
         TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
     )
@@ -139,19 +126,7 @@ def test_each_delivery_is_made_once_when_both_nodes_deliver(
     sns_b: Any = b.client("sns")
     topic = sns_a.create_topic(Name=f"split-{uuid.uuid4().hex[:8]}")["TopicArn"]
     sqs: Any = a.client("sqs")
-    url = sqs.create_queue(QueueName=f"split-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-    }
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
-    )
+    url, arn = sns_queue(sqs, f"split-{uuid.uuid4().hex[:8]}", None)
     sns_a.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
     )
@@ -195,20 +170,7 @@ def test_2000_publishes_over_two_nodes_survive_one_killed_midway(
             "TopicArn"
         ]
         sqs: Any = a.client("sqs")
-        url = sqs.create_queue(QueueName="two-nodes")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        statement = {
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-        }
-        sqs.set_queue_attributes(
-            QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})}
-        )
+        url, arn = sns_queue(sqs, "two-nodes", topic)
         raw = {"RawMessageDelivery": "true"}
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=raw)
         sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url, Attributes=raw)
