@@ -47,6 +47,7 @@ from herald.sns.metrics import DELIVERED, FAILED, NOT_REDRIVEN, REDRIVEN, TopicM
 from herald.sqs.service import Outgoing, SQSService
 from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
+from herald.store.base_sqs import QueueRecord
 from herald.types import Principal, RequestContext
 
 log = logging.getLogger("herald.delivery")
@@ -236,7 +237,7 @@ class DeliveryWorker:
             try:
                 # Well within the lease, so no other worker takes the row meanwhile.
                 async with asyncio.timeout(ATTEMPT_SECONDS):
-                    await self._send(delivery, topic, sub, message, policy)
+                    await self._send(delivery, topic, sub, message, policy, batch)
             except TimeoutError:
                 raise DeliveryFailed(
                     "Timeout", "The delivery attempt took too long", client_side=False
@@ -320,6 +321,7 @@ class DeliveryWorker:
         sub: SubscriptionRecord | None,
         message: MessageRecord | None,
         policy: retry.EndpointPolicy,
+        batch: _Batch,
     ) -> None:
         region = delivery.topic_arn.split(":")[3]
         version = (topic.attributes.get("SignatureVersion") if topic else None) or "1"
@@ -331,7 +333,7 @@ class DeliveryWorker:
             text = await self._text(message, region, protocol)
             document = await self._document(message, text, delivery, version, region)
         if protocol == "sqs":
-            await self._to_queue(delivery, message, text, document)
+            await self._to_queue(delivery, message, text, document, batch)
         elif protocol in retry.HTTP_PROTOCOLS:
             raw = delivery.raw and message is not None
             headers = {
@@ -356,7 +358,12 @@ class DeliveryWorker:
             )
 
     async def _to_queue(
-        self, delivery: DeliveryRecord, message: MessageRecord | None, text: str, document: str
+        self,
+        delivery: DeliveryRecord,
+        message: MessageRecord | None,
+        text: str,
+        document: str,
+        batch: _Batch,
     ) -> None:
         # A confirmation to a FIFO queue is a group and deduplication id of its own.
         group = message.group_id if message else delivery.message_id
@@ -368,7 +375,9 @@ class DeliveryWorker:
             )
         else:
             outgoing = Outgoing(document, group_id=group, dedup_id=dedup)
-        await self._sqs.deliver(self._sns_context(delivery), delivery.endpoint, outgoing)
+        await self._sqs.deliver(
+            self._sns_context(delivery), delivery.endpoint, outgoing, batch.queue
+        )
 
     async def _to_mailbox(
         self,
@@ -554,6 +563,7 @@ class _Batch:
         self._messages: dict[str, asyncio.Future[MessageRecord | None]] = {}
         self._subscriptions: dict[str, asyncio.Future[SubscriptionRecord | None]] = {}
         self._topics: dict[str, asyncio.Future[TopicRecord | None]] = {}
+        self._queues: dict[str, asyncio.Future[QueueRecord | None]] = {}
 
     async def message(self, message_id: str) -> MessageRecord | None:
         return await _once(self._messages, message_id, self._store.get_message)
@@ -563,6 +573,9 @@ class _Batch:
 
     async def topic(self, arn: str) -> TopicRecord | None:
         return await _once(self._topics, arn, self._store.get_topic)
+
+    async def queue(self, arn: str) -> QueueRecord | None:
+        return await _once(self._queues, arn, self._store.get_queue)
 
 
 async def _once(
