@@ -342,6 +342,7 @@ async def _serve(
             trusted_proxies=settings.trusted_proxies,
             metrics=gate if settings.metrics else None,
             certificates=worker.certificate,
+            ping=store.ping,
         )
         servers = [
             _Server(_uvicorn_config(app, settings)),

@@ -178,8 +178,12 @@ class HeraldApp:
         trusted_proxies: tuple[str, ...] = (),
         metrics: Gate | None = None,
         certificates: Callable[[str], Awaitable[bytes | None]] | None = None,
+        ping: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``ping`` checks the store for the health check (a load balancer then stops
+        sending requests to a node that has lost its database)."""
         self._auth = authenticator
+        self._ping = ping
         self._sns = sns
         self._clock = clock
         self._max_body = max_body
@@ -249,6 +253,12 @@ class HeraldApp:
     async def _respond(self, scope: Scope, receive: Receive) -> Response:
         request_id = ids.uuid4()
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+            if self._ping is not None:
+                try:
+                    await asyncio.wait_for(self._ping(), timeout=5)
+                except (errors.HeraldError, TimeoutError):
+                    body = b'{"status":"unavailable","reason":"the store does not answer"}'
+                    return Response(503, body, "application/json", request_id)
             return Response(200, b'{"status":"ok"}', "application/json", request_id)
         certificate = await self._certificate(scope)
         if certificate is not None:

@@ -376,6 +376,10 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         deduplication id."""
 
     @abstractmethod
+    async def ping(self) -> None:
+        """Raises StoreUnavailable unless the store answers (the health check)."""
+
+    @abstractmethod
     async def prune(self, now: float, audit_before: float) -> int:
         """Remove what nothing needs any more: messages published over 5 minutes ago that
         have no delivery left, deduplication records past their 5 minutes, and audit

@@ -513,6 +513,9 @@ class SQLiteStore(
         result: dict[str, tuple[str, str | None]] = await self._call(job)
         return result
 
+    async def ping(self) -> None:
+        await self._call(lambda c: c.execute("SELECT 1").fetchone())
+
     async def prune(self, now: float, audit_before: float) -> int:
         def job(c: sqlite3.Connection) -> int:
             window = now - DEDUP_SECONDS

@@ -292,3 +292,54 @@ def test_a_copied_data_folder_cannot_run_beside_its_original(
     with pytest.raises(RuntimeError) as caught:
         twin.start()
     assert "another running node has this node's id" in str(caught.value)
+
+
+def test_a_node_that_loses_its_database_says_so_and_recovers(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    import psycopg
+
+    from tests import pg
+
+    role = f"herald_node_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg.base_url(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+    url = pg.schema_url(str(tmp_path)).replace("postgres@", f"{role}@", 1)
+    node = HeraldProcess(tmp_path / "n", extra_args=["--database", url]).start()
+
+    def health() -> int:
+        try:
+            with urllib.request.urlopen(node.http_url + "/_herald/health", timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    try:
+        assert health() == 200
+        # When the database refuses the node and drops its connections
+        with psycopg.connect(pg.base_url(), autocommit=True) as admin:
+            admin.execute(f"ALTER ROLE {role} NOLOGIN")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+        # Then its health check says so (503), and requests fail cleanly
+        _until(lambda: health() == 503, timeout=10)
+        with pytest.raises(ClientError) as caught:
+            node.client("sns").list_topics()  # type: ignore[attr-defined]
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] >= 500
+        # And once the database takes it back, the node works again without a restart
+        with psycopg.connect(pg.base_url(), autocommit=True) as admin:
+            admin.execute(f"ALTER ROLE {role} LOGIN")
+        _until(lambda: health() == 200, timeout=10)
+        assert "Topics" in node.client("sns").list_topics()  # type: ignore[attr-defined]
+    finally:
+        node.stop()
+        with psycopg.connect(pg.base_url(), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
