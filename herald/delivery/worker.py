@@ -64,12 +64,6 @@ UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
 T = TypeVar("T")
 
 
-def next_attempt(attempts: int, now: float) -> float:
-    """When to try again after ``attempts`` failed ones to an AWS-managed endpoint."""
-    delay = retry.MANAGED.delay(attempts)
-    return now + (retry.MANAGED.max_delay if delay is None else delay)
-
-
 class DeliveryWorker:
     def __init__(
         self,
@@ -214,11 +208,7 @@ class DeliveryWorker:
                 return True  # unsubscribed, or the topic is gone: nothing to deliver
             if delivery.kind == SUBSCRIPTION_CONFIRMATION and sub.confirmed:
                 return True
-        policy = retry.for_subscription(
-            delivery.protocol,
-            topic.attributes if topic else {},
-            sub.attributes if sub else {},
-        )
+        policy = batch.policy(delivery, topic, sub)
         now = self._clock.now()
         when = self._throttle.admit(
             delivery.subscription_arn, delivery.delivery_id, policy.max_per_second, now
@@ -243,7 +233,7 @@ class DeliveryWorker:
                     "Timeout", "The delivery attempt took too long", client_side=False
                 ) from None
         except DeliveryFailed as exc:
-            return await self._failed(delivery, sub, message, policy, exc)
+            return await self._failed(delivery, sub, message, policy, exc, batch)
         except StoreUnavailable as exc:
             # Herald's own trouble, not the endpoint's: try again soon, no attempt spent.
             await self._hold(delivery, exc.message)
@@ -256,7 +246,7 @@ class DeliveryWorker:
                 type(exc).__name__, reason or type(exc).__name__,
                 client_side=isinstance(exc, CallerFault),
             )  # fmt: skip
-            return await self._failed(delivery, sub, message, policy, failure)
+            return await self._failed(delivery, sub, message, policy, failure, batch)
         if delivery.kind == NOTIFICATION:
             self.metrics.add(DELIVERED, delivery.topic_arn)
         return True
@@ -268,6 +258,7 @@ class DeliveryWorker:
         message: MessageRecord | None,
         policy: retry.EndpointPolicy,
         failure: DeliveryFailed,
+        batch: _Batch,
     ) -> bool:
         notification = delivery.kind == NOTIFICATION
         http = delivery.protocol in retry.HTTP_PROTOCOLS
@@ -300,7 +291,7 @@ class DeliveryWorker:
         )
         if notification and sub is not None and message is not None:
             try:
-                await self._dead_letter(delivery, sub, message, failure)
+                await self._dead_letter(delivery, sub, message, failure, batch)
             except StoreUnavailable as exc:
                 await self._hold(delivery, exc.message)  # kept, not dropped
                 return False
@@ -330,8 +321,8 @@ class DeliveryWorker:
             document = await self._confirmation(delivery, version, region)
             text = ""
         else:
-            text = await self._text(message, region, protocol)
-            document = await self._document(message, text, delivery, version, region)
+            text = await self._text(message, region, protocol, batch)
+            document = await self._document(message, text, delivery, version, region, batch)
         if protocol == "sqs":
             await self._to_queue(delivery, message, text, document, batch)
         elif protocol in retry.HTTP_PROTOCOLS:
@@ -369,10 +360,8 @@ class DeliveryWorker:
         group = message.group_id if message else delivery.message_id
         dedup = message.deduplication_id if message else delivery.message_id
         if delivery.raw and message is not None:
-            attributes = json.loads(message.attributes)
-            outgoing = Outgoing(
-                text, attributes=_sqs_attributes(attributes), group_id=group, dedup_id=dedup
-            )
+            attributes = _sqs_attributes(batch.attributes(message))
+            outgoing = Outgoing(text, attributes=attributes, group_id=group, dedup_id=dedup)
         else:
             outgoing = Outgoing(document, group_id=group, dedup_id=dedup)
         await self._sqs.deliver(
@@ -407,6 +396,7 @@ class DeliveryWorker:
         sub: SubscriptionRecord,
         message: MessageRecord,
         failure: DeliveryFailed,
+        batch: _Batch,
     ) -> None:
         """Move a notification that could not be delivered to the subscription's
         dead-letter queue, with ErrorCode, ErrorMessage and RequestID attributes."""
@@ -421,17 +411,15 @@ class DeliveryWorker:
             "ErrorMessage": {"DataType": "String", "StringValue": failure.message or "-"},
         }
         try:
-            text = await self._text(message, region, delivery.protocol)
+            text = await self._text(message, region, delivery.protocol, batch)
             if delivery.raw:
-                own = _sqs_attributes(json.loads(message.attributes))
+                own = _sqs_attributes(batch.attributes(message))
                 body = text
                 attributes = {**dict(list(own.items())[:7]), **errors}
             else:
-                version = "1"
-                topic = await self._store.get_topic(delivery.topic_arn)
-                if topic is not None:
-                    version = topic.attributes.get("SignatureVersion") or "1"
-                body = await self._document(message, text, delivery, version, region)
+                topic = await batch.topic(delivery.topic_arn)
+                version = (topic.attributes.get("SignatureVersion") if topic else None) or "1"
+                body = await self._document(message, text, delivery, version, region, batch)
                 attributes = errors
             outgoing = Outgoing(
                 body,
@@ -472,8 +460,10 @@ class DeliveryWorker:
 
     # -- documents -----------------------------------------------------------------------
 
-    async def _text(self, message: MessageRecord, region: str, protocol: str) -> str:
-        body = (await self._opener.body(message, region)).decode()
+    async def _text(self, message: MessageRecord, region: str, protocol: str, batch: _Batch) -> str:
+        # Opened (decrypted) once per batch, however many subscriptions it goes to; the
+        # plaintext stays in memory only.
+        body = await batch.body(message, lambda: self._opener.body(message, region))
         return notifications.per_protocol(body, message.message_structure, protocol)
 
     def _unsubscribe_url(self, subscription_arn: str) -> str:
@@ -497,6 +487,7 @@ class DeliveryWorker:
         delivery: DeliveryRecord,
         version: str,
         region: str,
+        batch: _Batch,
     ) -> str:
         key = await self._keys.for_region(region)
         fields = notifications.notification(
@@ -505,7 +496,7 @@ class DeliveryWorker:
             subject=message.subject,
             message=text,
             published_at=message.published_at,
-            attributes=json.loads(message.attributes),
+            attributes=batch.attributes(message),
             sequence_number=message.sequence_number,
             signature_version=version,
             signing_cert_url=self._cert_url(key.name),
@@ -564,6 +555,9 @@ class _Batch:
         self._subscriptions: dict[str, asyncio.Future[SubscriptionRecord | None]] = {}
         self._topics: dict[str, asyncio.Future[TopicRecord | None]] = {}
         self._queues: dict[str, asyncio.Future[QueueRecord | None]] = {}
+        self._bodies: dict[str, asyncio.Future[str]] = {}
+        self._attributes: dict[str, dict[str, Any]] = {}
+        self._policies: dict[tuple[str, str], retry.EndpointPolicy] = {}
 
     async def message(self, message_id: str) -> MessageRecord | None:
         return await _once(self._messages, message_id, self._store.get_message)
@@ -576,6 +570,36 @@ class _Batch:
 
     async def queue(self, arn: str) -> QueueRecord | None:
         return await _once(self._queues, arn, self._store.get_queue)
+
+    async def body(self, message: MessageRecord, open_: Callable[[], Awaitable[bytes]]) -> str:
+        async def opened(_: str) -> str:
+            return (await open_()).decode()
+
+        return await _once(self._bodies, message.message_id, opened)
+
+    def attributes(self, message: MessageRecord) -> dict[str, Any]:
+        """The message attributes, parsed once per batch (callers do not change them)."""
+        found = self._attributes.get(message.message_id)
+        if found is None:
+            found = self._attributes[message.message_id] = json.loads(message.attributes)
+        return found
+
+    def policy(
+        self,
+        delivery: DeliveryRecord,
+        topic: TopicRecord | None,
+        sub: SubscriptionRecord | None,
+    ) -> retry.EndpointPolicy:
+        """The endpoint's retry, throttle and request policy, worked out once per batch."""
+        slot = (delivery.protocol, delivery.subscription_arn)
+        found = self._policies.get(slot)
+        if found is None:
+            found = self._policies[slot] = retry.for_subscription(
+                delivery.protocol,
+                topic.attributes if topic else {},
+                sub.attributes if sub else {},
+            )
+        return found
 
 
 async def _once(
