@@ -26,13 +26,16 @@ import psycopg
 from load import KEY_ID, Server, scenario
 
 
-def _node(url: str, secret: str, root_key: str) -> tuple[subprocess.Popen[str], Server]:
+def start_node(
+    url: str, secret: str, root_key: str, *extra: str
+) -> tuple[subprocess.Popen[str], Server]:
+    """A `herald serve` node on free ports over the database at ``url``."""
     folder = tempfile.mkdtemp(prefix="herald-node-")
     env = dict(os.environ, HERALD_ROOT_ACCESS_KEY_ID=KEY_ID,
                HERALD_ROOT_SECRET_ACCESS_KEY=secret, HERALD_ROOT_KEY=root_key)  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "herald.cli", "serve", "--port", "0", "--tls-port", "0",
-         "--data-dir", folder, "--database", url, "--log-level", "warning"],
+         "--data-dir", folder, "--database", url, "--log-level", "warning", *extra],
         stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert process.stdout is not None
@@ -48,15 +51,25 @@ def _node(url: str, secret: str, root_key: str) -> tuple[subprocess.Popen[str], 
     raise SystemExit("a node did not start")
 
 
+def fresh_schema(base: str, name: str) -> str:
+    """A new schema of the database at ``base``; the URL of connections that use it."""
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={urllib.parse.quote(f'-csearch_path={name}')}"
+
+
+def drop_schema(base: str, name: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
 def run(base: str, nodes: int, seconds: float) -> float:
     schema = f"bench_nodes_{nodes}_{secrets.token_hex(4)}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options={urllib.parse.quote(f'-csearch_path={schema}')}"
+    url = fresh_schema(base, schema)
     secret = secrets.token_urlsafe(30)
     root_key = base64.b64encode(os.urandom(32)).decode()
-    started = [_node(url, secret, root_key) for _ in range(nodes)]
+    started = [start_node(url, secret, root_key) for _ in range(nodes)]
     try:
         results: list[dict[str, Any]] = []
 
@@ -76,8 +89,7 @@ def run(base: str, nodes: int, seconds: float) -> float:
         for process, _ in started:
             process.terminate()
             process.wait(30)
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schema(base, schema)
 
 
 def main() -> None:
