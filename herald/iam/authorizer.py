@@ -7,6 +7,12 @@ them: the identity side through ``Identities.generation`` (advanced on every cha
 user's, group's, role's or managed policy), the resource policy through a key its owner
 supplies (the policy text), and the values of exactly the context keys the policies read.
 Decisions under policies that read the time are never cached.
+
+A second, first-level cache answers a repeated request without gathering the policies at
+all: its key is everything a decision can depend on besides the policies (the generation,
+the principal, the request's transport, region and source address, the action, resource,
+resource policy key and the whole context the caller passes). Only decisions whose
+policies read neither the time nor the resource's tags go into it.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class Authorizer:
         self.identities = self._identities = identities
         self._clock = clock
         self._cache: OrderedDict[Hashable, Decision] = OrderedDict()
+        self._requests: dict[Hashable, Decision] = {}
         self.hits = 0
         self.misses = 0
 
@@ -88,6 +95,26 @@ class Authorizer:
         """
         principal = ctx.principal
         generation = self._identities.generation
+        cacheable = resource_policy is None or resource_policy_key is not None
+        request_key: Hashable = None
+        if cacheable:
+            request_key = (
+                generation,
+                principal,
+                ctx.secure_transport,
+                ctx.region,
+                ctx.source_ip,
+                action,
+                resource,
+                resource_account,
+                resource_policy_key,
+                resource_required,
+                _frozen(context) if context else (),
+            )
+            answered = self._requests.get(request_key)
+            if answered is not None:
+                self.hits += 1
+                return answered
         identity = await self._identities.policies_for(principal)
         session = await self._identities.session_policies(principal)
         merged = {**request_context(ctx, self._clock.now()), **(context or {})}
@@ -96,7 +123,6 @@ class Authorizer:
         if resource_tags is not None and any(k.startswith(_RESOURCE_TAG) for k in keys):
             for name, value in (await resource_tags()).items():
                 merged[f"aws:ResourceTag/{name}"] = value
-        cacheable = resource_policy is None or resource_policy_key is not None
         relevant = _relevant(keys, merged) if cacheable else None
         key: Hashable = None
         if relevant is not None:
@@ -115,6 +141,7 @@ class Authorizer:
             if cached is not None:
                 self.hits += 1
                 self._cache.move_to_end(key)
+                self._remember(request_key, keys, cached)
                 return cached
         self.misses += 1
         request = Request(
@@ -129,7 +156,17 @@ class Authorizer:
             self._cache[key] = decision
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
+            self._remember(request_key, keys, decision)
         return decision
+
+    def _remember(self, request_key: Hashable, keys: set[str], decision: Decision) -> None:
+        """Keep ``decision`` for the exact request, unless its policies read the
+        resource's tags (which the request key does not hold)."""
+        if request_key is None or any(k.startswith(_RESOURCE_TAG) for k in keys):
+            return
+        if len(self._requests) >= CACHE_SIZE:
+            self._requests.clear()
+        self._requests[request_key] = decision
 
 
 def _keys(policies: PolicySet) -> set[str]:
@@ -150,6 +187,10 @@ def _relevant(keys: set[str], context: Mapping[str, ContextValue]) -> tuple[Hash
         return None
     lowered = {k.lower(): v for k, v in context.items()}
     return tuple(_hashable(lowered.get(k)) for k in sorted(keys))
+
+
+def _frozen(context: Mapping[str, ContextValue]) -> tuple[Hashable, ...]:
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in context.items())
 
 
 def _hashable(value: ContextValue | None) -> Hashable:

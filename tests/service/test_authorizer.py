@@ -168,6 +168,44 @@ def test_a_resource_policy_is_part_of_the_key(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_a_policy_that_reads_resource_tags_follows_the_tags_of_each_request(
+    tmp_path: Path,
+) -> None:
+    """The first-level cache holds no decision whose policies read aws:ResourceTag/*: the
+    tags are not in its key, and a retag must change the answer to the same request."""
+
+    async def scenario(w: World) -> None:
+        tagged = {**ALLOW_LIST, "Condition": {"StringEquals": {"aws:ResourceTag/team": "a"}}}
+        fay = await w.user("fay", tagged)
+        tags = {"team": "a"}
+
+        async def current() -> dict[str, str]:
+            return dict(tags)
+
+        assert await w.allowed(fay, "sns:ListTopics", resource_tags=current)
+        assert await w.allowed(fay, "sns:ListTopics", resource_tags=current)
+        tags["team"] = "b"
+        assert not await w.allowed(fay, "sns:ListTopics", resource_tags=current)
+        tags["team"] = "a"
+        assert await w.allowed(fay, "sns:ListTopics", resource_tags=current)
+
+    run(tmp_path, scenario)
+
+
+def test_the_context_a_caller_passes_is_part_of_the_request_key(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        via = {**ALLOW_LIST, "Condition": {"StringEquals": {"kms:ViaService": "sns.x"}}}
+        gil = await w.user("gil", via)
+        assert await w.allowed(gil, "sns:ListTopics", context={"kms:ViaService": "sns.x"})
+        hits = w.authorizer.hits
+        assert await w.allowed(gil, "sns:ListTopics", context={"kms:ViaService": "sns.x"})
+        assert w.authorizer.hits == hits + 1
+        assert not await w.allowed(gil, "sns:ListTopics", context={"kms:ViaService": "sqs.x"})
+        assert not await w.allowed(gil, "sns:ListTopics")
+
+    run(tmp_path, scenario)
+
+
 # -- temporary credentials ---------------------------------------------------------------
 
 
