@@ -123,8 +123,11 @@ class KeyAccess:
         encryption context meets (or, with ``grant_allows``, that it accepts). An explicit
         Deny is final.
         """
-        keys: dict[str, ContextValue] = {"kms:CallerAccount": ctx.principal.account_id}
-        keys.update(context or {})
+        keys: Mapping[str, ContextValue]
+        if context is not None and context.get("kms:CallerAccount") == ctx.principal.account_id:
+            keys = context  # the caller's condition keys already name the account
+        else:
+            keys = {"kms:CallerAccount": ctx.principal.account_id, **(context or {})}
         decision = await self._authorizer.decide(
             ctx,
             f"kms:{action}",

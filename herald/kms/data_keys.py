@@ -7,9 +7,8 @@ request), so a revoked permission or a disabled key takes effect at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,23 +31,35 @@ def key_reference(value: str | None, region: str, account: str) -> str | None:
     return f"arn:aws:kms:{region}:{account}:{kind}{value}"
 
 
-@contextlib.contextmanager
-def translated(
-    table: Sequence[tuple[type[CallerFault], type[CallerFault]]],
-    otherwise: type[CallerFault],
-) -> Iterator[None]:
+class Translated:
     """Re-raise the key service's refusals as the service using it reports them: the
-    first matching (refusal, report) pair of ``table``, else ``otherwise``."""
-    reports = (*(report for _, report in table), otherwise)
-    try:
-        yield
-    except reports:
-        raise
-    except CallerFault as exc:
-        for source, target in table:
+    first matching (refusal, report) pair of ``table``, else ``otherwise``. (A class
+    rather than a generator: it is entered on every publish to an encrypted topic.)"""
+
+    __slots__ = ("_otherwise", "_table")
+
+    def __init__(
+        self,
+        table: Sequence[tuple[type[CallerFault], type[CallerFault]]],
+        otherwise: type[CallerFault],
+    ) -> None:
+        self._table = table
+        self._otherwise = otherwise
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or not isinstance(exc, CallerFault):
+            return
+        if isinstance(exc, self._otherwise) or any(
+            isinstance(exc, report) for _, report in self._table
+        ):
+            return
+        for source, target in self._table:
             if isinstance(exc, source):
                 raise target(f"{exc.message} (Service: AWSKMS)") from exc
-        raise otherwise(f"{exc.message} (Service: AWSKMS)") from exc
+        raise self._otherwise(f"{exc.message} (Service: AWSKMS)") from exc
 
 
 class DataKeyLike(Protocol):

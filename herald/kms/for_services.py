@@ -35,6 +35,9 @@ class ServiceKeys:
         self._access = access
         self._gate = gate
         self._service = service
+        # The condition keys of a (caller account, region, encryption context): the same
+        # for every publish to a topic, built once.
+        self._conditions: dict[tuple[str, str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
 
     def via(self, ctx: RequestContext) -> str:
         return f"{self._service}.{ctx.region}.amazonaws.com"
@@ -70,13 +73,25 @@ class ServiceKeys:
         service); the key's ARN. Lets a reused data key honour a revocation at once."""
         await self._gate.require_enabled(ctx.principal.account_id)
         key = await self._resolve(ctx, reference)
-        keys = policy_context(context, self.via(ctx))
+        keys = self._condition_keys(ctx, context)
         await self._access.authorize(ctx, "GenerateDataKey", key, keys, context)
         # AWS: publishing to an encrypted topic needs kms:Decrypt besides
         # kms:GenerateDataKey; checked now, so a message nobody could open is not stored.
         await self._access.authorize(ctx, "Decrypt", key, keys, context)
         require_state(key.arn, key.state, Use.CRYPTO)
         return key.arn
+
+    def _condition_keys(self, ctx: RequestContext, context: Mapping[str, str]) -> dict[str, Any]:
+        """kms:CallerAccount, kms:ViaService and the encryption context's keys (shared:
+        callers must not change the mapping returned)."""
+        slot = (ctx.principal.account_id, ctx.region, tuple(context.items()))
+        keys = self._conditions.get(slot)
+        if keys is None:
+            if len(self._conditions) >= 10_000:
+                self._conditions.clear()
+            keys = {"kms:CallerAccount": slot[0], **policy_context(context, self.via(ctx))}
+            self._conditions[slot] = keys
+        return keys
 
     async def decrypt(self, ctx: RequestContext, blob: bytes, context: Mapping[str, str]) -> bytes:
         """The plaintext of a data key's ciphertext (a KMS request)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 
 from herald.clock import Clock
 from herald.errors import (
@@ -47,8 +46,8 @@ from herald.kms.data_keys import (
     DataKeyOpener,
     DataKeys,
     KeyService,
+    Translated,
     key_reference,
-    translated,
 )
 from herald.store.base import MessageRecord, TopicRecord
 from herald.types import Principal, RequestContext
@@ -85,27 +84,26 @@ class TopicEncryption:
         Raises KMSNotFound, KMSAccessDenied, KMSDisabled, KMSInvalidState,
         KMSThrottling, KMSOptInRequired.
         """
-        reference = key_reference(
-            topic.attributes.get("KmsMasterKeyId"), topic.region, topic.account_id
-        )
-        if reference is None:
+        key_id = topic.attributes.get("KmsMasterKeyId")
+        if not key_id:
             return list(records)
+        reference = key_reference(key_id, topic.region, topic.account_id)
+        assert reference is not None
         context = {TOPIC_CONTEXT_KEY: topic.arn}
-        with translated(_TRANSLATIONS, KMSInvalidState):
+        with Translated(_TRANSLATIONS, KMSInvalidState):
             held = await self._data_keys.get(ctx, topic.arn, reference, context, self._reuse)
         identity = self._identity(ctx.principal)
         return [
-            replace(
+            _sealed(
                 record,
-                body=envelope.seal(
+                envelope.seal(
                     held.cipher,
                     held.key_arn,
                     held.blob,
                     record.body,
                     body_aad(topic.arn, record.message_id),
                 ),
-                body_format=envelope.FORMAT,
-                publisher_identity=identity,
+                identity,
             )
             for record in records
         ]
@@ -141,11 +139,19 @@ class MessageOpener:
             secure_transport=True,
             sigv4=True,
         )
-        with translated(_TRANSLATIONS, KMSInvalidState):
+        with Translated(_TRANSLATIONS, KMSInvalidState):
             data_key = await self._opener.plaintext(
                 ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}, self._reuse
             )
         return envelope.open_body(data_key, sealed, body_aad(record.topic_arn, record.message_id))
+
+
+def _sealed(record: MessageRecord, body: bytes, identity: str) -> MessageRecord:
+    """``record`` with its body sealed (``dataclasses.replace`` costs half as much again,
+    on every publish)."""
+    fields = {**vars(record), "body": body, "body_format": envelope.FORMAT}
+    fields["publisher_identity"] = identity
+    return MessageRecord(**fields)
 
 
 def body_aad(topic_arn: str, message_id: str) -> bytes:

@@ -21,7 +21,7 @@ from herald.errors import (
     Throttled,
 )
 from herald.kms import envelope
-from herald.kms.data_keys import DataKeyOpener, DataKeys, KeyService, key_reference, translated
+from herald.kms.data_keys import DataKeyOpener, DataKeys, KeyService, Translated, key_reference
 from herald.store.base_sqs import QueuedMessage, QueueRecord
 from herald.types import RequestContext
 
@@ -80,7 +80,7 @@ class QueueEncryption:
         if reference is None:
             return list(messages)
         context = {QUEUE_CONTEXT_KEY: queue.arn}
-        with translated(_TRANSLATIONS, KmsInvalidState):
+        with Translated(_TRANSLATIONS, KmsInvalidState):
             held = await self._data_keys.get(ctx, queue.arn, reference, context, _reuse(queue))
         return [
             replace(
@@ -101,7 +101,7 @@ class QueueEncryption:
         # A message moved to a dead-letter queue was sealed for the queue it came from.
         sealed_for = message.dead_letter_source or message.queue_arn
         context = {QUEUE_CONTEXT_KEY: sealed_for}
-        with translated(_TRANSLATIONS, KmsInvalidState):
+        with Translated(_TRANSLATIONS, KmsInvalidState):
             data_key = await self._opener.plaintext(
                 ctx, sealed.data_key_blob, context, _reuse(queue)
             )
