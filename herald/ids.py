@@ -1,7 +1,12 @@
-"""Random identifiers (UUID version 4), drawn from a pooled buffer of OS randomness.
+"""Random identifiers (UUID versions 4 and 7), drawn from a pooled buffer of OS randomness.
 
 One getrandom() call per 256 identifiers instead of one per identifier: on some kernels
 and sandboxes that system call costs more than the rest of a small request.
+
+Rows written at a high rate (messages, deliveries, queued messages) get version 7 ids
+(RFC 9562: a millisecond timestamp, then 74 random bits): new keys land at the end of
+their primary-key index instead of on a random page, which halves the cost of an insert
+into a large table and the pages each commit writes.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import os
 import secrets
 import string
 import threading
+import time
 import uuid
 
 _POOL_IDS = 256
@@ -33,8 +39,7 @@ class FifoSequence:
             return f"{self._last:020d}"
 
 
-def uuid4() -> str:
-    """A random (version 4) UUID in its canonical text form."""
+def _random16() -> bytes:
     global _pool, _offset
     with _lock:
         if _offset >= len(_pool):
@@ -42,7 +47,24 @@ def uuid4() -> str:
             _offset = 0
         raw = _pool[_offset : _offset + 16]
         _offset += 16
-    return str(uuid.UUID(bytes=raw, version=4))
+    return raw
+
+
+def uuid4() -> str:
+    """A random (version 4) UUID in its canonical text form."""
+    return str(uuid.UUID(bytes=_random16(), version=4))
+
+
+def uuid7(now: float | None = None) -> str:
+    """A time-ordered (version 7) UUID in its canonical text form: the Unix time in
+    milliseconds (``now``, seconds, or the current time), the version, 12 random bits,
+    the variant and 62 random bits."""
+    millis = int((time.time() if now is None else now) * 1000) & 0xFFFF_FFFF_FFFF
+    value = (millis << 80) | (int.from_bytes(_random16()[:10], "big"))
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def iam_id(prefix: str) -> str:

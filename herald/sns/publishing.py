@@ -198,7 +198,7 @@ class Publisher:
                     continue
                 deliveries.append(
                     DeliveryRecord(
-                        delivery_id=ids.uuid4(),
+                        delivery_id=ids.uuid7(),
                         message_id=record.message_id,
                         topic_arn=topic.arn,
                         subscription_arn=sub.arn,
@@ -269,7 +269,7 @@ class Publisher:
         group_id, dedup_id = self._fifo(topic, fifo, message, body)
         now = self._clock.now()
         record = MessageRecord(
-            message_id=ids.uuid4(),
+            message_id=ids.uuid7(),
             topic_arn=topic.arn,
             subject=subject,
             body=body,

@@ -454,8 +454,8 @@ class ListedSubscription:
 def _message(sub: SubscriptionRecord, kind: str, token: str, now: float) -> DeliveryRecord:
     """A delivery of a confirmation message of ``sub`` (its own message id)."""
     return DeliveryRecord(
-        delivery_id=ids.uuid4(),
-        message_id=ids.uuid4(),
+        delivery_id=ids.uuid7(),
+        message_id=ids.uuid7(),
         topic_arn=sub.topic_arn,
         subscription_arn=sub.arn,
         protocol=sub.protocol,

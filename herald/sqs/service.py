@@ -477,7 +477,7 @@ class SQSService:
                 "this queue type"
             )
         return QueuedMessage(
-            message_id=ids.uuid4(),
+            message_id=ids.uuid7(),
             queue_arn=queue.arn,
             body=m.body.encode(),
             body_format="plain",
