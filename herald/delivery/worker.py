@@ -322,7 +322,10 @@ class DeliveryWorker:
             text = ""
         else:
             text = await self._text(message, region, protocol, batch)
-            document = await self._document(message, text, delivery, version, region, batch)
+            # A raw delivery carries the message alone: no JSON document, no signature.
+            document = ""
+            if not delivery.raw:
+                document = await self._document(message, text, delivery, version, region, batch)
         if protocol == "sqs":
             await self._to_queue(delivery, message, text, document, batch)
         elif protocol in retry.HTTP_PROTOCOLS:
