@@ -313,6 +313,7 @@ async def _serve(
             ),
         )
         sns.publisher.on_deliveries = worker.wake
+        sns.publisher.handoff = worker
         if isinstance(store, PostgresStore):
             # Changes made through other nodes sharing the database reach these caches.
             feed = ChangeFeed()

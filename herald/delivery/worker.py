@@ -21,9 +21,11 @@ import asyncio
 import base64
 import json
 import logging
+import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from herald import ids
@@ -97,9 +99,46 @@ class DeliveryWorker:
         self._finished: list[str] = []
         self._in_flight: set[str] = set()
         self._stopping = False
+        self._reserved = 0
+        self._handed: list[tuple[list[DeliveryRecord], Handed]] = []
+        # Claims are made when deliveries were written for claiming, when the last claim
+        # filled its batch, and once a second (retries come due, other nodes' rows).
+        self._claim_wanted = True
+        self._last_claim = 0.0
 
     def wake(self) -> None:
-        """New deliveries were written."""
+        """New deliveries were written, for any worker to claim."""
+        self._claim_wanted = True
+        self._wake.set()
+
+    def reserve(self, count: int) -> float | None:
+        """Room for ``count`` deliveries a publisher is about to write: the time their
+        lease is to end (they are written leased to this node and handed over by ``take``,
+        which spares claiming them), or None when there is no room (they are written
+        unleased, for any node to claim)."""
+        waiting = sum(len(d) for d, _ in self._handed)
+        if self._stopping or (
+            len(self._tasks) + waiting + self._reserved + count > self._max_in_flight
+        ):
+            return None
+        self._reserved += count
+        return self._clock.now() + LEASE_SECONDS
+
+    def unreserve(self, count: int) -> None:
+        """The reserved deliveries were not written."""
+        self._reserved -= count
+
+    def take(
+        self,
+        deliveries: list[DeliveryRecord],
+        messages: Sequence[MessageRecord],
+        topic: TopicRecord,
+        subscriptions: Sequence[SubscriptionRecord],
+    ) -> None:
+        """Deliveries written under a lease from ``reserve``, with the records the
+        publisher had at hand (its messages, their topic, the subscriptions)."""
+        self._reserved -= len(deliveries)
+        self._handed.append((deliveries, Handed(messages, topic, subscriptions)))
         self._wake.set()
 
     async def run(self) -> None:
@@ -108,22 +147,31 @@ class DeliveryWorker:
         try:
             while not self._stopping:
                 self._wake.clear()
-                claimed: list[DeliveryRecord] = []
                 try:
+                    self._launch_handed()
                     await self._flush()
-                    room = self._max_in_flight - len(self._tasks)
-                    if room > 0:
+                    room = min(BATCH, self._max_in_flight - len(self._tasks))
+                    if room > 0 and (
+                        self._claim_wanted or time.monotonic() - self._last_claim >= 1.0
+                    ):
+                        self._claim_wanted = False
+                        self._last_claim = time.monotonic()
                         claimed = await self._store.claim_deliveries(
-                            self._clock.now(), min(BATCH, room), LEASE_SECONDS
+                            self._clock.now(), room, LEASE_SECONDS
                         )
                         self._launch(claimed)
+                        # A full batch: more may be due at once.
+                        self._claim_wanted = self._claim_wanted or len(claimed) == room
                 except Exception:
                     log.exception("delivery round failed; trying again")
-                if len(claimed) < BATCH or len(self._tasks) >= self._max_in_flight:
-                    await self._idle()
+                busy = len(self._tasks) >= self._max_in_flight
+                if self._handed or (self._claim_wanted and not busy):
+                    continue
+                await self._idle()
         finally:
             # Deliveries in flight may finish (a while), then their rows go; the rest stay
             # leased and are taken again after a restart.
+            self._launch_handed()
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=STOP_SECONDS)
             for task in self._tasks:
@@ -156,19 +204,32 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Deliver what is due now and wait for the outcomes; the number handled."""
+        handed = self._launch_handed()
         claimed = await self._store.claim_deliveries(self._clock.now(), BATCH, LEASE_SECONDS)
-        tasks = self._launch(claimed)
+        tasks = handed + self._launch(claimed)
         if tasks:
             await asyncio.wait(tasks)
         await self._flush()
-        return len(claimed)
+        return len(tasks)
 
     async def close(self) -> None:
         await self._http.close()
 
-    def _launch(self, claimed: list[DeliveryRecord]) -> list[asyncio.Task[None]]:
-        # One read per message, subscription and topic for the batch, not per delivery.
+    def _launch_handed(self) -> list[asyncio.Task[None]]:
+        """Start what publishers handed over since the last round, as one batch."""
+        if not self._handed:
+            return []
+        handed, self._handed = self._handed, []
         batch = _Batch(self._store)
+        for _, known in handed:
+            batch.know(known)
+        return self._launch([d for deliveries, _ in handed for d in deliveries], batch)
+
+    def _launch(
+        self, claimed: list[DeliveryRecord], batch: _Batch | None = None
+    ) -> list[asyncio.Task[None]]:
+        # One read per message, subscription and topic for the batch, not per delivery.
+        batch = batch or _Batch(self._store)
         # A row still in flight here (its lease ran out under a slow store) is not sent
         # twice at once.
         fresh = [d for d in claimed if d.delivery_id not in self._in_flight]
@@ -183,6 +244,9 @@ class DeliveryWorker:
         try:
             if await self._attempt(delivery, batch):
                 self._finished.append(delivery.delivery_id)
+                if delivery.group_key is not None:
+                    # The next delivery of its FIFO group becomes due once this row goes.
+                    self._claim_wanted = True
         except Exception:
             # Left leased: it is tried again when the lease ends.
             log.exception("delivery %s failed unexpectedly", delivery.delivery_id)
@@ -549,6 +613,15 @@ class DeliveryWorker:
         return await self._keys.certificate(name)
 
 
+@dataclass(frozen=True)
+class Handed:
+    """Records a publisher hands over with its deliveries, so they are not read again."""
+
+    messages: Sequence[MessageRecord]
+    topic: TopicRecord
+    subscriptions: Sequence[SubscriptionRecord]
+
+
 class _Batch:
     """Records read once per batch of deliveries (a message fans out to many)."""
 
@@ -561,6 +634,14 @@ class _Batch:
         self._bodies: dict[str, asyncio.Future[str]] = {}
         self._attributes: dict[str, dict[str, Any]] = {}
         self._policies: dict[tuple[str, str], retry.EndpointPolicy] = {}
+
+    def know(self, known: Handed) -> None:
+        """Records already at hand: they are not read from the store."""
+        for message in known.messages:
+            _known(self._messages, message.message_id, message)
+        _known(self._topics, known.topic.arn, known.topic)
+        for sub in known.subscriptions:
+            _known(self._subscriptions, sub.arn, sub)
 
     async def message(self, message_id: str) -> MessageRecord | None:
         return await _once(self._messages, message_id, self._store.get_message)
@@ -603,6 +684,13 @@ class _Batch:
                 sub.attributes if sub else {},
             )
         return found
+
+
+def _known(cache: dict[str, asyncio.Future[T]], key: str, value: T) -> None:
+    if key not in cache:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future.set_result(value)
+        cache[key] = future
 
 
 async def _once(

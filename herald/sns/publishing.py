@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from herald import ids
 from herald.clock import Clock
@@ -56,6 +56,23 @@ class Published:
     sequence_number: str | None
 
 
+class Handoff(Protocol):
+    """A delivery worker in this process that takes deliveries straight from the
+    publisher (``DeliveryWorker``): written leased to this node, they need no claim."""
+
+    def reserve(self, count: int) -> float | None: ...
+
+    def unreserve(self, count: int) -> None: ...
+
+    def take(
+        self,
+        deliveries: list[DeliveryRecord],
+        messages: Sequence[MessageRecord],
+        topic: TopicRecord,
+        subscriptions: Sequence[SubscriptionRecord],
+    ) -> None: ...
+
+
 class Publisher:
     def __init__(
         self,
@@ -75,6 +92,7 @@ class Publisher:
         self._changes: dict[str, int] = {}
         self._generation = 0  # advanced when other nodes' changes are heard
         self.on_deliveries = on_deliveries
+        self.handoff: Handoff | None = None
         self.metrics = metrics or TopicMetrics()
         self._sequence = ids.FifoSequence()
 
@@ -99,12 +117,8 @@ class Publisher:
         record, size = self._record(ctx, topic, message, _limit(topic), batch=None)
         deliveries = await self._deliveries(topic, [record])
         (record,) = await self._encryption.seal(ctx, topic, [record])
-        duplicates = await self._store.add_messages(
-            [record], deliveries, _dedup_since(topic, record)
-        )
+        duplicates = await self._commit(topic, [record], deliveries)
         self._count(topic.arn, [size])
-        if deliveries:
-            self.on_deliveries()
         message_id, sequence = duplicates.get(
             record.message_id, (record.message_id, record.sequence_number)
         )
@@ -150,17 +164,38 @@ class Publisher:
             )
         deliveries = await self._deliveries(topic, records)
         records = await self._encryption.seal(ctx, topic, records)
-        duplicates = await self._store.add_messages(
-            records, deliveries, _dedup_since(topic, records[0])
-        )
+        duplicates = await self._commit(topic, records, deliveries)
         self._count(topic.arn, [size for _, size in built])
-        if deliveries:
-            self.on_deliveries()
         published = []
         for e, r in zip(entries, records, strict=True):
             message_id, sequence = duplicates.get(r.message_id, (r.message_id, r.sequence_number))
             published.append(Published(e.entry_id, message_id, sequence))
         return published
+
+    async def _commit(
+        self, topic: TopicRecord, records: list[MessageRecord], deliveries: list[DeliveryRecord]
+    ) -> dict[str, tuple[str, str | None]]:
+        """Store the messages and their deliveries. Deliveries of a standard topic go
+        straight to this process's worker when it has room (written leased to it); FIFO
+        deliveries are always claimed, one group member at a time."""
+        lease = None
+        fifo = topic.attributes.get("FifoTopic") == "true"
+        if deliveries and self.handoff is not None and not fifo:
+            lease = self.handoff.reserve(len(deliveries))
+        try:
+            duplicates = await self._store.add_messages(
+                records, deliveries, _dedup_since(topic, records[0]), leased_until=lease or 0.0
+            )
+        except BaseException:
+            if lease is not None and self.handoff is not None:
+                self.handoff.unreserve(len(deliveries))
+            raise
+        if lease is not None and self.handoff is not None:
+            subscriptions = self._subscribers.get(topic.arn, [])
+            self.handoff.take(deliveries, records, topic, subscriptions)
+        elif deliveries:
+            self.on_deliveries()
+        return duplicates
 
     def _count(self, topic_arn: str, sizes: list[int]) -> None:
         self.metrics.add(metrics.PUBLISHED, topic_arn, len(sizes))

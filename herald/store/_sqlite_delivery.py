@@ -24,6 +24,9 @@ _CLAIMABLE = (
 class SQLiteDelivery:
     _worker: SQLiteWorker
     _sealer: Sealer
+    # Whose leases this store writes: one process owns an SQLite folder (None); each
+    # PostgreSQL node names itself.
+    lease_owner: str | None = None
 
     async def claim_deliveries(
         self, now: float, limit: int, lease_seconds: float
@@ -154,10 +157,15 @@ class SQLiteDelivery:
         return SigningKey(region, private, row[1].encode(), row[2])
 
 
-def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -> None:
+def insert_deliveries(
+    c: sqlite3.Connection,
+    deliveries: list[DeliveryRecord],
+    leased_until: float = 0.0,
+    owner: str | None = None,
+) -> None:
     c.executemany(
-        f"INSERT INTO deliveries({_COLUMNS}, lease_until) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        f"INSERT INTO deliveries({_COLUMNS}, lease_until, lease_owner) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 d.delivery_id,
@@ -174,6 +182,8 @@ def insert_deliveries(c: sqlite3.Connection, deliveries: list[DeliveryRecord]) -
                 d.token,
                 d.group_key,
                 d.sequence,
+                leased_until,
+                owner if leased_until else None,
             )
             for d in deliveries
         ],

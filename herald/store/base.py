@@ -362,9 +362,14 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         messages: Sequence[MessageRecord],
         deliveries: Sequence[DeliveryRecord] = (),
         dedup_since: float | None = None,
+        leased_until: float = 0.0,
     ) -> dict[str, tuple[str, str | None]]:
         """Commit messages and their deliveries durably, together; returns only once they
         are on disk.
+
+        With ``leased_until``, the deliveries are written already leased to this node
+        until then: its delivery worker is handed them and they are not claimed (by any
+        node) before the lease ends.
 
         With ``dedup_since`` (FIFO topics), a message whose deduplication id was published
         to its topic at or after that time is a duplicate: it is not stored and its

@@ -71,7 +71,7 @@ class PostgresStore(SQLiteStore):
         self._url = url
         self._worker = PGWorker(url)
         self._call = self._worker.call
-        self.node_id = node_id or uuid.uuid4().hex
+        self.node_id = self.lease_owner = node_id or uuid.uuid4().hex
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
         for kind, names in ANNOUNCED.items():

@@ -468,7 +468,9 @@ class SQLiteStore(
         messages: Sequence[MessageRecord],
         deliveries: Sequence[DeliveryRecord] = (),
         dedup_since: float | None = None,
+        leased_until: float = 0.0,
     ) -> dict[str, tuple[str, str | None]]:
+        owner = self.lease_owner
         rows = [
             (
                 m.message_id,
@@ -507,6 +509,8 @@ class SQLiteStore(
                     for d in deliveries
                     if d.message_id not in duplicates
                 ],
+                leased_until,
+                owner,
             )
             return {**{k: (k, v) for k, v in numbered.items()}, **duplicates}
 

@@ -279,3 +279,44 @@ def test_the_request_policy_sets_the_content_type(tmp_path: Path, receiver: Rece
         assert w.notifications()[0].headers["Content-Type"] == "application/json"
 
     run(tmp_path, receiver, scenario)
+
+
+def test_deliveries_handed_over_by_the_publisher_go_without_a_claim(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.http_subscription()
+        w.sns.publisher.handoff = w.worker
+        claims: list[int] = []
+        reads: list[str] = []
+        claim, read = w.store.claim_deliveries, w.store.get_message
+
+        async def counted_claim(now: float, limit: int, lease: float) -> Any:
+            found = await claim(now, limit, lease)
+            claims.append(len(found))
+            return found
+
+        async def counted_read(message_id: str) -> Any:
+            reads.append(message_id)
+            return await read(message_id)
+
+        w.store.claim_deliveries = counted_claim  # type: ignore[method-assign]
+        w.store.get_message = counted_read  # type: ignore[method-assign]
+        message_id = await w.publish(topic, "handed")
+        # The worker delivers it in its next round though no claim finds it (it is leased
+        # to this worker), and reads no message from the store: the publisher's record
+        assert await w.round() == 1
+        assert claims == [0] and reads == []
+        assert json.loads(w.notifications()[-1].body)["Message"] == "handed"
+        assert w.notifications()[-1].headers["x-amz-sns-message-id"] == message_id
+        assert await w.store.pending_deliveries() == 0
+        # With no room left, a publish is written for claiming instead
+        full = DeliveryWorker(
+            w.store, w.clock, w.worker._sqs, w.sns.opener, "https://h", max_in_flight=0
+        )
+        w.sns.publisher.handoff = full
+        await w.publish(topic, "claimed")
+        assert await w.round() == 1
+        assert claims[-1] == 1
+
+    run(tmp_path, receiver, scenario)

@@ -703,6 +703,24 @@ def test_only_the_first_undelivered_message_of_a_fifo_group_is_claimed(
     assert [d.message_id for d in after] == [messages[1].message_id]
 
 
+def test_deliveries_written_leased_are_not_claimed_until_the_lease_ends(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a message whose deliveries a publisher hands to its own worker, leased to NOW+30
+    topic = with_topic(store, run)
+    handed = message_record(topic)
+    other = message_record(topic)
+    run(store.add_messages([handed], [_delivery_of(handed)], leased_until=NOW + 30))
+    run(store.add_messages([other], [_delivery_of(other)]))
+    # When deliveries are claimed during the lease, then after it
+    during = run(store.claim_deliveries(NOW + 1, 10, 60))
+    after = run(store.claim_deliveries(NOW + 31, 10, 30))
+    # Then only the unleased one is claimed at first; the handed one only once its lease
+    # ended (its worker died without finishing it)
+    assert [d.message_id for d in during] == [other.message_id]
+    assert [d.message_id for d in after] == [handed.message_id]
+
+
 def test_prune_removes_delivered_messages_after_the_interval_and_keeps_the_rest(
     store: Store, run: Run[Any]
 ) -> None:
