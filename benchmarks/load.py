@@ -408,7 +408,24 @@ def _fanout_sqs(server: Server, queues: int, concurrency: int, seconds: float,
                    seconds, processes)  # fmt: skip
 
 
-def start_herald(workers_env: dict[str, str] | None = None) -> tuple[Server, Any]:
+# The server under cProfile (its event-loop thread: where requests are parsed, signed,
+# authorized, sealed and rendered); the profile is written when it stops.
+_PROFILED = """
+import cProfile, sys
+from herald import cli
+profile = cProfile.Profile()
+profile.enable()
+try:
+    cli.main(sys.argv[2:])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
+
+
+def start_herald(
+    workers_env: dict[str, str] | None = None, profile: str | None = None
+) -> tuple[Server, Any]:
     import subprocess
 
     secret = secrets.token_urlsafe(30)
@@ -416,8 +433,9 @@ def start_herald(workers_env: dict[str, str] | None = None) -> tuple[Server, Any
     env = dict(os.environ, HERALD_ROOT_ACCESS_KEY_ID=KEY_ID,
                HERALD_ROOT_SECRET_ACCESS_KEY=secret, **(workers_env or {}))  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "herald.cli", "serve", "--port", "0", "--tls-port", "0",
-         "--data-dir", folder, "--log-level", "warning"],
+        [sys.executable, *(("-c", _PROFILED, profile) if profile else ("-m", "herald.cli")),
+         "serve", "--port", "0", "--tls-port", "0", "--data-dir", folder,
+         "--log-level", "warning"],
         stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert process.stdout is not None
@@ -449,6 +467,21 @@ def _print(name: str, concurrency: int, processes: int, f: dict[str, Any]) -> No
     )
 
 
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over ``runs``; errors added up."""
+    figures: dict[str, Any] = {}
+    for name, value in runs[0].items():
+        if isinstance(value, (int, float)) and all(name in r for r in runs):
+            figures[name] = statistics.median(r[name] for r in runs)
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update(r["errors"])
+    figures["errors"] = dict(errors)
+    if "deliveries_per_s" in figures:
+        figures["delivered"] = "; ".join(r["delivered"] for r in runs)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -466,6 +499,12 @@ def main() -> None:
     parser.add_argument("--access-key", default=KEY_ID)
     parser.add_argument("--secret")
     parser.add_argument("--server-pid", type=int, help="for the server's CPU time")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="rounds over the scenarios; medians printed"
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="run the started server under cProfile, stats to FILE"
+    )
     args = parser.parse_args()
     process = None
     if args.endpoint:
@@ -474,17 +513,31 @@ def main() -> None:
         server = Server(args.endpoint.rstrip("/"), args.tls_endpoint, args.ca_bundle,
                         args.access_key, args.secret, args.server_pid)  # fmt: skip
     else:
-        server, process = start_herald()
+        server, process = start_herald(profile=args.profile)
     try:
-        for name in args.scenario or SCENARIOS:
-            figures = scenario(
-                server, name, args.concurrency, args.seconds, args.processes, args.rate
-            )
-            _print(name, args.concurrency, args.processes, figures)
+        names = args.scenario or SCENARIOS
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        # Rounds over the scenarios rather than one scenario N times: the machine's other
+        # tenants then disturb every scenario alike, and ratios of one round compare.
+        for _ in range(args.runs):
+            for name in names:
+                figures = scenario(
+                    server, name, args.concurrency, args.seconds, args.processes, args.rate
+                )
+                runs[name].append(figures)
+                _print(name, args.concurrency, args.processes, figures)
+        if args.runs > 1:
+            print(f"medians of {args.runs} runs:")
+            for name in names:
+                _print(name, args.concurrency, args.processes, _median(runs[name]))
     finally:
         if process is not None:
             process.terminate()
             process.wait(30)
+            if args.profile:
+                import pstats
+
+                pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
