@@ -112,9 +112,20 @@ def _signed(job: Job, body: str, credentials: Credentials) -> bytes:
 async def _roundtrip(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
 ) -> tuple[int, bytes]:
+    status, body, _ = await _exchange(reader, writer, payload)
+    return status, body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+) -> tuple[int, bytes, bool]:
+    """(status, body, whether the server keeps the connection open)."""
     writer.write(payload)
     status_line = await reader.readline()
-    length = 0
+    if not status_line:
+        raise ConnectionResetError("the server closed the connection")
+    length: int | None = None
+    keep = status_line.startswith(b"HTTP/1.1")
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b""):
@@ -122,7 +133,11 @@ async def _roundtrip(
         name, _, value = line.decode("latin-1").partition(":")
         if name.lower() == "content-length":
             length = int(value)
-    return int(status_line.split()[1]), await reader.readexactly(length)
+        elif name.lower() == "connection":
+            keep = value.strip().lower() == "keep-alive"
+    # A server that gives no length (HTTP/1.0) ends the body by closing.
+    body = await (reader.read() if length is None else reader.readexactly(length))
+    return int(status_line.split()[1]), body, keep and length is not None
 
 
 async def _client(job: Job, deadline: float, outcome: Outcome, offset: int) -> None:
@@ -142,8 +157,11 @@ async def _client(job: Job, deadline: float, outcome: Outcome, offset: int) -> N
             payload = _signed(job, job.bodies[n % len(job.bodies)], credentials)
             n += 1
             start = time.perf_counter()
-            status, body = await _roundtrip(reader, writer, payload)
+            status, body, keep = await _exchange(reader, writer, payload)
             outcome.latencies.append(time.perf_counter() - start)
+            if not keep:  # a server without keep-alive (HTTP/1.0): a new connection
+                writer.close()
+                reader, writer = await asyncio.open_connection(job.host, job.port, ssl=context)
             if status != 200:
                 match = _CODE.search(body)
                 code = (match[1] or match[2]).decode() if match else str(status)
