@@ -22,20 +22,36 @@ SNS = "sns"  # topics, their attributes, tags and subscriptions
 IAM = "iam"  # principals, access keys, policies, groups, roles, event sources
 KMS = "kms"  # keys, key versions, aliases, grants, the per-account switch
 KINDS = (SNS, IAM, KMS)
+# Not a cache: messages arrived in a queue (the detail is its ARN), so that long polls
+# waiting on this node for that queue look again at once.
+ARRIVAL = "sqs-arrival"
 
 
 class ChangeFeed:
     def __init__(self) -> None:
         self._listeners: dict[str, list[Callable[[], None]]] = defaultdict(list)
+        self._arrivals: list[Callable[[str], None]] = []
         self.heard = 0
 
     def on(self, kind: str, forget: Callable[[], None]) -> None:
         """Call ``forget`` when a change of ``kind`` is made through another node."""
         self._listeners[kind].append(forget)
 
-    def hear(self, kind: str) -> None:
-        """Another node changed something of ``kind``."""
+    def on_arrival(self, wake: Callable[[str], None]) -> None:
+        """Call ``wake`` with a queue's ARN when another node put messages in it."""
+        self._arrivals.append(wake)
+
+    def hear(self, kind: str, detail: str = "") -> None:
+        """Another node changed something of ``kind`` (or, ``ARRIVAL``, put messages in
+        the queue ``detail``)."""
         self.heard += 1
+        if kind == ARRIVAL:
+            for wake in self._arrivals:
+                try:
+                    wake(detail)
+                except Exception:
+                    log.exception("a long poll could not be woken (%s)", detail)
+            return
         for forget in self._listeners.get(kind, ()):
             try:
                 forget()

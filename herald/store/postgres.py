@@ -97,6 +97,12 @@ class PostgresStore(SQLiteStore):
 
         return announced
 
+    def _arrived(self, c: Any, queue_arn: str) -> None:
+        # Within the enqueue's own transaction: heard once it commits, never if it does
+        # not; PostgreSQL sends one of identical notices of one transaction.
+        payload = f"{self.node_id}:{changes.ARRIVAL}:{queue_arn}"
+        c.execute("SELECT pg_notify(?, ?)", (CHANNEL, payload))
+
     async def listen(self, feed: ChangeFeed) -> None:
         """Hand the changes other nodes announce to ``feed`` (on this event loop)."""
         loop = asyncio.get_running_loop()
@@ -129,9 +135,10 @@ class PostgresStore(SQLiteStore):
                 try:
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
-                            node, _, kind = note.payload.partition(":")
+                            node, _, rest = note.payload.partition(":")
+                            kind, _, detail = rest.partition(":")
                             if node != self.node_id:
-                                loop.call_soon_threadsafe(feed.hear, kind)
+                                loop.call_soon_threadsafe(feed.hear, kind, detail)
                 except psycopg.Error as exc:
                     log.error("stopped hearing other nodes' changes (%s); reconnecting", exc)
                     conn.close()
