@@ -97,8 +97,6 @@ class SQSService:
         self._authorizer = authorizer
         self._encryption = QueueEncryption(keys, clock) if keys is not None else None
         self._arrivals: dict[str, asyncio.Event] = {}
-        self._purged: dict[str, float] = {}
-        self._deleted: dict[str, float] = {}
         self._sequence = ids.FifoSequence()
         self._policies: dict[str, Policy | None] = {}
 
@@ -130,8 +128,7 @@ class SQSService:
         arn = f"arn:aws:sqs:{ctx.region}:{account}:{name}"
         await self._authorize(ctx, "CreateQueue", arn, None)
         now = self._clock.now()
-        deleted = self._deleted.get(arn)
-        if deleted is not None and now - deleted < RECREATE_WAIT_SECONDS:
+        if await self._store.deleted_since(arn, now - RECREATE_WAIT_SECONDS):
             raise QueueDeletedRecently(
                 "You must wait 60 seconds after deleting a queue before you can create "
                 "another queue with the same name."
@@ -181,9 +178,7 @@ class SQSService:
 
     async def delete_queue(self, ctx: RequestContext, url: str | None) -> None:
         queue = await self.queue(ctx, url, "DeleteQueue")
-        await self._store.delete_queue(queue.arn)
-        self._deleted[queue.arn] = self._clock.now()
-        self._purged.pop(queue.arn, None)
+        await self._store.delete_queue(queue.arn, self._clock.now())
 
     async def get_attributes(
         self, ctx: RequestContext, url: str | None, names: Sequence[str]
@@ -234,14 +229,11 @@ class SQSService:
     async def purge(self, ctx: RequestContext, url: str | None) -> None:
         """Raises PurgeQueueInProgress within 60 s of the last purge."""
         queue = await self.queue(ctx, url, "PurgeQueue")
-        now = self._clock.now()
-        last = self._purged.get(queue.arn)
-        if last is not None and now - last < PURGE_INTERVAL_SECONDS:
+        # The store decides, so the interval holds across nodes sharing it.
+        if not await self._store.purge_queue(queue.arn, self._clock.now(), PURGE_INTERVAL_SECONDS):
             raise PurgeQueueInProgress(
                 f"Only one PurgeQueue operation on {queue.name} is allowed every 60 seconds."
             )
-        self._purged[queue.arn] = now
-        await self._store.purge_queue(queue.arn)
 
     async def dead_letter_sources(self, ctx: RequestContext, url: str | None) -> list[QueueRecord]:
         queue = await self.queue(ctx, url, "ListDeadLetterSourceQueues")
@@ -282,10 +274,15 @@ class SQSService:
                 raise InvalidParameter("This Herald has no key service for encrypted queues.")
             records = await self._encryption.seal(ctx, queue, records)
         stored = await self._store.enqueue(records, now - DEDUP_WINDOW_SECONDS if fifo else None)
-        event = self._arrivals.get(queue.arn)
+        self.arrived(queue.arn)
+        return stored
+
+    def arrived(self, queue_arn: str) -> None:
+        """Messages were put in the queue (here or, heard from the store, on another
+        node): long polls waiting on it look again now."""
+        event = self._arrivals.get(queue_arn)
         if event is not None:
             event.set()
-        return stored
 
     async def deliver(
         self,

@@ -37,6 +37,7 @@ _PRIMARY_KEYS = {
     "access_keys": ("access_key_id",),
     "sns_dedup": ("topic_arn", "dedup_id"),
     "sns_sequences": ("topic_arn",),
+    "sqs_cooldowns": ("queue_arn", "kind"),
 }
 _INSERT_OR = re.compile(
     r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*\(([^)]*)\)(.*)$", re.S | re.I

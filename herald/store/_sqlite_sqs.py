@@ -24,6 +24,10 @@ _MESSAGE_COLUMNS = (
 class SQLiteSQS:
     _worker: SQLiteWorker
 
+    def _arrived(self, c: Any, queue_arn: str) -> None:
+        """Messages were put in the queue (within the job): one process owns an SQLite
+        store, whose SQS service wakes its own long polls; PostgreSQL tells other nodes."""
+
     async def create_queue(self, queue: QueueRecord) -> tuple[QueueRecord, bool]:
         def job(c: sqlite3.Connection) -> tuple[QueueRecord, bool]:
             cursor = c.execute(
@@ -63,11 +67,28 @@ class SQLiteSQS:
         result: list[QueueRecord] = await self._worker.call(job)
         return result
 
-    async def delete_queue(self, arn: str) -> bool:
+    async def delete_queue(self, arn: str, now: float = 0.0) -> bool:
         def job(c: sqlite3.Connection) -> bool:
             c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (arn,))
             c.execute("DELETE FROM sqs_dedup WHERE queue_arn = ?", (arn,))
-            return c.execute("DELETE FROM sqs_queues WHERE arn = ?", (arn,)).rowcount == 1
+            c.execute("DELETE FROM sqs_cooldowns WHERE queue_arn = ?", (arn,))
+            deleted = c.execute("DELETE FROM sqs_queues WHERE arn = ?", (arn,)).rowcount == 1
+            if deleted:
+                c.execute(
+                    "INSERT INTO sqs_cooldowns(queue_arn, kind, at) VALUES (?, 'deleted', ?)",
+                    (arn, now),
+                )
+            return deleted
+
+        return bool(await self._worker.call(job))
+
+    async def deleted_since(self, arn: str, since: float) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            row = c.execute(
+                "SELECT 1 FROM sqs_cooldowns WHERE queue_arn = ? AND kind = 'deleted' AND at >= ?",
+                (arn, since),
+            ).fetchone()
+            return row is not None
 
         return bool(await self._worker.call(job))
 
@@ -149,6 +170,8 @@ class SQLiteSQS:
                     _message_row(message),
                 )
                 stored.append(message)
+            if messages:
+                self._arrived(c, messages[0].queue_arn)
             return stored
 
         result: list[QueuedMessage] = await self._worker.call(job)
@@ -266,10 +289,22 @@ class SQLiteSQS:
         result: str = await self._worker.call(job)
         return result
 
-    async def purge_queue(self, queue_arn: str) -> None:
-        await self._worker.call(
-            lambda c: c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (queue_arn,))
-        )
+    async def purge_queue(self, queue_arn: str, now: float = 0.0, interval: float = 0.0) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            row = c.execute(
+                "SELECT at FROM sqs_cooldowns WHERE queue_arn = ? AND kind = 'purged'",
+                (queue_arn,),
+            ).fetchone()
+            if row is not None and now - row[0] < interval:
+                return False
+            c.execute(
+                "INSERT OR REPLACE INTO sqs_cooldowns(queue_arn, kind, at) VALUES (?, 'purged', ?)",
+                (queue_arn, now),
+            )
+            c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (queue_arn,))
+            return True
+
+        return bool(await self._worker.call(job))
 
     async def queue_counts(self, queue_arn: str, now: float) -> QueueCounts:
         def job(c: sqlite3.Connection) -> QueueCounts:

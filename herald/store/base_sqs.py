@@ -63,7 +63,13 @@ class SQSStore(ABC):
         """Ordered by name."""
 
     @abstractmethod
-    async def delete_queue(self, arn: str) -> bool: ...
+    async def delete_queue(self, arn: str, now: float = 0.0) -> bool:
+        """Delete the queue and its messages; ``now`` is remembered for
+        ``deleted_since``."""
+
+    @abstractmethod
+    async def deleted_since(self, arn: str, since: float) -> bool:
+        """Whether a queue of this ARN was deleted at or after ``since``."""
 
     @abstractmethod
     async def set_queue_attributes(
@@ -114,7 +120,9 @@ class SQSStore(ABC):
         """ "ok" or "unknown" (no message has that handle)."""
 
     @abstractmethod
-    async def purge_queue(self, queue_arn: str) -> None: ...
+    async def purge_queue(self, queue_arn: str, now: float = 0.0, interval: float = 0.0) -> bool:
+        """Remove the queue's messages, unless it was purged less than ``interval``
+        seconds before ``now`` (then False, nothing removed); one decides at a time."""
 
     @abstractmethod
     async def queue_counts(self, queue_arn: str, now: float) -> QueueCounts: ...

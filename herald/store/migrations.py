@@ -428,4 +428,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "WHERE group_key IS NOT NULL",
         ],
     ),
+    (
+        17,
+        [
+            # When a queue was last purged or deleted: the 60-second cool-downs hold for
+            # every node sharing the store.
+            """CREATE TABLE sqs_cooldowns (
+                queue_arn TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (queue_arn, kind)
+            )""",
+        ],
+    ),
 ]

@@ -530,6 +530,8 @@ class SQLiteStore(
                 (window, PRUNE_BATCH),
             ).rowcount
             removed += c.execute("DELETE FROM sns_dedup WHERE published_at < ?", (window,)).rowcount
+            # Queue cool-downs last 60 seconds; an hour keeps clock skew between nodes safe.
+            c.execute("DELETE FROM sqs_cooldowns WHERE at < ?", (now - 3600,))
             removed += c.execute(
                 "DELETE FROM kms_audit WHERE event_time < ?", (audit_before,)
             ).rowcount

@@ -145,6 +145,54 @@ def test_each_delivery_is_made_once_when_both_nodes_deliver(
     assert sorted(bodies) == sorted(sent)  # each once: no duplicates, none missing
 
 
+def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
+    nodes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    """Without the wake-up a waiting long poll finds a message only at its next look,
+    up to a second later: five sends all answered within half a second would then happen
+    about one time in 32."""
+    a, b = nodes
+    url = a.client("sqs").create_queue(QueueName=f"wake-{uuid.uuid4().hex[:8]}")["QueueUrl"]  # type: ignore[attr-defined]
+    sender: Any = a.client("sqs")
+    waits = []
+    for n in range(5):
+        answer: dict[str, Any] = {}
+
+        def poll(answer: dict[str, Any] = answer) -> None:
+            answer.update(b.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=10))  # type: ignore[attr-defined]
+            answer["at"] = time.monotonic()
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        time.sleep(1.3 + n * 0.17)  # node B has looked and is waiting, at various phases
+        sent = time.monotonic()
+        sender.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        thread.join(15)
+        assert [m["Body"] for m in answer["Messages"]] == [f"m{n}"]
+        sender.delete_message(QueueUrl=url, ReceiptHandle=answer["Messages"][0]["ReceiptHandle"])
+        waits.append(answer["at"] - sent)
+    print("long poll on the other node answered after (ms):", [round(w * 1000) for w in waits])
+    assert max(waits) < 0.5
+
+
+def test_queue_cool_downs_hold_across_nodes(nodes: tuple[HeraldProcess, HeraldProcess]) -> None:
+    a, b = nodes
+    sqs_a: Any = a.client("sqs")
+    sqs_b: Any = b.client("sqs")
+    name = f"cool-{uuid.uuid4().hex[:8]}"
+    url = sqs_a.create_queue(QueueName=name)["QueueUrl"]
+    # A purge through A holds off a purge through B for 60 seconds
+    sqs_a.purge_queue(QueueUrl=url)
+    with pytest.raises(ClientError) as purged:
+        sqs_b.purge_queue(QueueUrl=url)
+    assert purged.value.response["Error"]["Code"] == "AWS.SimpleQueueService.PurgeQueueInProgress"
+    # A deletion through B holds off creating the name again through A
+    sqs_b.delete_queue(QueueUrl=url)
+    with pytest.raises(ClientError) as deleted:
+        sqs_a.create_queue(QueueName=name)
+    assert deleted.value.response["Error"]["Code"] == "AWS.SimpleQueueService.QueueDeletedRecently"
+
+
 def test_either_node_answers_for_the_same_data(nodes: tuple[HeraldProcess, HeraldProcess]) -> None:
     a, b = nodes
     name = f"shared-{uuid.uuid4().hex[:8]}"

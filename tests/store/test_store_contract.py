@@ -765,3 +765,37 @@ def test_a_postgresql_store_reconnects_after_losing_its_connection(
         assert outcomes[-2:] == [True, True]
     finally:
         run(store.close())
+
+
+def _queue(store: Store, run: Run[Any]) -> str:
+    from herald.store.base_sqs import QueueRecord
+
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    arn = f"arn:aws:sqs:us-east-1:000000000000:{name}"
+    run(store.create_queue(QueueRecord(arn, "000000000000", "us-east-1", name, {}, {}, NOW, NOW)))
+    return arn
+
+
+def test_a_queue_is_purged_once_per_interval_whoever_asks(store: Store, run: Run[Any]) -> None:
+    # Given a queue purged at NOW
+    arn = _queue(store, run)
+    assert run(store.purge_queue(arn, NOW, 60)) is True
+    # When it is purged again within the 60 s, then after them
+    again = run(store.purge_queue(arn, NOW + 59, 60))
+    later = run(store.purge_queue(arn, NOW + 60, 60))
+    # Then the store refuses the first and allows the second
+    assert (again, later) == (False, True)
+
+
+def test_a_deleted_queue_is_remembered_as_deleted_from_that_time(
+    store: Store, run: Run[Any]
+) -> None:
+    arn = _queue(store, run)
+    assert run(store.deleted_since(arn, NOW - 60)) is False
+    assert run(store.delete_queue(arn, NOW)) is True
+    assert run(store.deleted_since(arn, NOW - 60)) is True  # within the cool-down
+    assert run(store.deleted_since(arn, NOW + 1)) is False  # after it
+    # Deleting a queue that does not exist remembers nothing
+    other = "arn:aws:sqs:us-east-1:000000000000:never"
+    assert run(store.delete_queue(other, NOW)) is False
+    assert run(store.deleted_since(other, NOW - 60)) is False
