@@ -5,7 +5,7 @@ identity policies and decisions, credentials, keys, aliases and grants, the key 
 per-account switch) already forgets an entry when a change is made through it. With
 several nodes sharing one PostgreSQL database, a change made through another node must
 reach these caches too: the store announces each committed change by its kind
-(``SNS``, ``IAM``, ``KMS``), other nodes hear it (LISTEN/NOTIFY) and drop every cached
+(``SNS``, ``IAM``, ``KMS``, ``SQS``), other nodes hear it (LISTEN/NOTIFY) and drop every cached
 entry of that kind. Dropping a whole kind is coarse, but changes are rare next to the
 reads the caches serve, and it cannot miss an entry.
 """
@@ -21,7 +21,8 @@ log = logging.getLogger("herald.changes")
 SNS = "sns"  # topics, their attributes, tags and subscriptions
 IAM = "iam"  # principals, access keys, policies, groups, roles, event sources
 KMS = "kms"  # keys, key versions, aliases, grants, the per-account switch
-KINDS = (SNS, IAM, KMS)
+SQS = "sqs"  # queues, their attributes (policies included) and tags
+KINDS = (SNS, IAM, KMS, SQS)
 # Not a cache: messages arrived in a queue (the detail is its ARN), so that long polls
 # waiting on this node for that queue look again at once.
 ARRIVAL = "sqs-arrival"

@@ -323,6 +323,7 @@ async def _serve(
             feed.on(changes.IAM, authenticator.forget_all)
             feed.on(changes.KMS, key_access.forget_all)
             feed.on(changes.KMS, gate.forget_accounts)
+            feed.on(changes.SQS, sqs.forget_all)
             feed.on_arrival(sqs.arrived)
             try:
                 await store.listen(feed)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -36,6 +37,7 @@ MAX_TAGS = 50
 MAX_ATTRIBUTES = 10
 DEDUP_WINDOW_SECONDS = 300
 PURGE_INTERVAL_SECONDS = 60
+QUEUE_TTL_SECONDS = 5.0
 RECREATE_WAIT_SECONDS = 60
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,250})?")
@@ -99,6 +101,11 @@ class SQSService:
         self._arrivals: dict[str, asyncio.Event] = {}
         self._sequence = ids.FifoSequence()
         self._policies: dict[str, Policy | None] = {}
+        # Queues read recently: a change through this node drops its entry at once, one
+        # through another node (heard from the store) drops them all, and an entry is
+        # read again after QUEUE_TTL_SECONDS in any case.
+        self._queues: dict[str, tuple[QueueRecord, float]] = {}
+        self._queue_changes = 0  # a read that overlaps a change does not fill the cache
 
     # -- queues ------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class SQSService:
         if not url:
             raise MissingParameter("The request must contain the parameter QueueUrl.")
         arn = queue_arn(ctx, url)
-        queue = await self._store.get_queue(arn) if arn else None
+        queue = await self._read_queue(arn) if arn else None
         if queue is None:
             raise QueueDoesNotExist("The specified queue does not exist.")
         await self._authorize(ctx, action, queue.arn, queue)
@@ -165,11 +172,35 @@ class SQSService:
         if not name:
             raise MissingParameter("The request must contain the parameter QueueName.")
         account = owner or ctx.principal.account_id
-        queue = await self._store.get_queue(f"arn:aws:sqs:{ctx.region}:{account}:{name}")
+        queue = await self._read_queue(f"arn:aws:sqs:{ctx.region}:{account}:{name}")
         if queue is None:
             raise QueueDoesNotExist("The specified queue does not exist.")
         await self._authorize(ctx, "GetQueueUrl", queue.arn, queue)
         return queue
+
+    async def _read_queue(self, arn: str) -> QueueRecord | None:
+        now = time.monotonic()
+        cached = self._queues.get(arn)
+        if cached is not None and now - cached[1] < QUEUE_TTL_SECONDS:
+            return cached[0]
+        changes = self._queue_changes
+        queue = await self._store.get_queue(arn)
+        # A missing queue is not remembered: it may be created at any moment.
+        if queue is not None and changes == self._queue_changes:
+            if len(self._queues) >= 10_000:
+                self._queues.clear()
+            self._queues[arn] = (queue, now)
+        return queue
+
+    def forget(self, arn: str) -> None:
+        """The queue changed through this node."""
+        self._queue_changes += 1
+        self._queues.pop(arn, None)
+
+    def forget_all(self) -> None:
+        """Queues changed through another node."""
+        self._queue_changes += 1
+        self._queues.clear()
 
     async def list_queues(self, ctx: RequestContext, prefix: str | None) -> list[QueueRecord]:
         account = ctx.principal.account_id
@@ -179,6 +210,7 @@ class SQSService:
     async def delete_queue(self, ctx: RequestContext, url: str | None) -> None:
         queue = await self.queue(ctx, url, "DeleteQueue")
         await self._store.delete_queue(queue.arn, self._clock.now())
+        self.forget(queue.arn)
 
     async def get_attributes(
         self, ctx: RequestContext, url: str | None, names: Sequence[str]
@@ -214,14 +246,17 @@ class SQSService:
         elif changes.get("SqsManagedSseEnabled") == "true":
             changes["KmsMasterKeyId"] = ""
         await self._store.set_queue_attributes(queue.arn, changes, self._clock.now())
+        self.forget(queue.arn)
 
     async def tag(self, ctx: RequestContext, url: str | None, tags: Mapping[str, str]) -> None:
         queue = await self.queue(ctx, url, "TagQueue")
         await self._store.edit_queue_tags(queue.arn, tags, (), MAX_TAGS)
+        self.forget(queue.arn)
 
     async def untag(self, ctx: RequestContext, url: str | None, keys: Sequence[str]) -> None:
         queue = await self.queue(ctx, url, "UntagQueue")
         await self._store.edit_queue_tags(queue.arn, {}, keys, MAX_TAGS)
+        self.forget(queue.arn)
 
     async def list_tags(self, ctx: RequestContext, url: str | None) -> Mapping[str, str]:
         return (await self.queue(ctx, url, "ListQueueTags")).tags

@@ -60,6 +60,9 @@ ANNOUNCED = {
         "create_key", "update_key", "add_key_version", "delete_key", "create_alias",
         "retarget_alias", "delete_alias", "set_kms_enabled", "create_grant", "delete_grant",
     ),
+    changes.SQS: (
+        "create_queue", "delete_queue", "set_queue_attributes", "edit_queue_tags",
+    ),
 }  # fmt: skip
 
 

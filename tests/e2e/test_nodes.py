@@ -175,6 +175,24 @@ def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
     assert max(waits) < 0.5
 
 
+def test_a_queue_attribute_changed_on_one_node_is_seen_by_the_other_within_a_second(
+    nodes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = nodes
+    sqs_a: Any = a.client("sqs")
+    sqs_b: Any = b.client("sqs")
+    url = sqs_a.create_queue(QueueName=f"attr-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+
+    def timeout_on_b() -> str:
+        found = sqs_b.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+        return str(found["Attributes"]["VisibilityTimeout"])
+
+    assert timeout_on_b() == "30"  # node B now holds the queue in its cache
+    sqs_a.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "45"})
+    took = _until(lambda: timeout_on_b() == "45", timeout=1.0)
+    print(f"queue change seen on the other node after {took * 1000:.0f} ms")
+
+
 def test_queue_cool_downs_hold_across_nodes(nodes: tuple[HeraldProcess, HeraldProcess]) -> None:
     a, b = nodes
     sqs_a: Any = a.client("sqs")
