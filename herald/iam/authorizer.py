@@ -68,7 +68,7 @@ def request_tags(tags: Mapping[str, str]) -> dict[str, ContextValue]:
 class Authorizer:
     def __init__(self, identities: Identities, clock: Clock) -> None:
         self.identities = self._identities = identities
-        self._clock = clock
+        self.clock = self._clock = clock
         self._cache: OrderedDict[Hashable, Decision] = OrderedDict()
         self._requests: dict[Hashable, Decision] = {}
         self.hits = 0

@@ -46,6 +46,16 @@ class KeyAccess:
         # once (``forget``), others are seen within RECORD_TTL_SECONDS.
         self._keys: dict[str, tuple[KeyRecord | None, float]] = {}
         self._aliases: dict[tuple[str, str, str], tuple[str | None, float]] = {}
+        # Advanced whenever what these caches hold may have changed (a read from the
+        # store, a change heard): an answer worked out from them is good while it stands.
+        self._epoch = 0
+
+    def stamp(self) -> tuple[int, int, int]:
+        """Changes whenever an authorization worked out now could come out differently
+        for the same request within the same second: the caches here, the identity
+        policies, and (the second) the time that time conditions read."""
+        authorizer = self._authorizer
+        return (self._epoch, authorizer.identities.generation, int(authorizer.clock.now()))
 
     async def resolve(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
         """The key ``reference`` names. Raises NotFound (NotFoundException)."""
@@ -90,6 +100,7 @@ class KeyAccess:
         if cached is not None and now - cached[1] < RECORD_TTL_SECONDS:
             return cached[0]
         alias = await self._store.get_alias(account, region, name)
+        self._epoch += 1
         target = None if alias is None else alias.key_id
         if len(self._aliases) >= CACHE_SIZE:
             self._aliases.clear()
@@ -102,6 +113,7 @@ class KeyAccess:
         if cached is not None and now - cached[1] < RECORD_TTL_SECONDS:
             return cached[0]
         key = await self._store.get_key(key_id)
+        self._epoch += 1
         if len(self._keys) >= CACHE_SIZE:
             self._keys.clear()
         self._keys[key_id] = (key, now)
@@ -215,12 +227,14 @@ class KeyAccess:
         if cached is not None and now - cached[1] < GRANT_TTL_SECONDS:
             return cached[0]
         grants = await self._store.list_grants(key_id)
+        self._epoch += 1
         if len(self._grants) >= CACHE_SIZE:
             self._grants.clear()
         self._grants[key_id] = (grants, now)
         return grants
 
     def forget_grants(self, key_id: str) -> None:
+        self._epoch += 1
         self._grants.pop(key_id, None)
 
     def policy(self, key: KeyRecord) -> Policy | None:
@@ -260,17 +274,20 @@ class KeyAccess:
 
     def forget(self, key_id: str) -> None:
         """The key changed (state, policy, rotation) or is gone (deletion)."""
+        self._epoch += 1
         self._versions.pop(key_id, None)
         self._keys.pop(key_id, None)
 
     def forget_all(self) -> None:
         """Keys, aliases or grants changed through another node."""
+        self._epoch += 1
         self._versions.clear()
         self._keys.clear()
         self._aliases.clear()
         self._grants.clear()
 
     def forget_aliases(self) -> None:
+        self._epoch += 1
         self._aliases.clear()
 
 

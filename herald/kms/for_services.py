@@ -38,6 +38,8 @@ class ServiceKeys:
         # The condition keys of a (caller account, region, encryption context): the same
         # for every publish to a topic, built once.
         self._conditions: dict[tuple[str, str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+        # may_generate's answers, by request and the stamp they were worked out under.
+        self._allowed: dict[tuple[Any, ...], tuple[tuple[int, ...], str]] = {}
 
     def via(self, ctx: RequestContext) -> str:
         return f"{self._service}.{ctx.region}.amazonaws.com"
@@ -72,6 +74,17 @@ class ServiceKeys:
         exists, is enabled, and policies or grants allow GenerateDataKey through the
         service); the key's ARN. Lets a reused data key honour a revocation at once."""
         await self._gate.require_enabled(ctx.principal.account_id)
+        # The same request in the same second, with nothing changed that the checks
+        # read (key, alias, grant and policy caches, identity policies, the switch), gets
+        # the same answer: publishes reusing a data key are answered from here.
+        stamp = (*self._access.stamp(), self._gate.epoch)
+        slot = (
+            ctx.principal, ctx.secure_transport, ctx.source_ip, ctx.region, reference,
+            tuple(context.items()),
+        )  # fmt: skip
+        known = self._allowed.get(slot)
+        if known is not None and known[0] == stamp:
+            return known[1]
         key = await self._resolve(ctx, reference)
         keys = self._condition_keys(ctx, context)
         await self._access.authorize(ctx, "GenerateDataKey", key, keys, context)
@@ -79,6 +92,10 @@ class ServiceKeys:
         # kms:GenerateDataKey; checked now, so a message nobody could open is not stored.
         await self._access.authorize(ctx, "Decrypt", key, keys, context)
         require_state(key.arn, key.state, Use.CRYPTO)
+        if (*self._access.stamp(), self._gate.epoch) == stamp:  # nothing changed meanwhile
+            if len(self._allowed) >= 10_000:
+                self._allowed.clear()
+            self._allowed[slot] = (stamp, key.arn)
         return key.arn
 
     def _condition_keys(self, ctx: RequestContext, context: Mapping[str, str]) -> dict[str, Any]:

@@ -105,12 +105,14 @@ class Gate:
         self._quotas = quotas
         self._error_code = error_code
         self._opted_out: dict[str, tuple[bool, float]] = {}
+        self.epoch = 0  # advanced whenever the per-account switch may have changed
         # (operation, key ARN, topic ARN, caller ARN) -> requests; the topic is the
         # aws:sns:topicArn of the encryption context, "-" for requests about no topic.
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
 
     def forget_accounts(self) -> None:
         """The key service was switched on or off for an account through another node."""
+        self.epoch += 1
         self._opted_out.clear()
 
     async def run(
@@ -146,6 +148,7 @@ class Gate:
         if cached is None or now - cached[1] >= OPT_IN_TTL_SECONDS:
             cached = (not await self._store.kms_enabled(account), now)
             self._opted_out[account] = cached
+            self.epoch += 1
         if cached[0]:
             raise OptInRequired(
                 f"The key service is switched off for account {account}; an operator can "

@@ -6,11 +6,16 @@ the backlog and turn-off rules."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
+
 from herald.clock import FixedClock
+from herald.errors import KMSAccessDenied
 from herald.iam.authorizer import Authorizer
 from herald.iam.facade import IAM
 from herald.iam.identities import Identities
@@ -154,5 +159,37 @@ def test_a_stored_message_opens_through_the_key_service_and_follows_turn_on_and_
         assert await w.deliver(before) == b"before encryption"
         managed = await w.keys.describe(ctx(), "alias/aws/sns")
         assert managed.manager.value == "AWS"
+
+    run(tmp_path, scenario)
+
+
+def test_a_reused_data_key_honours_a_time_condition_to_the_second(tmp_path: Path) -> None:
+    """Publishes reusing a data key answer the key checks from a memo; a policy that
+    reads the time must still refuse from the second its condition ends."""
+
+    async def scenario(w: World) -> None:
+        # A customer managed key with the default policy: IAM policies decide
+        key = await w.keys.create_key(
+            ctx(), description=None, key_usage=None, key_spec=None, origin=None,
+            policy=None, bypass_lockout_check=False, tags=[], multi_region=False,
+        )  # fmt: skip
+        topic = await _encrypted_topic(w, "timed", key.key_id)
+        user = await w.iam.users.create_user(ctx(), "timed", None, [])
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(w.clock.now() + 10))
+        document = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+             "Resource": "*", "Condition": {"DateLessThan": {"aws:CurrentTime": until}}},
+        ]})  # fmt: skip
+        await w.iam.users.put_user_policy(ctx(), "timed", "p", document)
+        principal = Principal(ACCOUNT, user.arn, user.user_id, "AKTIMED")
+        for _ in range(10):  # within the ten seconds, many publishes a second
+            for _ in range(3):
+                await w.sns.publisher.publish(ctx(principal), topic, None, None, PublishInput("m"))
+            w.clock.advance(1)
+        # From the second the condition ends, the next publish is refused at once
+        with pytest.raises(KMSAccessDenied):
+            await w.sns.publisher.publish(ctx(principal), topic, None, None, PublishInput("m"))
+        assert w.requests("GenerateDataKey") == 1  # the data key itself was reused
 
     run(tmp_path, scenario)
