@@ -131,14 +131,16 @@ class DeliveryWorker:
     def take(
         self,
         deliveries: list[DeliveryRecord],
+        leased_until: float,
         messages: Sequence[MessageRecord],
         topic: TopicRecord,
         subscriptions: Sequence[SubscriptionRecord],
     ) -> None:
-        """Deliveries written under a lease from ``reserve``, with the records the
+        """Deliveries written under the lease ``reserve`` gave, with the records the
         publisher had at hand (its messages, their topic, the subscriptions)."""
         self._reserved -= len(deliveries)
-        self._handed.append((deliveries, Handed(messages, topic, subscriptions)))
+        known = Handed(leased_until, messages, topic, subscriptions)
+        self._handed.append((deliveries, known))
         self._wake.set()
 
     async def run(self) -> None:
@@ -147,10 +149,11 @@ class DeliveryWorker:
         try:
             while not self._stopping:
                 self._wake.clear()
+                failed = False
                 try:
                     self._launch_handed()
                     await self._flush()
-                    room = min(BATCH, self._max_in_flight - len(self._tasks))
+                    room = min(BATCH, self._max_in_flight - len(self._tasks) - self._reserved)
                     if room > 0 and (
                         self._claim_wanted or time.monotonic() - self._last_claim >= 1.0
                     ):
@@ -164,8 +167,9 @@ class DeliveryWorker:
                         self._claim_wanted = self._claim_wanted or len(claimed) == room
                 except Exception:
                     log.exception("delivery round failed; trying again")
+                    failed = True  # the store is in trouble: wait before the next round
                 busy = len(self._tasks) >= self._max_in_flight
-                if self._handed or (self._claim_wanted and not busy):
+                if not failed and (self._handed or (self._claim_wanted and not busy)):
                     continue
                 await self._idle()
         finally:
@@ -220,6 +224,11 @@ class DeliveryWorker:
         if not self._handed:
             return []
         handed, self._handed = self._handed, []
+        # An attempt must end within the lease, or another node may take the row while
+        # it is being sent; a lease too far gone (a slow commit) is left to run out, and
+        # its deliveries are claimed then.
+        latest = self._clock.now() + ATTEMPT_SECONDS + 1.0
+        handed = [(d, known) for d, known in handed if known.leased_until >= latest]
         batch = _Batch(self._store)
         for _, known in handed:
             batch.know(known)
@@ -244,7 +253,7 @@ class DeliveryWorker:
         try:
             if await self._attempt(delivery, batch):
                 self._finished.append(delivery.delivery_id)
-                if delivery.group_key is not None:
+                if delivery.sequence is not None:
                     # The next delivery of its FIFO group becomes due once this row goes.
                     self._claim_wanted = True
         except Exception:
@@ -617,6 +626,7 @@ class DeliveryWorker:
 class Handed:
     """Records a publisher hands over with its deliveries, so they are not read again."""
 
+    leased_until: float
     messages: Sequence[MessageRecord]
     topic: TopicRecord
     subscriptions: Sequence[SubscriptionRecord]

@@ -67,6 +67,7 @@ class Handoff(Protocol):
     def take(
         self,
         deliveries: list[DeliveryRecord],
+        leased_until: float,
         messages: Sequence[MessageRecord],
         topic: TopicRecord,
         subscriptions: Sequence[SubscriptionRecord],
@@ -192,7 +193,7 @@ class Publisher:
             raise
         if lease is not None and self.handoff is not None:
             subscriptions = self._subscribers.get(topic.arn, [])
-            self.handoff.take(deliveries, records, topic, subscriptions)
+            self.handoff.take(deliveries, lease, records, topic, subscriptions)
         elif deliveries:
             self.on_deliveries()
         return duplicates

@@ -308,7 +308,13 @@ class SQSService:
             if self._encryption is None:
                 raise InvalidParameter("This Herald has no key service for encrypted queues.")
             records = await self._encryption.seal(ctx, queue, records)
-        stored = await self._store.enqueue(records, now - DEDUP_WINDOW_SECONDS if fifo else None)
+        try:
+            stored = await self._store.enqueue(
+                records, now - DEDUP_WINDOW_SECONDS if fifo else None
+            )
+        except NotFound:
+            self.forget(queue.arn)
+            raise QueueDoesNotExist("The specified queue does not exist.") from None
         self.arrived(queue.arn)
         return stored
 

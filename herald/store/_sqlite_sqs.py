@@ -129,6 +129,14 @@ class SQLiteSQS:
         self, messages: Sequence[QueuedMessage], dedup_since: float | None
     ) -> list[QueuedMessage]:
         def job(c: sqlite3.Connection) -> list[QueuedMessage]:
+            # A queue deleted through another node may still be cached by the sender's.
+            if (
+                messages
+                and not c.execute(
+                    "SELECT 1 FROM sqs_queues WHERE arn = ?", (messages[0].queue_arn,)
+                ).fetchone()
+            ):
+                raise NotFound("The specified queue does not exist.")
             if dedup_since is not None and messages:
                 c.execute(
                     "DELETE FROM sqs_dedup WHERE queue_arn = ? AND sent_at < ?",

@@ -21,6 +21,7 @@ import pytest
 from herald.clock import FixedClock
 from herald.delivery.retry import http_policy
 from herald.delivery.worker import DeliveryWorker
+from herald.errors import StoreUnavailable
 from herald.iam.authorizer import Authorizer
 from herald.iam.identities import Identities
 from herald.sns.metrics import DELIVERED, FAILED
@@ -318,5 +319,56 @@ def test_deliveries_handed_over_by_the_publisher_go_without_a_claim(
         await w.publish(topic, "claimed")
         assert await w.round() == 1
         assert claims[-1] == 1
+
+    run(tmp_path, receiver, scenario)
+
+
+def test_a_failing_store_does_not_make_the_worker_spin(tmp_path: Path, receiver: Receiver) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.http_subscription()
+        w.sns.publisher.handoff = w.worker
+        attempts: list[int] = []
+
+        async def failing(ids: list[str]) -> None:
+            attempts.append(len(ids))
+            # As after a FIFO delivery finishes: a claim is wanted, nothing wakes the loop
+            w.worker._claim_wanted = True
+            await asyncio.sleep(0)  # a real store call yields to the event loop
+            raise StoreUnavailable("the disk is gone")
+
+        w.store.finish_deliveries = failing  # type: ignore[method-assign]
+        await w.publish(topic, "m")
+        task = asyncio.create_task(w.worker.run())
+        await asyncio.sleep(0.5)
+        w.worker.stop()
+        await asyncio.wait_for(task, 10)
+        # Each failed round waits (up to a second, or until woken) before the next: a
+        # handful of attempts, not one per turn of the event loop
+        assert 1 <= len(attempts) <= 5, len(attempts)
+
+    run(tmp_path, receiver, scenario)
+
+
+def test_a_handed_delivery_whose_lease_is_nearly_over_is_left_for_a_claim(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.http_subscription()
+        w.sns.publisher.handoff = w.worker
+        real_reserve = w.worker.reserve
+
+        def late(count: int) -> float | None:
+            lease = real_reserve(count)
+            assert lease is not None
+            w.clock.advance(10)  # the commit took 10 s: 20 s of lease left, < one attempt
+            return lease
+
+        w.worker.reserve = late  # type: ignore[method-assign]
+        await w.publish(topic, "slow commit")
+        # Not sent now: the attempt could outlast the lease
+        assert await w.round() == 0
+        # Sent once the lease has run out, by a claim
+        w.clock.advance(21)
+        assert await w.round() == 1
 
     run(tmp_path, receiver, scenario)

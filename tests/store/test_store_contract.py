@@ -799,3 +799,27 @@ def test_a_deleted_queue_is_remembered_as_deleted_from_that_time(
     other = "arn:aws:sqs:us-east-1:000000000000:never"
     assert run(store.delete_queue(other, NOW)) is False
     assert run(store.deleted_since(other, NOW - 60)) is False
+
+
+def test_nothing_is_enqueued_in_a_queue_that_no_longer_exists(store: Store, run: Run[Any]) -> None:
+    from herald.errors import NotFound
+    from herald.store.base_sqs import QueuedMessage
+
+    # Given a queue deleted (through another node, whose sender still had it cached)
+    arn = _queue(store, run)
+    run(store.delete_queue(arn, NOW))
+    message = QueuedMessage(
+        str(uuid.uuid4()), arn, b"m", "plain", "md5", "{}", None, "sender", NOW, NOW, NOW + 60
+    )
+    # When a message is enqueued in it, then the store refuses and keeps nothing
+    with pytest.raises(NotFound):
+        run(store.enqueue([message], None))
+    run(store.create_queue(replace_queue(arn)))
+    assert run(store.receive(arn, NOW + 1, 10, 30, False, None)) == []
+
+
+def replace_queue(arn: str) -> Any:
+    from herald.store.base_sqs import QueueRecord
+
+    name = arn.rsplit(":", 1)[1]
+    return QueueRecord(arn, "000000000000", "us-east-1", name, {}, {}, NOW, NOW)
