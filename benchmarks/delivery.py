@@ -163,6 +163,22 @@ def run_http(port: int, secret: str, endpoints: _Endpoints, count: int, seconds:
             time.perf_counter() - start, rate)  # fmt: skip
 
 
+def subscribed_queue(sns: Any, sqs: Any, topic: str, name: str) -> str:
+    """A queue whose policy admits the topic, subscribed to it with raw delivery; its URL."""
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    return url
+
+
 def run(port: int, secret: str, queues: int, seconds: float, rate: float | None = None) -> None:
     session = boto3.Session(aws_access_key_id=KEY_ID, aws_secret_access_key=secret,
                             region_name=REGION)  # fmt: skip
@@ -171,20 +187,7 @@ def run(port: int, secret: str, queues: int, seconds: float, rate: float | None 
     sqs = session.client("sqs", endpoint_url=endpoint, config=Config(max_pool_connections=20))
     target = Target("127.0.0.1", port, Credentials(KEY_ID, secret))
     topic = sns.create_topic(Name=f"bench-{queues}-{secrets.token_hex(3)}")["TopicArn"]
-    urls = []
-    for n in range(queues):
-        url = sqs.create_queue(QueueName=f"{topic.split(':')[-1]}-{n}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage", "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]}  # fmt: skip
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                      Attributes={"RawMessageDelivery": "true"})  # fmt: skip
-        urls.append(url)
+    urls = [subscribed_queue(sns, sqs, topic, f"{topic.split(':')[-1]}-{n}") for n in range(queues)]
     latencies: list[float] = []
     stop = [time.time() + seconds + 120]
     drainers = [

@@ -26,6 +26,7 @@ from typing import Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from delivery import subscribed_queue
 from load import REGION, Server, _roundtrip, start_herald
 
 
@@ -119,20 +120,8 @@ def consume(job: tuple[Server, str, int, float]) -> list[float]:
 
 def _setup(server: Server) -> tuple[str, str]:
     sns = server.client("sns")
-    sqs = server.client("sqs")
     topic = sns.create_topic(Name="latency")["TopicArn"]
-    url = sqs.create_queue(QueueName="latency")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage", "Resource": arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]}  # fmt: skip
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
-    return topic, url
+    return topic, subscribed_queue(sns, server.client("sqs"), topic, "latency")
 
 
 def run(server: Server, seconds: float, rate: float, consumers: int) -> dict[str, Any]:
