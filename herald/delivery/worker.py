@@ -57,6 +57,9 @@ LEASE_SECONDS = 30.0  # well over the 15 s an HTTP attempt may take
 BATCH = 200
 MAX_IN_FLIGHT = 1024
 ATTEMPT_SECONDS = 25.0  # the longest one attempt may take (under LEASE_SECONDS)
+# Handed-over deliveries are leased this much longer, for the publisher's commit: once
+# launched they have a whole claimed lease left, or they are left for a claim.
+HANDOFF_SLACK_SECONDS = 10.0
 HOLD_SECONDS = 5.0  # how long a delivery waits when Herald's own store failed it
 STOP_SECONDS = 10.0  # how long a stopping worker lets deliveries in flight finish
 SNS_PRINCIPAL = "sns.amazonaws.com"
@@ -117,12 +120,13 @@ class DeliveryWorker:
         which spares claiming them), or None when there is no room (they are written
         unleased, for any node to claim)."""
         waiting = sum(len(d) for d, _ in self._handed)
-        if self._stopping or (
-            len(self._tasks) + waiting + self._reserved + count > self._max_in_flight
-        ):
+        # A sixteenth of the room stays for claims (retries come due, FIFO, other nodes'
+        # rows), which publishers would otherwise crowd out under sustained load.
+        limit = self._max_in_flight - self._max_in_flight // 16
+        if self._stopping or len(self._tasks) + waiting + self._reserved + count > limit:
             return None
         self._reserved += count
-        return self._clock.now() + LEASE_SECONDS
+        return self._clock.now() + LEASE_SECONDS + HANDOFF_SLACK_SECONDS
 
     def unreserve(self, count: int) -> None:
         """The reserved deliveries were not written."""
@@ -224,10 +228,14 @@ class DeliveryWorker:
         if not self._handed:
             return []
         handed, self._handed = self._handed, []
-        # An attempt must end within the lease, or another node may take the row while
-        # it is being sent; a lease too far gone (a slow commit) is left to run out, and
-        # its deliveries are claimed then.
-        latest = self._clock.now() + ATTEMPT_SECONDS + 1.0
+        # An attempt and its bookkeeping must end within the lease, or another node may
+        # take the row while it is being sent: launched, a delivery has at least the lease
+        # a claim gives. One whose lease is too far gone (a slow commit) is left to run
+        # out, and is claimed then.
+        latest = self._clock.now() + LEASE_SECONDS
+        late = sum(len(d) for d, known in handed if known.leased_until < latest)
+        if late:
+            log.warning("%d handed-over deliveries are left for a claim (slow commit)", late)
         handed = [(d, known) for d, known in handed if known.leased_until >= latest]
         batch = _Batch(self._store)
         for _, known in handed:

@@ -6,6 +6,7 @@ alias/aws/sns gets its AWS managed key on first use.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ class ServiceKeys:
         # for every publish to a topic, built once.
         self._conditions: dict[tuple[str, str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
         # may_generate's answers, by request and the stamp they were worked out under.
-        self._allowed: dict[tuple[Any, ...], tuple[tuple[int, ...], str]] = {}
+        self._allowed: dict[tuple[Any, ...], tuple[tuple[int, ...], str, float]] = {}
 
     def via(self, ctx: RequestContext) -> str:
         return f"{self._service}.{ctx.region}.amazonaws.com"
@@ -83,7 +84,9 @@ class ServiceKeys:
             tuple(context.items()),
         )  # fmt: skip
         known = self._allowed.get(slot)
-        if known is not None and known[0] == stamp:
+        # At most a second old in real time too, so the caches' own expiry (on monotonic
+        # time) is never stretched by more than that.
+        if known is not None and known[0] == stamp and time.monotonic() < known[2]:
             return known[1]
         key = await self._resolve(ctx, reference)
         keys = self._condition_keys(ctx, context)
@@ -95,7 +98,7 @@ class ServiceKeys:
         if (*self._access.stamp(), self._gate.epoch) == stamp:  # nothing changed meanwhile
             if len(self._allowed) >= 10_000:
                 self._allowed.clear()
-            self._allowed[slot] = (stamp, key.arn)
+            self._allowed[slot] = (stamp, key.arn, time.monotonic() + 1.0)
         return key.arn
 
     def _condition_keys(self, ctx: RequestContext, context: Mapping[str, str]) -> dict[str, Any]:

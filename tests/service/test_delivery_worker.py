@@ -360,15 +360,29 @@ def test_a_handed_delivery_whose_lease_is_nearly_over_is_left_for_a_claim(
         def late(count: int) -> float | None:
             lease = real_reserve(count)
             assert lease is not None
-            w.clock.advance(10)  # the commit took 10 s: 20 s of lease left, < one attempt
+            w.clock.advance(15)  # the commit took 15 s: less than a claimed lease is left
             return lease
 
         w.worker.reserve = late  # type: ignore[method-assign]
         await w.publish(topic, "slow commit")
         # Not sent now: the attempt could outlast the lease
         assert await w.round() == 0
-        # Sent once the lease has run out, by a claim
-        w.clock.advance(21)
+        # Sent once the lease (30 s and the hand-over's 10 s) has run out, by a claim
+        w.clock.advance(26)
         assert await w.round() == 1
+
+    run(tmp_path, receiver, scenario)
+
+
+def test_publishers_leave_a_share_of_the_room_to_claims(tmp_path: Path, receiver: Receiver) -> None:
+    async def scenario(w: World) -> None:
+        worker = DeliveryWorker(
+            w.store, w.clock, w.worker._sqs, w.sns.opener, "https://h", max_in_flight=32
+        )
+        # 30 of 32 places may be reserved by publishers; the last two stay for claims
+        assert worker.reserve(30) is not None
+        assert worker.reserve(1) is None
+        worker.unreserve(30)
+        assert worker.reserve(1) is not None
 
     run(tmp_path, receiver, scenario)
