@@ -49,7 +49,6 @@ from herald.sns.metrics import DELIVERED, FAILED, NOT_REDRIVEN, REDRIVEN, TopicM
 from herald.sqs.service import Outgoing, SQSService
 from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
-from herald.store.base_sqs import QueueRecord
 from herald.types import Principal, RequestContext
 
 log = logging.getLogger("herald.delivery")
@@ -448,9 +447,7 @@ class DeliveryWorker:
             outgoing = Outgoing(text, attributes=attributes, group_id=group, dedup_id=dedup)
         else:
             outgoing = Outgoing(document, group_id=group, dedup_id=dedup)
-        await self._sqs.deliver(
-            self._sns_context(delivery), delivery.endpoint, outgoing, batch.queue
-        )
+        await self._sqs.deliver(self._sns_context(delivery), delivery.endpoint, outgoing)
 
     async def _to_mailbox(
         self,
@@ -648,7 +645,6 @@ class _Batch:
         self._messages: dict[str, asyncio.Future[MessageRecord | None]] = {}
         self._subscriptions: dict[str, asyncio.Future[SubscriptionRecord | None]] = {}
         self._topics: dict[str, asyncio.Future[TopicRecord | None]] = {}
-        self._queues: dict[str, asyncio.Future[QueueRecord | None]] = {}
         self._bodies: dict[str, asyncio.Future[str]] = {}
         self._attributes: dict[str, dict[str, Any]] = {}
         self._policies: dict[tuple[str, str], retry.EndpointPolicy] = {}
@@ -669,9 +665,6 @@ class _Batch:
 
     async def topic(self, arn: str) -> TopicRecord | None:
         return await _once(self._topics, arn, self._store.get_topic)
-
-    async def queue(self, arn: str) -> QueueRecord | None:
-        return await _once(self._queues, arn, self._store.get_queue)
 
     async def body(self, message: MessageRecord, open_: Callable[[], Awaitable[bytes]]) -> str:
         async def opened(_: str) -> str:

@@ -84,11 +84,11 @@ class TopicEncryption:
         Raises KMSNotFound, KMSAccessDenied, KMSDisabled, KMSInvalidState,
         KMSThrottling, KMSOptInRequired.
         """
-        key_id = topic.attributes.get("KmsMasterKeyId")
-        if not key_id:
+        reference = key_reference(
+            topic.attributes.get("KmsMasterKeyId"), topic.region, topic.account_id
+        )
+        if reference is None:
             return list(records)
-        reference = key_reference(key_id, topic.region, topic.account_id)
-        assert reference is not None
         context = {TOPIC_CONTEXT_KEY: topic.arn}
         with Translated(_TRANSLATIONS, KMSInvalidState):
             held = await self._data_keys.get(ctx, topic.arn, reference, context, self._reuse)

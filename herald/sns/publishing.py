@@ -29,7 +29,13 @@ from herald.sns.encryption import TopicEncryption
 from herald.sns.filter_match import matches as filter_matches
 from herald.sns.metrics import TopicMetrics
 from herald.sns.topics import Topics
-from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
+from herald.store.base import (
+    DEDUP_SECONDS,
+    MessageRecord,
+    Store,
+    SubscriptionRecord,
+    TopicRecord,
+)
 from herald.store.base_delivery import DeliveryRecord
 from herald.types import RequestContext
 
@@ -179,23 +185,23 @@ class Publisher:
         """Store the messages and their deliveries. Deliveries of a standard topic go
         straight to this process's worker when it has room (written leased to it); FIFO
         deliveries are always claimed, one group member at a time."""
-        lease = None
-        fifo = topic.attributes.get("FifoTopic") == "true"
-        if deliveries and self.handoff is not None and not fifo:
-            lease = self.handoff.reserve(len(deliveries))
+        dedup_since = _dedup_since(topic, records[0])
+        handoff = self.handoff if deliveries and dedup_since is None else None  # not FIFO
+        lease = handoff.reserve(len(deliveries)) if handoff is not None else None
+        if handoff is None or lease is None:
+            duplicates = await self._store.add_messages(records, deliveries, dedup_since)
+            if deliveries:
+                self.on_deliveries()
+            return duplicates
         try:
             duplicates = await self._store.add_messages(
-                records, deliveries, _dedup_since(topic, records[0]), leased_until=lease or 0.0
+                records, deliveries, dedup_since, leased_until=lease
             )
         except BaseException:
-            if lease is not None and self.handoff is not None:
-                self.handoff.unreserve(len(deliveries))
+            handoff.unreserve(len(deliveries))
             raise
-        if lease is not None and self.handoff is not None:
-            subscriptions = self._subscribers.get(topic.arn, [])
-            self.handoff.take(deliveries, lease, records, topic, subscriptions)
-        elif deliveries:
-            self.on_deliveries()
+        subscriptions = self._subscribers.get(topic.arn, [])
+        handoff.take(deliveries, lease, records, topic, subscriptions)
         return duplicates
 
     def _count(self, topic_arn: str, sizes: list[int]) -> None:
@@ -390,9 +396,6 @@ def _admits(sub: SubscriptionRecord, attributes: dict[str, Any], record: Message
     scope = sub.attributes.get("FilterPolicyScope", "MessageAttributes")
     body = record.body.decode("utf-8", "replace")
     return bool(filter_matches(json.loads(text), scope, attributes, body))
-
-
-DEDUP_SECONDS = 300.0
 
 
 def _dedup_since(topic: TopicRecord, record: MessageRecord) -> float | None:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from herald import ids
@@ -330,12 +330,10 @@ class SQSService:
         ctx: RequestContext,
         queue_arn: str,
         message: Outgoing,
-        read: Callable[[str], Awaitable[QueueRecord | None]] | None = None,
     ) -> None:
         """Enqueue a notification for a topic (``ctx`` is the SNS service principal with
-        the topic as aws:SourceArn): the queue's policy must allow it, as in AWS.
-        ``read`` reads the queue's record (a delivery worker's, shared by a batch)."""
-        queue = await (read or self._store.get_queue)(queue_arn)
+        the topic as aws:SourceArn): the queue's policy must allow it, as in AWS."""
+        queue = await self._read_queue(queue_arn)
         if queue is None:
             raise QueueDoesNotExist("The specified queue does not exist.")
         await self._authorize(ctx, "SendMessage", queue.arn, queue)

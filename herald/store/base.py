@@ -90,6 +90,11 @@ class SubscriptionRecord:
     created_at: float
 
 
+# SNS FIFO deduplication: a deduplication id is remembered this long after its publish
+# ("Message deduplication for FIFO topics"); the store prunes what is older.
+DEDUP_SECONDS = 300.0
+
+
 @dataclass(frozen=True)
 class MessageRecord:
     """A published message as stored. ``body`` is opaque bytes to the store."""

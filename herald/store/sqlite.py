@@ -27,6 +27,7 @@ from herald.store._sqlite_sessions import SQLiteSessions
 from herald.store._sqlite_sqs import SQLiteSQS
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
+    DEDUP_SECONDS,
     AccessKeyRecord,
     AttributeEdit,
     KeyStatus,
@@ -39,7 +40,6 @@ from herald.store.base import (
 )
 from herald.store.base_delivery import DeliveryRecord
 
-DEDUP_SECONDS = 300.0  # SNS FIFO deduplication interval
 PRUNE_BATCH = 20_000  # messages removed per prune, so one prune stays short
 
 
