@@ -24,9 +24,9 @@ import time
 from typing import Any
 
 import boto3
-from aiohttp import web
 from botocore.config import Config
 from botocore.credentials import Credentials
+from load import _Receiver
 from publish import REGION, Target, _roundtrip, start_server
 
 KEY_ID = "AKIABENCHMARK0000001"
@@ -98,43 +98,13 @@ def _report(kind: str, count: int, sent: int, latencies: list[float], elapsed: f
     )
 
 
-class _Endpoints:
-    """HTTP subscribers: an aiohttp server in its own thread that confirms subscriptions
-    and records each notification's latency."""
+class _Endpoints(_Receiver):
+    """HTTP subscribers (a local aiohttp receiver) that record each notification's
+    latency from the publish time it carries."""
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
-        self.tokens: list[tuple[str, str]] = []
-        self.port = 0
-        ready = threading.Event()
-
-        async def handle(request: web.Request) -> web.Response:
-            body = await request.read()
-            kind = request.headers.get("x-amz-sns-message-type")
-            if kind == "SubscriptionConfirmation":
-                document = json.loads(body)
-                self.tokens.append((document["TopicArn"], document["Token"]))
-            elif kind == "Notification":
-                self.latencies.append(time.time() - float(body))
-            return web.Response(text="ok")
-
-        async def serve() -> None:
-            app = web.Application()
-            app.router.add_post("/{tail:.*}", handle)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            loop.run_until_complete(serve())
-            loop.run_forever()
-
-        threading.Thread(target=run, daemon=True).start()
-        ready.wait(10)
+        super().__init__(lambda body: self.latencies.append(time.time() - float(body)))
 
 
 def run_http(port: int, secret: str, endpoints: _Endpoints, count: int, seconds: float,

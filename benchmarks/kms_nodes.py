@@ -13,17 +13,13 @@ the topic (its /metrics) and compares them with the formula for the same time.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
-import os
 import re
-import secrets
 import ssl
 import time
 import urllib.request
-from typing import Any
 
-from nodes import drop_schema, fresh_schema, start_node
+from delivery import subscribed_queue
+from nodes import DATABASE, cluster
 
 REUSE = 2
 _SAMPLE = re.compile(
@@ -44,28 +40,13 @@ def _counted(https: str, topic: str, ca: str) -> dict[str, int]:
 
 
 def run(base: str, nodes: int, seconds: float) -> tuple[int, float]:
-    schema = f"bench_kms_{nodes}_{secrets.token_hex(4)}"
-    url = fresh_schema(base, schema)
-    secret = secrets.token_urlsafe(30)
-    root_key = base64.b64encode(os.urandom(32)).decode()
     reuse = ("--data-key-reuse-seconds", str(REUSE))
-    started = [start_node(url, secret, root_key, *reuse) for _ in range(nodes)]
-    try:
-        servers = [server for _, server in started]
+    with cluster(base, nodes, "bench_kms", *reuse) as servers:
         clients = [server.client("sns", tls=True) for server in servers]
         topic = clients[0].create_topic(
             Name="kms-nodes", Attributes={"KmsMasterKeyId": "alias/aws/sns"}
         )["TopicArn"]
-        sqs: Any = servers[0].client("sqs", tls=True)
-        queue = sqs.create_queue(QueueName="kms-nodes")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        policy = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-                                 "Action": "sqs:SendMessage", "Resource": arn}]}  # fmt: skip
-        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
-        clients[0].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                             Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+        subscribed_queue(clients[0], servers[0].client("sqs", tls=True), topic, "kms-nodes")
         time.sleep(1.5)  # every node hears of the subscription
         start = time.monotonic()
         sent = 0
@@ -89,19 +70,11 @@ def run(base: str, nodes: int, seconds: float) -> tuple[int, float]:
             f"B/D x 2P = {formula:.1f}; factor {total / formula:.2f}"
         )
         return total, formula
-    finally:
-        for process, _ in started:
-            process.terminate()
-            process.wait(30)
-        drop_schema(base, schema)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--database",
-        default=os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/herald_test"),
-    )  # fmt: skip
+    parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--seconds", type=float, default=12.0)
     args = parser.parse_args()
     base_total, base_formula = run(args.database, 1, args.seconds)

@@ -304,10 +304,11 @@ def scenario(server: Server, name: str, concurrency: int, seconds: float,
 
 
 class _Receiver:
-    """HTTP subscribers on a local aiohttp server in its own thread: confirms
-    subscriptions, counts notifications."""
+    """HTTP subscribers on a local aiohttp server in its own thread: keeps the tokens of
+    subscription confirmations, counts notifications and hands each one's body to
+    ``received``."""
 
-    def __init__(self) -> None:
+    def __init__(self, received: Any = None) -> None:
         from aiohttp import web
 
         self.count = 0
@@ -322,6 +323,8 @@ class _Receiver:
                 self.tokens.append((document["TopicArn"], document["Token"]))
             else:
                 self.count += 1
+                if received is not None:
+                    received(body)
             return web.Response(text="ok")
 
         async def serve() -> None:
@@ -442,19 +445,25 @@ finally:
 
 
 def start_herald(
-    workers_env: dict[str, str] | None = None, profile: str | None = None
+    env: dict[str, str] | None = None,
+    profile: str | None = None,
+    secret: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> tuple[Server, Any]:
+    """A `herald serve` on free ports and a fresh data folder, with the root credentials
+    KEY_ID/``secret`` (a new one by default), ``env`` added to its environment and
+    ``extra`` arguments; under cProfile with ``profile``."""
     import subprocess
 
-    secret = secrets.token_urlsafe(30)
+    secret = secret or secrets.token_urlsafe(30)
     folder = tempfile.mkdtemp(prefix="herald-load-")
-    env = dict(os.environ, HERALD_ROOT_ACCESS_KEY_ID=KEY_ID,
-               HERALD_ROOT_SECRET_ACCESS_KEY=secret, **(workers_env or {}))  # fmt: skip
+    environment = dict(os.environ, HERALD_ROOT_ACCESS_KEY_ID=KEY_ID,
+                       HERALD_ROOT_SECRET_ACCESS_KEY=secret, **(env or {}))  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, *(("-c", _PROFILED, profile) if profile else ("-m", "herald.cli")),
          "serve", "--port", "0", "--tls-port", "0", "--data-dir", folder,
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, text=True, env=env,
+         "--log-level", "warning", *extra],
+        stdout=subprocess.PIPE, text=True, env=environment,
     )  # fmt: skip
     assert process.stdout is not None
     for line in process.stdout:
