@@ -264,14 +264,21 @@ async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) ->
             f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent "
             f"{total} bytes."
         )
-    successful, failed = [], []
-    for entry in entries:
+    outgoing: list[Outgoing] = []
+    malformed: dict[int, HeraldError] = {}
+    for index, entry in enumerate(entries):
         try:
-            (message,) = await sqs.enqueue(ctx, queue, [_outgoing(entry)])
+            outgoing.append(_outgoing(entry))
         except HeraldError as exc:
-            failed.append(_failed(entry["Id"], exc, _code(exc)))
-            continue
-        successful.append({"Id": entry["Id"], **_sent(message)})
+            malformed[index] = exc
+    outcomes = iter(await sqs.enqueue_each(ctx, queue, outgoing) if outgoing else [])
+    successful, failed = [], []
+    for index, entry in enumerate(entries):
+        outcome = malformed.get(index) or next(outcomes)
+        if isinstance(outcome, HeraldError):
+            failed.append(_failed(entry["Id"], outcome, _code(outcome)))
+        else:
+            successful.append({"Id": entry["Id"], **_sent(outcome)})
     return {"Successful": successful, "Failed": failed}
 
 
@@ -347,17 +354,10 @@ async def delete_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Res
 
 
 async def delete_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
-    await sqs.queue(ctx, p.string("QueueUrl"), "DeleteMessage")
     entries = _entries(p, "Entries")
-    successful, failed = [], []
-    for entry in entries:
-        try:
-            await sqs.delete(ctx, p.string("QueueUrl"), _handle(entry))
-        except HeraldError as exc:
-            failed.append(_failed(entry["Id"], exc, _code(exc)))
-            continue
-        successful.append({"Id": entry["Id"]})
-    return {"Successful": successful, "Failed": failed}
+    handles, malformed = _handles(entries)
+    failures = await sqs.delete_each(ctx, p.string("QueueUrl"), handles)
+    return _outcomes(entries, failures, malformed)
 
 
 async def change_message_visibility(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
@@ -370,20 +370,42 @@ async def change_message_visibility(sqs: SQSService, ctx: RequestContext, p: Par
 async def change_message_visibility_batch(
     sqs: SQSService, ctx: RequestContext, p: Params
 ) -> Result:
-    await sqs.queue(ctx, p.string("QueueUrl"), "ChangeMessageVisibility")
     entries = _entries(p, "Entries")
-    successful, failed = [], []
-    for entry in entries:
+    handles, malformed = _handles(entries)
+    changes = []
+    for entry, handle in zip(entries, handles, strict=True):
         timeout = entry.get("VisibilityTimeout")
+        valid = isinstance(timeout, int) and not isinstance(timeout, bool)
+        changes.append((handle, timeout if valid else None))
+    failures = await sqs.change_visibility_each(ctx, p.string("QueueUrl"), changes)
+    return _outcomes(entries, failures, malformed)
+
+
+def _handles(entries: Sequence[dict[str, Any]]) -> tuple[list[str | None], dict[int, HeraldError]]:
+    """Each entry's receipt handle, and the failures of those whose handle is no string."""
+    handles: list[str | None] = []
+    malformed: dict[int, HeraldError] = {}
+    for index, entry in enumerate(entries):
         try:
-            await sqs.change_visibility(
-                ctx, p.string("QueueUrl"), _handle(entry),
-                timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
-            )  # fmt: skip
+            handles.append(_handle(entry))
         except HeraldError as exc:
-            failed.append(_failed(entry["Id"], exc, _code(exc)))
-            continue
-        successful.append({"Id": entry["Id"]})
+            malformed[index] = exc
+            handles.append(None)
+    return handles, malformed
+
+
+def _outcomes(
+    entries: Sequence[dict[str, Any]],
+    failures: Sequence[HeraldError | None],
+    malformed: dict[int, HeraldError],
+) -> Result:
+    successful, failed = [], []
+    for index, (entry, failure) in enumerate(zip(entries, failures, strict=True)):
+        failure = malformed.get(index, failure)
+        if failure is None:
+            successful.append({"Id": entry["Id"]})
+        else:
+            failed.append(_failed(entry["Id"], failure, _code(failure)))
     return {"Successful": successful, "Failed": failed}
 
 

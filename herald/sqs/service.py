@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 from herald import ids
 from herald.auth.policy import Policy, parse_policy
@@ -21,6 +22,7 @@ from herald.clock import Clock
 from herald.errors import (
     AccessDenied,
     CallerFault,
+    HeraldError,
     InvalidParameter,
     MalformedPolicy,
     NotFound,
@@ -38,6 +40,7 @@ MAX_ATTRIBUTES = 10
 DEDUP_WINDOW_SECONDS = 300
 PURGE_INTERVAL_SECONDS = 60
 QUEUE_TTL_SECONDS = 5.0
+RECHECK_SECONDS = 1.0  # a long poll looks again this often without an arrival
 RECREATE_WAIT_SECONDS = 60
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,250})?")
@@ -98,7 +101,8 @@ class SQSService:
         self._clock = clock
         self._authorizer = authorizer
         self._encryption = QueueEncryption(keys, clock) if keys is not None else None
-        self._arrivals: dict[str, asyncio.Event] = {}
+        # Long polls waiting on each queue, oldest first: an arrival wakes one of them.
+        self._waiting: dict[str, dict[asyncio.Future[None], None]] = {}
         self._sequence = ids.FifoSequence()
         self._policies: dict[str, Policy | None] = {}
         # Queues read recently: a change through this node drops its entry at once, one
@@ -292,25 +296,59 @@ class SQSService:
     async def enqueue(
         self, ctx: RequestContext, queue: QueueRecord, messages: Sequence[Outgoing]
     ) -> list[QueuedMessage]:
-        """Enqueue without authorising sqs:SendMessage (for senders already authorised);
-        an encrypted queue's bodies are sealed for ``ctx``'s principal."""
+        """Enqueue without authorising sqs:SendMessage (for senders already authorised),
+        all or none; an encrypted queue's bodies are sealed for ``ctx``'s principal."""
+        prepared = self._prepared(ctx, queue, messages)
+        for outcome in prepared:
+            if isinstance(outcome, HeraldError):
+                raise outcome
+        return await self._put(ctx, queue, cast(list[QueuedMessage], prepared))
+
+    async def enqueue_each(
+        self, ctx: RequestContext, queue: QueueRecord, messages: Sequence[Outgoing]
+    ) -> list[QueuedMessage | HeraldError]:
+        """As ``enqueue``, but a message that is invalid fails alone (SendMessageBatch):
+        the rest are written in one store call. What became of each, in order."""
+        prepared = self._prepared(ctx, queue, messages)
+        valid = [p for p in prepared if not isinstance(p, HeraldError)]
+        try:
+            stored = iter(await self._put(ctx, queue, valid) if valid else [])
+        except HeraldError as exc:  # the key service or the store refused them all
+            return [p if isinstance(p, HeraldError) else exc for p in prepared]
+        return [p if isinstance(p, HeraldError) else next(stored) for p in prepared]
+
+    def _prepared(
+        self, ctx: RequestContext, queue: QueueRecord, messages: Sequence[Outgoing]
+    ) -> list[QueuedMessage | HeraldError]:
         sender_id = ctx.principal.user_id
         fifo = queue.attributes.get("FifoQueue") == "true"
         limit = int(queue.attributes.get("MaximumMessageSize", qa.DEFAULTS["MaximumMessageSize"]))
         retention = int(queue.attributes.get("MessageRetentionPeriod", "345600"))
         default_delay = int(queue.attributes.get("DelaySeconds", "0"))
         now = self._clock.now()
-        records = [
-            self._message(queue, m, fifo, limit, now, now + retention, default_delay, sender_id)
-            for m in messages
-        ]
+        prepared: list[QueuedMessage | HeraldError] = []
+        for m in messages:
+            try:
+                prepared.append(
+                    self._message(
+                        queue, m, fifo, limit, now, now + retention, default_delay, sender_id
+                    )
+                )
+            except HeraldError as exc:
+                prepared.append(exc)
+        return prepared
+
+    async def _put(
+        self, ctx: RequestContext, queue: QueueRecord, records: list[QueuedMessage]
+    ) -> list[QueuedMessage]:
+        fifo = queue.attributes.get("FifoQueue") == "true"
         if queue.attributes.get("KmsMasterKeyId"):
             if self._encryption is None:
                 raise InvalidParameter("This Herald has no key service for encrypted queues.")
             records = await self._encryption.seal(ctx, queue, records)
         try:
             stored = await self._store.enqueue(
-                records, now - DEDUP_WINDOW_SECONDS if fifo else None
+                records, records[0].sent_at - DEDUP_WINDOW_SECONDS if fifo else None
             )
         except NotFound:
             self.forget(queue.arn)
@@ -320,10 +358,17 @@ class SQSService:
 
     def arrived(self, queue_arn: str) -> None:
         """Messages were put in the queue (here or, heard from the store, on another
-        node): long polls waiting on it look again now."""
-        event = self._arrivals.get(queue_arn)
-        if event is not None:
-            event.set()
+        node): the long poll waiting longest looks again now. Waking one, not all, keeps
+        a burst of empty receives off the store; a poll that takes all it asked for
+        wakes the next (there may be more), and so does one woken while it was already
+        looking."""
+        waiters = self._waiting.get(queue_arn)
+        while waiters:
+            waiter = next(iter(waiters))
+            del waiters[waiter]
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def deliver(
         self,
@@ -382,25 +427,34 @@ class SQSService:
             )
         deadline = self._clock.now() + seconds
         while True:
-            event = self._arrivals.setdefault(queue.arn, asyncio.Event())
-            event.clear()
-            messages = await self._store.receive(
-                queue.arn,
-                self._clock.now(),
-                count,
-                timeout,
-                queue.attributes.get("FifoQueue") == "true",
-                _dead_letter(queue),
-            )
-            remaining = deadline - self._clock.now()
-            if messages or remaining <= 0:
-                return queue, await self._opened(ctx, queue, messages)
-            # Delayed or in-flight messages become visible without a send: look again at
-            # least every second.
+            # Waiting from before the look, so an arrival during it is not missed.
+            waiters = self._waiting.setdefault(queue.arn, {})
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiters[waiter] = None
             try:
-                await asyncio.wait_for(event.wait(), timeout=min(remaining, 1.0))
-            except TimeoutError:
-                pass
+                messages = await self._store.receive(
+                    queue.arn,
+                    self._clock.now(),
+                    count,
+                    timeout,
+                    queue.attributes.get("FifoQueue") == "true",
+                    _dead_letter(queue),
+                )
+                remaining = deadline - self._clock.now()
+                if messages or remaining <= 0:
+                    if len(messages) == count or waiter.done():
+                        self.arrived(queue.arn)
+                    return queue, await self._opened(ctx, queue, messages)
+                # Delayed or in-flight messages become visible without a send: look
+                # again at least every second.
+                try:
+                    await asyncio.wait_for(waiter, timeout=min(remaining, RECHECK_SECONDS))
+                except TimeoutError:
+                    pass
+            finally:
+                waiters.pop(waiter, None)
+                if not waiters and self._waiting.get(queue.arn) is waiters:
+                    del self._waiting[queue.arn]
 
     async def _opened(
         self, ctx: RequestContext, queue: QueueRecord, messages: list[QueuedMessage]
@@ -413,37 +467,76 @@ class SQSService:
         ]
 
     async def delete(self, ctx: RequestContext, url: str | None, handle: str | None) -> None:
+        (failure,) = await self.delete_each(ctx, url, [handle])
+        if failure is not None:
+            raise failure
+
+    async def delete_each(
+        self, ctx: RequestContext, url: str | None, handles: Sequence[str | None]
+    ) -> list[HeraldError | None]:
+        """Delete the messages of ``handles`` in one store call; what failed, by entry.
+        Deleting a message that is gone already succeeds, as in SQS; a FIFO queue
+        refuses a handle whose visibility timeout has passed."""
         queue = await self.queue(ctx, url, "DeleteMessage")
-        _check_handle(handle)
-        assert handle is not None
-        # Deleting a message that is gone already succeeds, as in SQS; a FIFO queue
-        # refuses a handle whose visibility timeout has passed.
+        failures, valid = _checked_handles(handles)
         fifo = queue.attributes.get("FifoQueue") == "true"
-        status = await self._store.delete_message(queue.arn, handle, self._clock.now(), fifo)
-        if status == "expired":
-            raise InvalidParameter(
-                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt "
-                "handle has expired."
+        statuses = (
+            await self._store.delete_messages(
+                queue.arn, [h for _, h in valid], self._clock.now(), fifo
             )
+            if valid
+            else []
+        )
+        for (index, handle), status in zip(valid, statuses, strict=True):
+            if status == "expired":
+                failures[index] = InvalidParameter(
+                    f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The "
+                    "receipt handle has expired."
+                )
+        return failures
 
     async def change_visibility(
         self, ctx: RequestContext, url: str | None, handle: str | None, timeout: int | None
     ) -> None:
+        (failure,) = await self.change_visibility_each(ctx, url, [(handle, timeout)])
+        if failure is not None:
+            raise failure
+
+    async def change_visibility_each(
+        self,
+        ctx: RequestContext,
+        url: str | None,
+        changes: Sequence[tuple[str | None, int | None]],
+    ) -> list[HeraldError | None]:
+        """Change the visibility timeouts of (handle, seconds) in one store call; what
+        failed, by entry."""
         queue = await self.queue(ctx, url, "ChangeMessageVisibility")
-        _check_handle(handle)
-        assert handle is not None
-        if timeout is None or not 0 <= timeout <= 43200:
-            raise InvalidParameter(
-                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
-                "between 0 and 43200."
-            )
+        failures, valid = _checked_handles([handle for handle, _ in changes])
         now = self._clock.now()
-        status = await self._store.change_visibility(queue.arn, handle, now + timeout, now)
-        if status == "unknown":
-            raise InvalidParameter(
-                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does "
-                "not exist or is not available for visibility timeout change."
+        wanted: list[tuple[int, str, float]] = []
+        for index, handle in valid:
+            timeout = changes[index][1]
+            if timeout is None or not 0 <= timeout <= 43200:
+                failures[index] = InvalidParameter(
+                    f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: "
+                    "Must be between 0 and 43200."
+                )
+            else:
+                wanted.append((index, handle, now + timeout))
+        statuses = (
+            await self._store.change_visibility(
+                queue.arn, [(handle, at) for _, handle, at in wanted], now
             )
+            if wanted
+            else []
+        )
+        for (index, handle, _), status in zip(wanted, statuses, strict=True):
+            if status == "unknown":
+                failures[index] = InvalidParameter(
+                    f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message "
+                    "does not exist or is not available for visibility timeout change."
+                )
+        return failures
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -595,6 +688,23 @@ def _dead_letter(queue: QueueRecord) -> tuple[str, int] | None:
         return None
     policy = json.loads(text)
     return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+
+
+def _checked_handles(
+    handles: Sequence[str | None],
+) -> tuple[list[HeraldError | None], list[tuple[int, str]]]:
+    """The failure of each malformed handle, by position, and the well-formed ones."""
+    failures: list[HeraldError | None] = [None] * len(handles)
+    valid: list[tuple[int, str]] = []
+    for index, handle in enumerate(handles):
+        try:
+            _check_handle(handle)
+        except HeraldError as exc:
+            failures[index] = exc
+            continue
+        assert handle is not None
+        valid.append((index, handle))
+    return failures, valid
 
 
 def _check_handle(handle: str | None) -> None:

@@ -195,61 +195,70 @@ class SQLiteSQS:
         dead_letter: tuple[str, int] | None,
     ) -> list[QueuedMessage]:
         def job(c: sqlite3.Connection) -> list[QueuedMessage]:
-            c.execute(
-                "DELETE FROM sqs_messages WHERE queue_arn = ? AND expires_at <= ?",
-                (queue_arn, now),
-            )
-            busy: set[str] = set()
+            # Expired messages are skipped here and removed by ``prune``: removing them
+            # here would read the whole queue on every receive.
+            busy: list[str] = []
             if fifo:
-                busy = {
+                busy = [
                     r[0]
                     for r in c.execute(
                         "SELECT DISTINCT group_id FROM sqs_messages WHERE queue_arn = ? "
-                        "AND visible_at > ? AND receive_count > 0",
-                        (queue_arn, now),
+                        "AND visible_at > ? AND receive_count > 0 AND expires_at > ?",
+                        (queue_arn, now, now),
                     )
-                }
+                ]
             order = "sequence_number" if fifo else "visible_at, sent_at"
-            skip = ", ".join("?" for _ in busy)
-            excluded = f"AND group_id NOT IN ({skip}) " if busy else ""
-            rows = c.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
-                f"AND visible_at <= ? {excluded}ORDER BY {order} LIMIT ?",
-                (queue_arn, now, *busy, max_messages * 10 + 10),
-            ).fetchall()
             chosen: list[QueuedMessage] = []
-            for row in rows:
-                message = _message(row)
-                if dead_letter is not None and message.receive_count >= dead_letter[1]:
-                    # Received maxReceiveCount times and not deleted: to the dead-letter
-                    # queue, as it is (SQS "Using dead-letter queues").
+            while len(chosen) < max_messages:
+                # Only as many rows as wanted; more only when some went to the dead-letter
+                # queue instead. Rows chosen already stay out (a zero visibility timeout
+                # leaves them visible).
+                skipped = [*busy]
+                excluded = ""
+                if busy:
+                    excluded += f"AND group_id NOT IN ({', '.join('?' for _ in busy)}) "
+                if chosen:
+                    excluded += f"AND message_id NOT IN ({', '.join('?' for _ in chosen)}) "
+                    skipped += [m.message_id for m in chosen]
+                wanted = max_messages - len(chosen)
+                rows = c.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
+                    f"AND visible_at <= ? AND expires_at > ? {excluded}ORDER BY {order} LIMIT ?",
+                    (queue_arn, now, now, *skipped, wanted),
+                ).fetchall()
+                moved = 0
+                for row in rows:
+                    message = _message(row)
+                    if dead_letter is not None and message.receive_count >= dead_letter[1]:
+                        # Received maxReceiveCount times and not deleted: to the dead-letter
+                        # queue, as it is (SQS "Using dead-letter queues").
+                        c.execute(
+                            "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
+                            "receipt_handle = NULL, dead_letter_source = "
+                            "COALESCE(dead_letter_source, ?) WHERE message_id = ?",
+                            (dead_letter[0], now, queue_arn, message.message_id),
+                        )
+                        moved += 1
+                        continue
+                    handle = secrets.token_urlsafe(48)
+                    first = message.first_received_at or now
                     c.execute(
-                        "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
-                        "receipt_handle = NULL, dead_letter_source = "
-                        "COALESCE(dead_letter_source, ?) WHERE message_id = ?",
-                        (dead_letter[0], now, queue_arn, message.message_id),
+                        "UPDATE sqs_messages SET visible_at = ?, "
+                        "receive_count = receive_count + 1, first_received_at = ?, "
+                        "receipt_handle = ? WHERE message_id = ?",
+                        (now + visibility_timeout, first, handle, message.message_id),
                     )
-                    continue
-                if fifo and message.group_id in busy:
-                    continue
-                if len(chosen) >= max_messages:
+                    chosen.append(
+                        replace(
+                            message,
+                            visible_at=now + visibility_timeout,
+                            receive_count=message.receive_count + 1,
+                            first_received_at=first,
+                            receipt_handle=handle,
+                        )
+                    )
+                if not moved or len(rows) < wanted:
                     break
-                handle = secrets.token_urlsafe(48)
-                first = message.first_received_at or now
-                c.execute(
-                    "UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1, "
-                    "first_received_at = ?, receipt_handle = ? WHERE message_id = ?",
-                    (now + visibility_timeout, first, handle, message.message_id),
-                )
-                chosen.append(
-                    replace(
-                        message,
-                        visible_at=now + visibility_timeout,
-                        receive_count=message.receive_count + 1,
-                        first_received_at=first,
-                        receipt_handle=handle,
-                    )
-                )
             # One call may return several messages of a group, in order; later calls skip
             # the group while any of them is in flight (SQS FIFO delivery logic).
             return chosen
@@ -257,44 +266,31 @@ class SQLiteSQS:
         result: list[QueuedMessage] = await self._worker.call(job)
         return result
 
-    async def delete_message(
-        self, queue_arn: str, receipt_handle: str, now: float, fifo: bool
-    ) -> str:
-        def job(c: sqlite3.Connection) -> str:
-            if fifo:
-                row = c.execute(
-                    "SELECT visible_at FROM sqs_messages WHERE queue_arn = ? "
-                    "AND receipt_handle = ?",
-                    (queue_arn, receipt_handle),
-                ).fetchone()
-                if row is not None and row[0] <= now:
-                    return "expired"
-            cursor = c.execute(
-                "DELETE FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
-                (queue_arn, receipt_handle),
-            )
-            return "deleted" if cursor.rowcount == 1 else "gone"
+    async def delete_messages(
+        self, queue_arn: str, receipt_handles: Sequence[str], now: float, fifo: bool
+    ) -> list[str]:
+        def job(c: sqlite3.Connection) -> list[str]:
+            return [_delete(c, queue_arn, handle, now, fifo) for handle in receipt_handles]
 
-        result: str = await self._worker.call(job)
+        result: list[str] = await self._worker.call(job)
         return result
 
     async def change_visibility(
-        self, queue_arn: str, receipt_handle: str, visible_at: float, now: float
-    ) -> str:
-        def job(c: sqlite3.Connection) -> str:
-            row = c.execute(
-                "SELECT visible_at FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
-                (queue_arn, receipt_handle),
-            ).fetchone()
-            if row is None:
-                return "unknown"
-            c.execute(
-                "UPDATE sqs_messages SET visible_at = ? WHERE queue_arn = ? AND receipt_handle = ?",
-                (visible_at, queue_arn, receipt_handle),
-            )
-            return "ok"
+        self, queue_arn: str, changes: Sequence[tuple[str, float]], now: float
+    ) -> list[str]:
+        def job(c: sqlite3.Connection) -> list[str]:
+            return [
+                "ok"
+                if c.execute(
+                    "UPDATE sqs_messages SET visible_at = ? WHERE queue_arn = ? "
+                    "AND receipt_handle = ?",
+                    (visible_at, queue_arn, handle),
+                ).rowcount
+                else "unknown"
+                for handle, visible_at in changes
+            ]
 
-        result: str = await self._worker.call(job)
+        result: list[str] = await self._worker.call(job)
         return result
 
     async def purge_queue(self, queue_arn: str, now: float = 0.0, interval: float = 0.0) -> bool:
@@ -328,6 +324,21 @@ class SQLiteSQS:
 
         result: QueueCounts = await self._worker.call(job)
         return result
+
+
+def _delete(c: sqlite3.Connection, queue_arn: str, handle: str, now: float, fifo: bool) -> str:
+    if fifo:
+        row = c.execute(
+            "SELECT visible_at FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
+            (queue_arn, handle),
+        ).fetchone()
+        if row is not None and row[0] <= now:
+            return "expired"
+    cursor = c.execute(
+        "DELETE FROM sqs_messages WHERE queue_arn = ? AND receipt_handle = ?",
+        (queue_arn, handle),
+    )
+    return "deleted" if cursor.rowcount == 1 else "gone"
 
 
 def _get_queue(c: sqlite3.Connection, arn: str) -> QueueRecord | None:

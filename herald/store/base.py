@@ -392,8 +392,9 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
     @abstractmethod
     async def prune(self, now: float, audit_before: float) -> int:
         """Remove what nothing needs any more: messages published over 5 minutes ago that
-        have no delivery left, deduplication records past their 5 minutes, and audit
-        events before ``audit_before``. Returns the number of rows removed."""
+        have no delivery left, deduplication records past their 5 minutes, queue messages
+        past their retention period, and audit events before ``audit_before``. Returns
+        the number of rows removed (at most about PRUNE_BATCH of each kind at a time)."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> MessageRecord | None: ...

@@ -102,22 +102,24 @@ class SQSStore(ABC):
         dead_letter: tuple[str, int] | None,
     ) -> list[QueuedMessage]:
         """Up to ``max_messages`` visible messages, now in flight with new receipt
-        handles; expired ones are dropped, and with ``dead_letter`` (queue ARN,
-        maxReceiveCount) those received too often move there. FIFO: oldest first, and no
-        message of a group that has one in flight."""
+        handles; expired ones are skipped (``prune`` removes them), and with
+        ``dead_letter`` (queue ARN, maxReceiveCount) those received too often move there.
+        FIFO: oldest first, and no message of a group that has one in flight."""
 
     @abstractmethod
-    async def delete_message(
-        self, queue_arn: str, receipt_handle: str, now: float, fifo: bool
-    ) -> str:
-        """ "deleted", "gone" (no message has that handle) or, for FIFO queues, "expired"
-        (the handle's visibility timeout has passed; nothing is deleted)."""
+    async def delete_messages(
+        self, queue_arn: str, receipt_handles: Sequence[str], now: float, fifo: bool
+    ) -> list[str]:
+        """For each handle, in one transaction: "deleted", "gone" (no message has that
+        handle) or, for FIFO queues, "expired" (the handle's visibility timeout has
+        passed; nothing is deleted)."""
 
     @abstractmethod
     async def change_visibility(
-        self, queue_arn: str, receipt_handle: str, visible_at: float, now: float
-    ) -> str:
-        """ "ok" or "unknown" (no message has that handle)."""
+        self, queue_arn: str, changes: Sequence[tuple[str, float]], now: float
+    ) -> list[str]:
+        """Set each (receipt handle, visible at), in one transaction: "ok" or "unknown"
+        (no message has that handle)."""
 
     @abstractmethod
     async def purge_queue(self, queue_arn: str, now: float = 0.0, interval: float = 0.0) -> bool:

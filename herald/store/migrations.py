@@ -441,4 +441,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        18,
+        [
+            # Queue messages past their retention period are removed by the periodic
+            # prune, found through this index rather than by reading whole queues.
+            "CREATE INDEX sqs_messages_expiry ON sqs_messages(expires_at)",
+        ],
+    ),
 ]

@@ -530,6 +530,11 @@ class SQLiteStore(
                 (window, PRUNE_BATCH),
             ).rowcount
             removed += c.execute("DELETE FROM sns_dedup WHERE published_at < ?", (window,)).rowcount
+            removed += c.execute(
+                "DELETE FROM sqs_messages WHERE message_id IN (SELECT message_id "
+                "FROM sqs_messages WHERE expires_at <= ? LIMIT ?)",
+                (now, PRUNE_BATCH),
+            ).rowcount
             # Queue cool-downs last 60 seconds; an hour keeps clock skew between nodes safe.
             c.execute("DELETE FROM sqs_cooldowns WHERE at < ?", (now - 3600,))
             removed += c.execute(

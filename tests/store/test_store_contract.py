@@ -823,3 +823,97 @@ def replace_queue(arn: str) -> Any:
 
     name = arn.rsplit(":", 1)[1]
     return QueueRecord(arn, "000000000000", "us-east-1", name, {}, {}, NOW, NOW)
+
+
+def _queued(
+    arn: str, body: bytes, at: float = NOW, retention: float = 3600.0, **fields: Any
+) -> Any:
+    from herald.store.base_sqs import QueuedMessage
+
+    return QueuedMessage(
+        str(uuid.uuid4()), arn, body, "plain", "md5", "{}", None, "sender", at, at,
+        at + retention, **fields,
+    )  # fmt: skip
+
+
+def test_expired_queue_messages_are_never_received_and_prune_removes_them(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a queue holding one message kept 60 s and one kept an hour
+    arn = _queue(store, run)
+    run(store.enqueue([_queued(arn, b"short", retention=60), _queued(arn, b"long")], None))
+    # When a receive looks after the first has expired
+    received = run(store.receive(arn, NOW + 61, 10, 0, False, None))
+    # Then only the second comes, and the expired one is counted nowhere
+    assert [m.body for m in received] == [b"long"]
+    assert run(store.queue_counts(arn, NOW + 61)).visible == 1
+    # And a prune removes it for good, while the other stays
+    assert run(store.prune(NOW + 61, 0)) == 1
+    assert [m.body for m in run(store.receive(arn, NOW + 62, 10, 0, False, None))] == [b"long"]
+
+
+def test_a_receive_fills_up_after_moving_messages_to_the_dead_letter_queue(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given two messages received once already, ahead of two fresh ones
+    arn, dead = _queue(store, run), _queue(store, run)
+    old = [_queued(arn, b"old-1", NOW), _queued(arn, b"old-2", NOW + 1)]
+    run(store.enqueue(old, None))
+    assert len(run(store.receive(arn, NOW + 2, 10, 0, False, None))) == 2
+    run(store.enqueue([_queued(arn, b"new-1", NOW + 3), _queued(arn, b"new-2", NOW + 4)], None))
+    # When two are asked for with a maxReceiveCount of 1
+    received = run(store.receive(arn, NOW + 5, 2, 30, False, (dead, 1)))
+    # Then the old ones went to the dead-letter queue and the fresh ones came
+    assert sorted(m.body for m in received) == [b"new-1", b"new-2"]
+    moved = run(store.receive(dead, NOW + 5, 10, 30, False, None))
+    assert sorted(m.body for m in moved) == [b"old-1", b"old-2"]
+
+
+def test_a_receive_with_no_visibility_timeout_returns_each_message_once(
+    store: Store, run: Run[Any]
+) -> None:
+    arn = _queue(store, run)
+    run(store.enqueue([_queued(arn, f"m{i}".encode(), NOW + i) for i in range(3)], None))
+    received = run(store.receive(arn, NOW + 5, 10, 0, False, None))
+    assert sorted(m.body for m in received) == [b"m0", b"m1", b"m2"]
+
+
+def test_receipts_are_deleted_and_changed_by_the_batch_each_with_its_outcome(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given two messages in flight
+    arn = _queue(store, run)
+    run(store.enqueue([_queued(arn, b"a"), _queued(arn, b"b", NOW + 1)], None))
+    first, second = run(store.receive(arn, NOW + 2, 10, 30, False, None))
+    assert first.receipt_handle and second.receipt_handle
+    unknown = "x" * 64
+    # When visibility is changed for one known handle and one unknown, in one call
+    changed = run(
+        store.change_visibility(arn, [(first.receipt_handle, NOW + 2), (unknown, NOW)], NOW + 2)
+    )
+    # Then each has its outcome, and the known one is visible again
+    assert changed == ["ok", "unknown"]
+    (again,) = run(store.receive(arn, NOW + 3, 10, 30, False, None))
+    assert again.body == b"a"
+    # When both are deleted with an unknown handle between them, in one call
+    handles = [again.receipt_handle or "", unknown, second.receipt_handle]
+    assert run(store.delete_messages(arn, handles, NOW + 4, False)) == [
+        "deleted",
+        "gone",
+        "deleted",
+    ]
+    # Then the queue is empty
+    from herald.store.base_sqs import QueueCounts
+
+    assert run(store.queue_counts(arn, NOW + 4)) == QueueCounts(0, 0, 0)
+
+
+def test_a_fifo_receipt_past_its_visibility_timeout_is_refused_by_the_batch(
+    store: Store, run: Run[Any]
+) -> None:
+    arn = _queue(store, run)
+    run(store.enqueue([_queued(arn, b"a", group_id="g", sequence_number="1")], None))
+    (message,) = run(store.receive(arn, NOW + 1, 10, 30, True, None))
+    handle = message.receipt_handle or ""
+    assert run(store.delete_messages(arn, [handle], NOW + 31, True)) == ["expired"]
+    assert run(store.delete_messages(arn, [handle], NOW + 2, True)) == ["deleted"]
