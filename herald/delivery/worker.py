@@ -49,6 +49,7 @@ from herald.sns.metrics import DELIVERED, FAILED, NOT_REDRIVEN, REDRIVEN, TopicM
 from herald.sqs.service import Outgoing, SQSService
 from herald.store.base import MessageRecord, Store, SubscriptionRecord, TopicRecord
 from herald.store.base_delivery import DeliveryRecord
+from herald.store.base_sqs import QueuedMessage
 from herald.types import Principal, RequestContext
 
 log = logging.getLogger("herald.delivery")
@@ -145,6 +146,52 @@ class DeliveryWorker:
         known = Handed(leased_until, messages, topic, subscriptions)
         self._handed.append((deliveries, known))
         self._wake.set()
+
+    async def to_queues(
+        self,
+        topic: TopicRecord,
+        messages: Sequence[MessageRecord],
+        deliveries: Sequence[DeliveryRecord],
+    ) -> list[tuple[DeliveryRecord, QueuedMessage]]:
+        """Those of a publisher's deliveries (of ``messages``, still in clear) that can be
+        written as queue messages in the publisher's own transaction, each with its
+        queue message: a notification to a standard queue of this Herald that takes it.
+        They need no delivery row, no claim and no commit of their own. The others stay
+        deliveries, for this worker to send (or fail, as AWS would)."""
+        direct: list[tuple[DeliveryRecord, QueuedMessage]] = []
+        if self._stopping or not any(d.protocol == "sqs" for d in deliveries):
+            return direct
+        batch = _Batch(self._store)
+        batch.know(Handed(0.0, messages, topic, ()))
+        by_id = {m.message_id: m for m in messages}
+        region = topic.arn.split(":")[3]
+        version = topic.attributes.get("SignatureVersion") or "1"
+        for delivery in deliveries:
+            if delivery.protocol != "sqs" or delivery.kind != NOTIFICATION:
+                continue
+            message = by_id[delivery.message_id]
+            try:
+                text = await self._text(message, region, "sqs", batch)
+                document = ""
+                if not delivery.raw:
+                    document = await self._document(message, text, delivery, version, region, batch)
+                outgoing = _queue_outgoing(delivery, message, text, document, batch)
+                queued = await self._sqs.prepare_delivery(
+                    self._sns_context(delivery), delivery.endpoint, outgoing
+                )
+            except (HeraldError, OSError, ValueError):
+                continue  # the worker's attempt reports it
+            if queued is not None:
+                direct.append((delivery, queued))
+        return direct
+
+    def delivered(self, direct: Sequence[tuple[DeliveryRecord, QueuedMessage]]) -> None:
+        """The deliveries ``to_queues`` gave are committed: counted, and the queues'
+        long polls woken."""
+        for delivery, _ in direct:
+            self.metrics.add(DELIVERED, delivery.topic_arn)
+        for queue_arn in {queued.queue_arn for _, queued in direct}:
+            self._sqs.arrived(queue_arn)
 
     async def run(self) -> None:
         """Deliver until cancelled: claim what is due while there is room, send each as
@@ -439,14 +486,7 @@ class DeliveryWorker:
         document: str,
         batch: _Batch,
     ) -> None:
-        # A confirmation to a FIFO queue is a group and deduplication id of its own.
-        group = message.group_id if message else delivery.message_id
-        dedup = message.deduplication_id if message else delivery.message_id
-        if delivery.raw and message is not None:
-            attributes = _sqs_attributes(batch.attributes(message))
-            outgoing = Outgoing(text, attributes=attributes, group_id=group, dedup_id=dedup)
-        else:
-            outgoing = Outgoing(document, group_id=group, dedup_id=dedup)
+        outgoing = _queue_outgoing(delivery, message, text, document, batch)
         await self._sqs.deliver(self._sns_context(delivery), delivery.endpoint, outgoing)
 
     async def _to_mailbox(
@@ -711,6 +751,24 @@ async def _once(
     if future is None:
         future = cache[key] = asyncio.ensure_future(read(key))
     return await future
+
+
+def _queue_outgoing(
+    delivery: DeliveryRecord,
+    message: MessageRecord | None,
+    text: str,
+    document: str,
+    batch: _Batch,
+) -> Outgoing:
+    """What a delivery puts in its queue: the message alone with its attributes (raw),
+    or the JSON document."""
+    # A confirmation to a FIFO queue is a group and deduplication id of its own.
+    group = message.group_id if message else delivery.message_id
+    dedup = message.deduplication_id if message else delivery.message_id
+    if delivery.raw and message is not None:
+        attributes = _sqs_attributes(batch.attributes(message))
+        return Outgoing(text, attributes=attributes, group_id=group, dedup_id=dedup)
+    return Outgoing(document, group_id=group, dedup_id=dedup)
 
 
 def _sqs_attributes(attributes: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, object]]:

@@ -37,6 +37,7 @@ from herald.store.base import (
     TopicRecord,
 )
 from herald.store.base_delivery import DeliveryRecord
+from herald.store.base_sqs import QueuedMessage
 from herald.types import RequestContext
 
 RawAttribute = tuple[str | None, str | None, str | None, str | None]
@@ -78,6 +79,18 @@ class Handoff(Protocol):
         topic: TopicRecord,
         subscriptions: Sequence[SubscriptionRecord],
     ) -> None: ...
+
+    async def to_queues(
+        self,
+        topic: TopicRecord,
+        messages: Sequence[MessageRecord],
+        deliveries: Sequence[DeliveryRecord],
+    ) -> list[tuple[DeliveryRecord, QueuedMessage]]: ...
+
+    def delivered(self, direct: Sequence[tuple[DeliveryRecord, QueuedMessage]]) -> None: ...
+
+
+Direct = list[tuple[DeliveryRecord, QueuedMessage]]
 
 
 class Publisher:
@@ -123,8 +136,9 @@ class Publisher:
         )
         record, size = self._record(ctx, topic, message, _limit(topic), batch=None)
         deliveries = await self._deliveries(topic, [record])
+        direct = await self._to_queues(topic, [record], deliveries)
         (record,) = await self._encryption.seal(ctx, topic, [record])
-        duplicates = await self._commit(topic, [record], deliveries)
+        duplicates = await self._commit(topic, [record], deliveries, direct)
         self._count(topic.arn, [size])
         message_id, sequence = duplicates.get(
             record.message_id, (record.message_id, record.sequence_number)
@@ -170,8 +184,9 @@ class Publisher:
                 "The length of all the messages put together is more than the limit."
             )
         deliveries = await self._deliveries(topic, records)
+        direct = await self._to_queues(topic, records, deliveries)
         records = await self._encryption.seal(ctx, topic, records)
-        duplicates = await self._commit(topic, records, deliveries)
+        duplicates = await self._commit(topic, records, deliveries, direct)
         self._count(topic.arn, [size for _, size in built])
         published = []
         for e, r in zip(entries, records, strict=True):
@@ -179,30 +194,56 @@ class Publisher:
             published.append(Published(e.entry_id, message_id, sequence))
         return published
 
-    async def _commit(
+    async def _to_queues(
         self, topic: TopicRecord, records: list[MessageRecord], deliveries: list[DeliveryRecord]
+    ) -> Direct:
+        """Deliveries to standard queues, done in the publish's own transaction (their
+        messages are still in clear here); not for FIFO topics, whose deliveries go in
+        order through the worker."""
+        if self.handoff is None or not deliveries or _dedup_since(topic, records[0]) is not None:
+            return []
+        return await self.handoff.to_queues(topic, records, deliveries)
+
+    async def _commit(
+        self,
+        topic: TopicRecord,
+        records: list[MessageRecord],
+        deliveries: list[DeliveryRecord],
+        direct: Direct,
     ) -> dict[str, tuple[str, str | None]]:
-        """Store the messages and their deliveries. Deliveries of a standard topic go
-        straight to this process's worker when it has room (written leased to it); FIFO
-        deliveries are always claimed, one group member at a time."""
+        """Store the messages and their deliveries; ``direct`` ones as queue messages.
+        Other deliveries of a standard topic go straight to this process's worker when it
+        has room (written leased to it); FIFO deliveries are always claimed, one group
+        member at a time."""
+        if direct:
+            done = {d.delivery_id for d, _ in direct}
+            deliveries = [d for d in deliveries if d.delivery_id not in done]
         dedup_since = _dedup_since(topic, records[0])
         handoff = self.handoff if deliveries and dedup_since is None else None  # not FIFO
         lease = handoff.reserve(len(deliveries)) if handoff is not None else None
         if handoff is None or lease is None:
-            duplicates = await self._store.add_messages(records, deliveries, dedup_since)
+            duplicates = await self._store.add_messages(
+                records, deliveries, dedup_since, queued=direct
+            )
+            self._delivered(direct)
             if deliveries:
                 self.on_deliveries()
             return duplicates
         try:
             duplicates = await self._store.add_messages(
-                records, deliveries, dedup_since, leased_until=lease
+                records, deliveries, dedup_since, leased_until=lease, queued=direct
             )
         except BaseException:
             handoff.unreserve(len(deliveries))
             raise
+        self._delivered(direct)
         subscriptions = self._subscribers.get(topic.arn, [])
         handoff.take(deliveries, lease, records, topic, subscriptions)
         return duplicates
+
+    def _delivered(self, direct: Direct) -> None:
+        if direct and self.handoff is not None:
+            self.handoff.delivered(direct)
 
     def _count(self, topic_arn: str, sizes: list[int]) -> None:
         self.metrics.add(metrics.PUBLISHED, topic_arn, len(sizes))

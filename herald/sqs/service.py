@@ -387,6 +387,31 @@ class SQSService:
             message = Outgoing(message.body, message.delay_seconds, message.attributes)
         await self.enqueue(ctx, queue, [message])
 
+    async def prepare_delivery(
+        self, ctx: RequestContext, queue_arn: str, message: Outgoing
+    ) -> QueuedMessage | None:
+        """The record a notification for a standard queue would be stored as, to be
+        written in the publisher's own transaction (``ctx`` as for ``deliver``). None
+        when it cannot be written that way: a FIFO queue (ordered through the delivery
+        worker), a queue encrypted with a KMS key (sealed by the key service), or one
+        that is unknown, refuses SNS, or refuses the message. The delivery worker then
+        delivers it, or fails it as AWS would."""
+        queue = await self._read_queue(queue_arn)
+        if (
+            queue is None
+            or queue.attributes.get("FifoQueue") == "true"
+            or queue.attributes.get("KmsMasterKeyId")
+        ):
+            return None
+        try:
+            await self._authorize(ctx, "SendMessage", queue.arn, queue)
+        except HeraldError:
+            return None
+        (prepared,) = self._prepared(
+            ctx, queue, [Outgoing(message.body, message.delay_seconds, message.attributes)]
+        )
+        return None if isinstance(prepared, HeraldError) else prepared
+
     async def receive(
         self,
         ctx: RequestContext,

@@ -10,7 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 from herald.errors import LimitExceeded, NotFound
+from herald.store._sqlite_delivery import insert_deliveries
 from herald.store._sqlite_worker import SQLiteWorker
+from herald.store.base_delivery import DeliveryRecord
 from herald.store.base_sqs import QueueCounts, QueuedMessage, QueueRecord
 
 _QUEUE_COLUMNS = "arn, account_id, region, name, attributes, tags, created_at, updated_at"
@@ -27,6 +29,25 @@ class SQLiteSQS:
     def _arrived(self, c: Any, queue_arn: str) -> None:
         """Messages were put in the queue (within the job): one process owns an SQLite
         store, whose SQS service wakes its own long polls; PostgreSQL tells other nodes."""
+
+    def _enqueue_deliveries(
+        self, c: sqlite3.Connection, queued: Sequence[tuple[DeliveryRecord, QueuedMessage]]
+    ) -> None:
+        """Within a publish: each delivery's message into its (standard) queue; the
+        delivery row instead where the queue no longer exists."""
+        present = {
+            arn
+            for arn in {q.queue_arn for _, q in queued}
+            if c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (arn,)).fetchone()
+        }
+        c.executemany(
+            f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_message_row(q) for _, q in queued if q.queue_arn in present],
+        )
+        insert_deliveries(c, [d for d, q in queued if q.queue_arn not in present])
+        for arn in present:
+            self._arrived(c, arn)
 
     async def create_queue(self, queue: QueueRecord) -> tuple[QueueRecord, bool]:
         def job(c: sqlite3.Connection) -> tuple[QueueRecord, bool]:

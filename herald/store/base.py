@@ -16,7 +16,7 @@ from typing import Protocol
 from herald.store.base_delivery import DeliveryRecord, DeliveryStore
 from herald.store.base_iam import IAMStore
 from herald.store.base_kms import KMSStore
-from herald.store.base_sqs import SQSStore
+from herald.store.base_sqs import QueuedMessage, SQSStore
 
 # A pure function from an attribute map to its replacement; it may raise to refuse.
 AttributeEdit = Callable[[Mapping[str, str]], Mapping[str, str]]
@@ -368,9 +368,16 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         deliveries: Sequence[DeliveryRecord] = (),
         dedup_since: float | None = None,
         leased_until: float = 0.0,
+        queued: Sequence[tuple[DeliveryRecord, QueuedMessage]] = (),
     ) -> dict[str, tuple[str, str | None]]:
         """Commit messages and their deliveries durably, together; returns only once they
         are on disk.
+
+        ``queued`` are deliveries done in the same transaction: each delivery's queue
+        message is added to its queue (standard queues, no deduplication) in place of
+        the delivery row, which is written (not leased) only if the queue no longer
+        exists, for the delivery worker to fail as it would any delivery to a deleted
+        queue.
 
         With ``leased_until``, the deliveries are written already leased to this node
         until then: its delivery worker is handed them and they are not claimed (by any

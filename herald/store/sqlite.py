@@ -39,6 +39,7 @@ from herald.store.base import (
     TopicRecord,
 )
 from herald.store.base_delivery import DeliveryRecord
+from herald.store.base_sqs import QueuedMessage
 
 PRUNE_BATCH = 20_000  # messages removed per prune, so one prune stays short
 
@@ -469,6 +470,7 @@ class SQLiteStore(
         deliveries: Sequence[DeliveryRecord] = (),
         dedup_since: float | None = None,
         leased_until: float = 0.0,
+        queued: Sequence[tuple[DeliveryRecord, QueuedMessage]] = (),
     ) -> dict[str, tuple[str, str | None]]:
         owner = self.lease_owner
         rows = [
@@ -512,6 +514,8 @@ class SQLiteStore(
                 leased_until,
                 owner,
             )
+            if queued:
+                self._enqueue_deliveries(c, queued)
             return {**{k: (k, v) for k, v in numbered.items()}, **duplicates}
 
         result: dict[str, tuple[str, str | None]] = await self._call(job)
