@@ -917,3 +917,28 @@ def test_a_fifo_receipt_past_its_visibility_timeout_is_refused_by_the_batch(
     handle = message.receipt_handle or ""
     assert run(store.delete_messages(arn, [handle], NOW + 31, True)) == ["expired"]
     assert run(store.delete_messages(arn, [handle], NOW + 2, True)) == ["deleted"]
+
+
+def test_deliveries_done_in_the_publish_are_queue_messages_unless_the_queue_is_gone(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a topic's message with two deliveries done in the publish: one to a queue
+    # that exists, one to a queue deleted meanwhile
+    topic = with_topic(store, run)
+    message = message_record(topic)
+    present, deleted = _queue(store, run), _queue(store, run)
+    run(store.delete_queue(deleted, NOW))
+    to_present = replace(_delivery_of(message), endpoint=present)
+    to_deleted = replace(_delivery_of(message), endpoint=deleted)
+    queued = [
+        (to_present, _queued(present, b"for present")),
+        (to_deleted, _queued(deleted, b"for deleted")),
+    ]
+    # When they are committed with the message
+    run(store.add_messages([message], [], None, queued=queued))
+    # Then the existing queue holds its message, and only the other delivery is a row
+    received = run(store.receive(present, NOW + 1, 10, 30, False, None))
+    assert [m.body for m in received] == [b"for present"]
+    claimed = run(store.claim_deliveries(NOW + 1, 10, 30))
+    assert [d.delivery_id for d in claimed] == [to_deleted.delivery_id]
+    assert run(store.get_message(message.message_id)) == message
