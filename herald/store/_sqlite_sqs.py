@@ -32,9 +32,10 @@ class SQLiteSQS:
 
     def _enqueue_deliveries(
         self, c: sqlite3.Connection, queued: Sequence[tuple[DeliveryRecord, QueuedMessage]]
-    ) -> None:
+    ) -> set[str]:
         """Within a publish: each delivery's message into its (standard) queue; the
-        delivery row instead where the queue no longer exists."""
+        delivery row instead where the queue no longer exists. Returns the ids of the
+        messages that have no delivery row left so."""
         present = {
             arn
             for arn in {q.queue_arn for _, q in queued}
@@ -45,9 +46,11 @@ class SQLiteSQS:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_message_row(q) for _, q in queued if q.queue_arn in present],
         )
-        insert_deliveries(c, [d for d, q in queued if q.queue_arn not in present])
+        kept = [d for d, q in queued if q.queue_arn not in present]
+        insert_deliveries(c, kept)
         for arn in present:
             self._arrived(c, arn)
+        return {d.message_id for d, _ in queued} - {d.message_id for d in kept}
 
     async def create_queue(self, queue: QueueRecord) -> tuple[QueueRecord, bool]:
         def job(c: sqlite3.Connection) -> tuple[QueueRecord, bool]:

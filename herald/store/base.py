@@ -377,7 +377,8 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         message is added to its queue (standard queues, no deduplication) in place of
         the delivery row, which is written (not leased) only if the queue no longer
         exists, for the delivery worker to fail as it would any delivery to a deleted
-        queue.
+        queue. A message whose deliveries were all done so is not kept: nothing would
+        read it.
 
         With ``leased_until``, the deliveries are written already leased to this node
         until then: its delivery worker is handed them and they are not claimed (by any

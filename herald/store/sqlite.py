@@ -495,13 +495,16 @@ class SQLiteStore(
         def job(c: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
             # FIFO: duplicates dropped, sequence numbers in the order of the commits.
             duplicates, numbered = _admit(c, messages, dedup_since)
+            # A message whose deliveries were all put in their queues is kept by no one.
+            done = self._enqueue_deliveries(c, queued) if queued else set()
+            done -= {d.message_id for d in deliveries}
             c.executemany(
                 f"INSERT INTO messages({_MESSAGE_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (*r[:9], numbered.get(r[0], r[9]), *r[10:])
                     for r in rows
-                    if r[0] not in duplicates
+                    if r[0] not in duplicates and r[0] not in done
                 ],
             )
             insert_deliveries(
@@ -514,8 +517,6 @@ class SQLiteStore(
                 leased_until,
                 owner,
             )
-            if queued:
-                self._enqueue_deliveries(c, queued)
             return {**{k: (k, v) for k, v in numbered.items()}, **duplicates}
 
         result: dict[str, tuple[str, str | None]] = await self._call(job)

@@ -942,3 +942,24 @@ def test_deliveries_done_in_the_publish_are_queue_messages_unless_the_queue_is_g
     claimed = run(store.claim_deliveries(NOW + 1, 10, 30))
     assert [d.delivery_id for d in claimed] == [to_deleted.delivery_id]
     assert run(store.get_message(message.message_id)) == message
+
+
+def test_a_message_whose_deliveries_are_all_in_their_queues_is_not_kept(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given two messages: one delivered to a queue in the publish alone, one that also
+    # has an HTTP delivery left
+    topic = with_topic(store, run)
+    queue = _queue(store, run)
+    alone, with_http = message_record(topic), message_record(topic)
+    queued = [
+        (replace(_delivery_of(m), endpoint=queue), _queued(queue, m.body))
+        for m in (alone, with_http)
+    ]
+    http = replace(_delivery_of(with_http), protocol="https", endpoint="https://example.com")
+    # When they are committed
+    run(store.add_messages([alone, with_http], [http], None, queued=queued))
+    # Then both are in the queue, and only the one an HTTP delivery will read is kept
+    assert len(run(store.receive(queue, NOW + 1, 10, 30, False, None))) == 2
+    assert run(store.get_message(alone.message_id)) is None
+    assert run(store.get_message(with_http.message_id)) == with_http
