@@ -287,7 +287,9 @@ class SQLiteSQS:
             # the group while any of them is in flight (SQS FIFO delivery logic).
             return chosen
 
-        result: list[QueuedMessage] = await self._worker.call(job)
+        # Answered before the commit (SQLite): a receive lost in a crash leaves its
+        # messages visible, to be received again (SQS delivers at least once).
+        result: list[QueuedMessage] = await self._worker.call(job, early=True)
         return result
 
     async def delete_messages(

@@ -55,12 +55,16 @@ class SQLiteWorker:
         await asyncio.to_thread(self._thread.join)
         self._thread = None
 
-    async def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``job`` on the connection; returns once its transaction is committed."""
+    async def call(self, job: Callable[[sqlite3.Connection], T], *, early: bool = False) -> T:
+        """Run ``job`` on the connection; returns once its transaction is committed, or
+        with ``early`` as soon as the job has run, before the commit of its batch: for
+        jobs whose effect may be lost in a crash without harm (a receive: its messages
+        stay visible and are received again, as SQS allows). The PostgreSQL worker
+        always answers after the commit, since a batch there may be run again."""
         if self._loop is None or self._thread is None or not self._alive:
             raise StoreUnavailable("The store is not open.")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((job, future))
+        self._jobs.put((_Early(job) if early else job, future))
         return await future
 
     def _connect(self) -> Any:
@@ -98,7 +102,11 @@ class SQLiteWorker:
             conn.close()
 
     def _run_batch(self, conn: Any, batch: list[tuple[Job, asyncio.Future[Any]]]) -> list[Outcome]:
-        return _run_batch(conn, batch)
+        loop = self._loop
+        assert loop is not None
+        return _run_batch(
+            conn, batch, lambda outcome: loop.call_soon_threadsafe(_settle, [outcome])
+        )
 
     def _next_batch(self) -> tuple[list[tuple[Job, asyncio.Future[Any]]], bool]:
         """Wait for a job, then take every job already waiting (up to MAX_BATCH)."""
@@ -135,12 +143,25 @@ def _migrate(conn: sqlite3.Connection) -> None:
             raise
 
 
+class _Early:
+    """A job answered before its batch is committed (``SQLiteWorker.call``)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.job(conn)
+
+
 def _run_batch(
-    conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
+    conn: sqlite3.Connection,
+    batch: list[tuple[Job, asyncio.Future[Any]]],
+    answer: Callable[[Outcome], object],
 ) -> list[Outcome]:
-    """Run a batch in one transaction; never raises, every job gets an outcome."""
+    """Run a batch in one transaction; never raises, every job gets an outcome (those of
+    early jobs go to ``answer`` as soon as they have run)."""
     try:
-        return _commit_batch(conn, batch)
+        return _commit_batch(conn, batch, answer)
     except Exception as exc:
         # The connection failed under the batch (disk full, I/O error, a failed savepoint):
         # nothing of it is written, and every caller hears so.
@@ -150,7 +171,9 @@ def _run_batch(
 
 
 def _commit_batch(
-    conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
+    conn: sqlite3.Connection,
+    batch: list[tuple[Job, asyncio.Future[Any]]],
+    answer: Callable[[Outcome], object],
 ) -> list[Outcome]:
     conn.execute("BEGIN IMMEDIATE")
     outcomes: list[Outcome] = []
@@ -170,7 +193,10 @@ def _commit_batch(
             outcomes.append((future, None, exc))
         else:
             conn.execute("RELEASE job")
-            outcomes.append((future, result, None))
+            if isinstance(job, _Early):
+                answer((future, result, None))
+            else:
+                outcomes.append((future, result, None))
     conn.execute("COMMIT")
     return outcomes
 
@@ -185,7 +211,7 @@ def _abandon(conn: sqlite3.Connection) -> None:
 
 def _settle(outcomes: list[Outcome]) -> None:
     for future, result, exc in outcomes:
-        if future.cancelled():
+        if future.done():  # cancelled, or an early job's answer already given
             continue
         if exc is not None:
             future.set_exception(exc)
