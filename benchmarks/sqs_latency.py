@@ -1,7 +1,7 @@
 """Publish-to-receipt latency through an SQS subscription at half the peak publish rate
 (run by hand, never in CI).
 
-    .venv/bin/python benchmarks/sqs_latency.py [--seconds 10] [--consumers 8]
+    .venv/bin/python benchmarks/sqs_latency.py [--seconds 10] [--consumers 8] [--runs 3]
 
 Starts a Herald, a topic and one queue subscribed to it with raw delivery. Consumers in
 their own process long-poll the queue over the JSON protocol (ReceiveMessage, 10 at a
@@ -10,6 +10,7 @@ signer, so the consumer keeps up where one boto3 thread could not. First the top
 published to as fast as the server answers (2 publisher processes x 32 connections): the
 peak. Then at half that rate, paced: every message carries the time just before its
 Publish, and its latency is the time it is received minus that (p50, p90, p99).
+``--runs N`` does it N times, each on a fresh server, and prints the medians.
 """
 
 from __future__ import annotations
@@ -162,18 +163,38 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, help="publishes/s (default: half the peak, measured first)"
     )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="rounds (each on a fresh server); prints medians"
+    )
     args = parser.parse_args()
-    server, process = start_herald()
-    try:
-        rate = args.rate
-        if not rate:
-            peak = run(server, args.seconds, 0.0, args.consumers)
-            _print("peak (as fast as answered)", peak)
-            rate = peak["publishes_per_s"] / 2
-        _print(f"at {rate:,.0f}/s", run(server, args.seconds, rate, args.consumers))
-    finally:
-        process.terminate()
-        process.wait(30)
+    peaks: list[dict[str, Any]] = []
+    paced: list[dict[str, Any]] = []
+    for _ in range(args.runs):
+        server, process = start_herald()
+        try:
+            rate = args.rate
+            if not rate:
+                peaks.append(run(server, args.seconds, 0.0, args.consumers))
+                _print("peak (as fast as answered)", peaks[-1])
+                rate = peaks[-1]["publishes_per_s"] / 2
+            paced.append(run(server, args.seconds, rate, args.consumers))
+            _print(f"at {rate:,.0f}/s", paced[-1])
+        finally:
+            process.terminate()
+            process.wait(30)
+    if args.runs > 1:
+        print(f"medians of {args.runs} runs:")
+        if peaks:
+            _print("peak (as fast as answered)", _medians(peaks))
+        _print("paced", _medians(paced))
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs (received and published: the totals)."""
+    medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    medians["received"] = sum(r["received"] for r in runs)
+    medians["published"] = sum(r["published"] for r in runs)
+    return medians
 
 
 if __name__ == "__main__":
