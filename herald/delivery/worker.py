@@ -170,15 +170,17 @@ class DeliveryWorker:
             if delivery.protocol != "sqs" or delivery.kind != NOTIFICATION:
                 continue
             message = by_id[delivery.message_id]
+            ctx = self._sns_context(delivery)
             try:
+                queue = await self._sqs.delivery_queue(ctx, delivery.endpoint)
+                if queue is None:
+                    continue
                 text = await self._text(message, region, "sqs", batch)
                 document = ""
                 if not delivery.raw:
                     document = await self._document(message, text, delivery, version, region, batch)
                 outgoing = _queue_outgoing(delivery, message, text, document, batch)
-                queued = await self._sqs.prepare_delivery(
-                    self._sns_context(delivery), delivery.endpoint, outgoing
-                )
+                queued = self._sqs.prepare_delivery(ctx, queue, outgoing)
             except (HeraldError, OSError, ValueError):
                 continue  # the worker's attempt reports it
             if queued is not None:

@@ -354,6 +354,7 @@ async def delete_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Res
 
 
 async def delete_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.queue(ctx, p.string("QueueUrl"), "DeleteMessage")  # before the entries, as AWS
     entries = _entries(p, "Entries")
     handles, malformed = _handles(entries)
     failures = await sqs.delete_each(ctx, p.string("QueueUrl"), handles)
@@ -370,6 +371,7 @@ async def change_message_visibility(sqs: SQSService, ctx: RequestContext, p: Par
 async def change_message_visibility_batch(
     sqs: SQSService, ctx: RequestContext, p: Params
 ) -> Result:
+    await sqs.queue(ctx, p.string("QueueUrl"), "ChangeMessageVisibility")
     entries = _entries(p, "Entries")
     handles, malformed = _handles(entries)
     changes = []

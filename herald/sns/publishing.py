@@ -32,6 +32,7 @@ from herald.sns.topics import Topics
 from herald.store.base import (
     DEDUP_SECONDS,
     MessageRecord,
+    QueuedDeliveries,
     Store,
     SubscriptionRecord,
     TopicRecord,
@@ -215,6 +216,7 @@ class Publisher:
         Other deliveries of a standard topic go straight to this process's worker when it
         has room (written leased to it); FIFO deliveries are always claimed, one group
         member at a time."""
+        queued = QueuedDeliveries(direct) if direct else None
         if direct:
             done = {d.delivery_id for d, _ in direct}
             deliveries = [d for d in deliveries if d.delivery_id not in done]
@@ -223,27 +225,31 @@ class Publisher:
         lease = handoff.reserve(len(deliveries)) if handoff is not None else None
         if handoff is None or lease is None:
             duplicates = await self._store.add_messages(
-                records, deliveries, dedup_since, queued=direct
+                records, deliveries, dedup_since, queued=queued
             )
-            self._delivered(direct)
-            if deliveries:
+            self._delivered(queued)
+            if deliveries or (queued is not None and queued.kept):
                 self.on_deliveries()
             return duplicates
         try:
             duplicates = await self._store.add_messages(
-                records, deliveries, dedup_since, leased_until=lease, queued=direct
+                records, deliveries, dedup_since, leased_until=lease, queued=queued
             )
         except BaseException:
             handoff.unreserve(len(deliveries))
             raise
-        self._delivered(direct)
+        self._delivered(queued)
         subscriptions = self._subscribers.get(topic.arn, [])
         handoff.take(deliveries, lease, records, topic, subscriptions)
         return duplicates
 
-    def _delivered(self, direct: Direct) -> None:
-        if direct and self.handoff is not None:
-            self.handoff.delivered(direct)
+    def _delivered(self, queued: QueuedDeliveries | None) -> None:
+        """Those done in the transaction are counted and their queues' polls woken; a
+        delivery kept as a row (its queue gone) is the worker's to fail."""
+        if queued is not None and self.handoff is not None:
+            done = [p for p in queued.pairs if p[0].delivery_id not in queued.kept]
+            if done:
+                self.handoff.delivered(done)
 
     def _count(self, topic_arn: str, sizes: list[int]) -> None:
         self.metrics.add(metrics.PUBLISHED, topic_arn, len(sizes))

@@ -26,6 +26,7 @@ from herald.errors import (
     InvalidParameter,
     MalformedPolicy,
     NotFound,
+    StoreUnavailable,
 )
 from herald.iam.authorizer import Authorizer
 from herald.kms.data_keys import KeyService
@@ -88,6 +89,9 @@ class Outgoing:
     dedup_id: str | None = None
 
 
+Waiters = dict["asyncio.Future[None]", None]  # long polls of a queue, oldest first
+
+
 class SQSService:
     def __init__(
         self,
@@ -102,7 +106,7 @@ class SQSService:
         self._authorizer = authorizer
         self._encryption = QueueEncryption(keys, clock) if keys is not None else None
         # Long polls waiting on each queue, oldest first: an arrival wakes one of them.
-        self._waiting: dict[str, dict[asyncio.Future[None], None]] = {}
+        self._waiting: dict[str, Waiters] = {}
         self._sequence = ids.FifoSequence()
         self._policies: dict[str, Policy | None] = {}
         # Queues read recently: a change through this node drops its entry at once, one
@@ -313,7 +317,9 @@ class SQSService:
         valid = [p for p in prepared if not isinstance(p, HeraldError)]
         try:
             stored = iter(await self._put(ctx, queue, valid) if valid else [])
-        except HeraldError as exc:  # the key service or the store refused them all
+        except StoreUnavailable:
+            raise  # Herald's own failure: the whole request fails, as the other batches
+        except HeraldError as exc:  # the key service refused them all
             return [p if isinstance(p, HeraldError) else exc for p in prepared]
         return [p if isinstance(p, HeraldError) else next(stored) for p in prepared]
 
@@ -387,14 +393,11 @@ class SQSService:
             message = Outgoing(message.body, message.delay_seconds, message.attributes)
         await self.enqueue(ctx, queue, [message])
 
-    async def prepare_delivery(
-        self, ctx: RequestContext, queue_arn: str, message: Outgoing
-    ) -> QueuedMessage | None:
-        """The record a notification for a standard queue would be stored as, to be
-        written in the publisher's own transaction (``ctx`` as for ``deliver``). None
-        when it cannot be written that way: a FIFO queue (ordered through the delivery
-        worker), a queue encrypted with a KMS key (sealed by the key service), or one
-        that is unknown, refuses SNS, or refuses the message. The delivery worker then
+    async def delivery_queue(self, ctx: RequestContext, queue_arn: str) -> QueueRecord | None:
+        """The queue, if a notification for it can be written in the publisher's own
+        transaction (``ctx`` as for ``deliver``); None for a FIFO queue (ordered through
+        the delivery worker), a queue encrypted with a KMS key (sealed by the key
+        service), or one that is unknown or refuses SNS. The delivery worker then
         delivers it, or fails it as AWS would."""
         queue = await self._read_queue(queue_arn)
         if (
@@ -407,6 +410,13 @@ class SQSService:
             await self._authorize(ctx, "SendMessage", queue.arn, queue)
         except HeraldError:
             return None
+        return queue
+
+    def prepare_delivery(
+        self, ctx: RequestContext, queue: QueueRecord, message: Outgoing
+    ) -> QueuedMessage | None:
+        """The record a notification for a queue ``delivery_queue`` gave is stored as;
+        None if the queue refuses the message (too large, too many attributes)."""
         (prepared,) = self._prepared(
             ctx, queue, [Outgoing(message.body, message.delay_seconds, message.attributes)]
         )
@@ -451,6 +461,7 @@ class SQSService:
                 "0 and <= 20, if provided."
             )
         deadline = self._clock.now() + seconds
+        woken = False  # by an arrival, for the look under way
         while True:
             # Waiting from before the look, so an arrival during it is not missed.
             waiters = self._waiting.setdefault(queue.arn, {})
@@ -465,10 +476,12 @@ class SQSService:
                     queue.attributes.get("FifoQueue") == "true",
                     _dead_letter(queue),
                 )
+                woken = False
                 remaining = deadline - self._clock.now()
                 if messages or remaining <= 0:
-                    if len(messages) == count or waiter.done():
-                        self.arrived(queue.arn)
+                    self._stop_waiting(queue.arn, waiters, waiter)
+                    if len(messages) == count or _woken(waiter):
+                        self.arrived(queue.arn)  # there may be more, for another poll
                     return queue, await self._opened(ctx, queue, messages)
                 # Delayed or in-flight messages become visible without a send: look
                 # again at least every second.
@@ -476,10 +489,20 @@ class SQSService:
                     await asyncio.wait_for(waiter, timeout=min(remaining, RECHECK_SECONDS))
                 except TimeoutError:
                     pass
-            finally:
-                waiters.pop(waiter, None)
-                if not waiters and self._waiting.get(queue.arn) is waiters:
-                    del self._waiting[queue.arn]
+                woken = _woken(waiter)
+            except BaseException:
+                # A poll woken for messages that leaves without looking (the store failed,
+                # the client went away) hands its wake to the next.
+                self._stop_waiting(queue.arn, waiters, waiter)
+                if woken or _woken(waiter):
+                    self.arrived(queue.arn)
+                raise
+            self._stop_waiting(queue.arn, waiters, waiter)
+
+    def _stop_waiting(self, queue_arn: str, waiters: Waiters, waiter: asyncio.Future[None]) -> None:
+        waiters.pop(waiter, None)
+        if not waiters and self._waiting.get(queue_arn) is waiters:
+            del self._waiting[queue_arn]
 
     async def _opened(
         self, ctx: RequestContext, queue: QueueRecord, messages: list[QueuedMessage]
@@ -713,6 +736,11 @@ def _dead_letter(queue: QueueRecord) -> tuple[str, int] | None:
         return None
     policy = json.loads(text)
     return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+
+
+def _woken(waiter: asyncio.Future[None]) -> bool:
+    """Whether an arrival woke this waiter (rather than a timeout or a cancellation)."""
+    return waiter.done() and not waiter.cancelled()
 
 
 def _checked_handles(

@@ -12,7 +12,7 @@ from typing import Any
 from herald.errors import LimitExceeded, NotFound
 from herald.store._sqlite_delivery import insert_deliveries
 from herald.store._sqlite_worker import SQLiteWorker
-from herald.store.base_delivery import DeliveryRecord
+from herald.store.base import QueuedDeliveries
 from herald.store.base_sqs import QueueCounts, QueuedMessage, QueueRecord
 
 _QUEUE_COLUMNS = "arn, account_id, region, name, attributes, tags, created_at, updated_at"
@@ -23,6 +23,9 @@ _MESSAGE_COLUMNS = (
 )
 
 
+RECEIVE_PASSES = 10  # reads of a receive that keeps moving messages to the dead-letter queue
+
+
 class SQLiteSQS:
     _worker: SQLiteWorker
 
@@ -30,27 +33,28 @@ class SQLiteSQS:
         """Messages were put in the queue (within the job): one process owns an SQLite
         store, whose SQS service wakes its own long polls; PostgreSQL tells other nodes."""
 
-    def _enqueue_deliveries(
-        self, c: sqlite3.Connection, queued: Sequence[tuple[DeliveryRecord, QueuedMessage]]
-    ) -> set[str]:
+    def _enqueue_deliveries(self, c: sqlite3.Connection, queued: QueuedDeliveries) -> set[str]:
         """Within a publish: each delivery's message into its (standard) queue; the
-        delivery row instead where the queue no longer exists. Returns the ids of the
-        messages that have no delivery row left so."""
+        delivery row instead where the queue no longer exists (named in
+        ``queued.kept``). Returns the ids of the messages that have no delivery row left
+        so."""
+        pairs = queued.pairs
         present = {
             arn
-            for arn in {q.queue_arn for _, q in queued}
+            for arn in {q.queue_arn for _, q in pairs}
             if c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (arn,)).fetchone()
         }
         c.executemany(
             f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_message_row(q) for _, q in queued if q.queue_arn in present],
+            [_message_row(q) for _, q in pairs if q.queue_arn in present],
         )
-        kept = [d for d, q in queued if q.queue_arn not in present]
+        kept = [d for d, q in pairs if q.queue_arn not in present]
         insert_deliveries(c, kept)
+        queued.kept = frozenset(d.delivery_id for d in kept)  # set again if run again
         for arn in present:
             self._arrived(c, arn)
-        return {d.message_id for d, _ in queued} - {d.message_id for d in kept}
+        return {d.message_id for d, _ in pairs} - {d.message_id for d in kept}
 
     async def create_queue(self, queue: QueueRecord) -> tuple[QueueRecord, bool]:
         def job(c: sqlite3.Connection) -> tuple[QueueRecord, bool]:
@@ -233,17 +237,18 @@ class SQLiteSQS:
                 ]
             order = "sequence_number" if fifo else "visible_at, sent_at"
             chosen: list[QueuedMessage] = []
-            while len(chosen) < max_messages:
+            seen: list[str] = []
+            for _ in range(RECEIVE_PASSES):
                 # Only as many rows as wanted; more only when some went to the dead-letter
-                # queue instead. Rows chosen already stay out (a zero visibility timeout
-                # leaves them visible).
-                skipped = [*busy]
+                # queue instead. Rows seen already stay out: one chosen stays visible with
+                # a zero visibility timeout, one moved stays here if the queue is its own
+                # dead-letter queue.
+                skipped = [*busy, *seen]
                 excluded = ""
                 if busy:
                     excluded += f"AND group_id NOT IN ({', '.join('?' for _ in busy)}) "
-                if chosen:
-                    excluded += f"AND message_id NOT IN ({', '.join('?' for _ in chosen)}) "
-                    skipped += [m.message_id for m in chosen]
+                if seen:
+                    excluded += f"AND message_id NOT IN ({', '.join('?' for _ in seen)}) "
                 wanted = max_messages - len(chosen)
                 rows = c.execute(
                     f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
@@ -253,6 +258,7 @@ class SQLiteSQS:
                 moved = 0
                 for row in rows:
                     message = _message(row)
+                    seen.append(message.message_id)
                     if dead_letter is not None and message.receive_count >= dead_letter[1]:
                         # Received maxReceiveCount times and not deleted: to the dead-letter
                         # queue, as it is (SQS "Using dead-letter queues").
@@ -281,15 +287,16 @@ class SQLiteSQS:
                             receipt_handle=handle,
                         )
                     )
-                if not moved or len(rows) < wanted:
+                if not moved or len(rows) < wanted or len(chosen) >= max_messages:
                     break
             # One call may return several messages of a group, in order; later calls skip
             # the group while any of them is in flight (SQS FIFO delivery logic).
             return chosen
 
-        # Answered before the commit (SQLite): a receive lost in a crash leaves its
-        # messages visible, to be received again (SQS delivers at least once).
-        result: list[QueuedMessage] = await self._worker.call(job, early=True)
+        # A standard queue's receive is answered before the commit (SQLite): lost in a
+        # crash, it leaves its messages visible, to be received again (SQS delivers at
+        # least once). A FIFO receive waits: it holds its message group.
+        result: list[QueuedMessage] = await self._worker.call(job, early=not fifo)
         return result
 
     async def delete_messages(

@@ -7,6 +7,10 @@ rolls back to its savepoint, so a failed request writes nothing while the others
 batch still commit. With ``synchronous=FULL`` a commit is on disk when it returns, so one
 fsync covers every publish that arrived while the previous one was being written:
 durability does not cost one fsync per request.
+
+A job called with ``early`` is answered as soon as it has run, before the commit: only
+for jobs whose effect may be lost without harm (a receive from a standard queue). It may
+see what earlier jobs of its batch wrote, which a failed commit then undoes.
 """
 
 from __future__ import annotations
@@ -58,9 +62,12 @@ class SQLiteWorker:
     async def call(self, job: Callable[[sqlite3.Connection], T], *, early: bool = False) -> T:
         """Run ``job`` on the connection; returns once its transaction is committed, or
         with ``early`` as soon as the job has run, before the commit of its batch: for
-        jobs whose effect may be lost in a crash without harm (a receive: its messages
-        stay visible and are received again, as SQS allows). The PostgreSQL worker
-        always answers after the commit, since a batch there may be run again."""
+        jobs whose effect may be lost in a crash or a failed commit without harm (a
+        receive from a standard queue: its messages stay visible and are received
+        again, as SQS allows; its answer may include messages that earlier jobs of the
+        batch wrote and the failed commit undid, whose senders are told it failed). The
+        PostgreSQL worker always answers after the commit, since a batch there may be
+        run again."""
         if self._loop is None or self._thread is None or not self._alive:
             raise StoreUnavailable("The store is not open.")
         future: asyncio.Future[T] = self._loop.create_future()
@@ -104,9 +111,14 @@ class SQLiteWorker:
     def _run_batch(self, conn: Any, batch: list[tuple[Job, asyncio.Future[Any]]]) -> list[Outcome]:
         loop = self._loop
         assert loop is not None
-        return _run_batch(
-            conn, batch, lambda outcome: loop.call_soon_threadsafe(_settle, [outcome])
-        )
+
+        def answer(outcome: Outcome) -> None:
+            try:
+                loop.call_soon_threadsafe(_settle, [outcome])
+            except RuntimeError:
+                pass  # the event loop has closed: no one waits for this answer
+
+        return _run_batch(conn, batch, answer)
 
     def _next_batch(self) -> tuple[list[tuple[Job, asyncio.Future[Any]]], bool]:
         """Wait for a job, then take every job already waiting (up to MAX_BATCH)."""

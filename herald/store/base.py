@@ -95,6 +95,16 @@ class SubscriptionRecord:
 DEDUP_SECONDS = 300.0
 
 
+@dataclass
+class QueuedDeliveries:
+    """Deliveries done in a publish's own transaction (``add_messages``), each with the
+    queue message it becomes. The store sets ``kept`` to the ids of those it wrote as
+    delivery rows instead, their queue being gone."""
+
+    pairs: Sequence[tuple[DeliveryRecord, QueuedMessage]]
+    kept: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class MessageRecord:
     """A published message as stored. ``body`` is opaque bytes to the store."""
@@ -368,7 +378,7 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         deliveries: Sequence[DeliveryRecord] = (),
         dedup_since: float | None = None,
         leased_until: float = 0.0,
-        queued: Sequence[tuple[DeliveryRecord, QueuedMessage]] = (),
+        queued: QueuedDeliveries | None = None,
     ) -> dict[str, tuple[str, str | None]]:
         """Commit messages and their deliveries durably, together; returns only once they
         are on disk.
@@ -377,8 +387,8 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         message is added to its queue (standard queues, no deduplication) in place of
         the delivery row, which is written (not leased) only if the queue no longer
         exists, for the delivery worker to fail as it would any delivery to a deleted
-        queue. A message whose deliveries were all done so is not kept: nothing would
-        read it.
+        queue; ``queued.kept`` then names those. A message whose deliveries were all
+        done so is not kept: nothing would read it.
 
         With ``leased_until``, the deliveries are written already leased to this node
         until then: its delivery worker is handed them and they are not claimed (by any
@@ -402,7 +412,8 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         """Remove what nothing needs any more: messages published over 5 minutes ago that
         have no delivery left, deduplication records past their 5 minutes, queue messages
         past their retention period, and audit events before ``audit_before``. Returns
-        the number of rows removed (at most about PRUNE_BATCH of each kind at a time)."""
+        the number of rows removed; messages and queue messages go at most PRUNE_BATCH
+        of each at a time, so a caller that gets as many or more calls again."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> MessageRecord | None: ...

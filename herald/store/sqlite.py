@@ -32,6 +32,7 @@ from herald.store.base import (
     AttributeEdit,
     KeyStatus,
     MessageRecord,
+    QueuedDeliveries,
     Sealer,
     Store,
     SubscriptionRecord,
@@ -39,7 +40,6 @@ from herald.store.base import (
     TopicRecord,
 )
 from herald.store.base_delivery import DeliveryRecord
-from herald.store.base_sqs import QueuedMessage
 
 PRUNE_BATCH = 20_000  # messages removed per prune, so one prune stays short
 
@@ -470,7 +470,7 @@ class SQLiteStore(
         deliveries: Sequence[DeliveryRecord] = (),
         dedup_since: float | None = None,
         leased_until: float = 0.0,
-        queued: Sequence[tuple[DeliveryRecord, QueuedMessage]] = (),
+        queued: QueuedDeliveries | None = None,
     ) -> dict[str, tuple[str, str | None]]:
         owner = self.lease_owner
         rows = [
@@ -496,7 +496,7 @@ class SQLiteStore(
             # FIFO: duplicates dropped, sequence numbers in the order of the commits.
             duplicates, numbered = _admit(c, messages, dedup_since)
             # A message whose deliveries were all put in their queues is kept by no one.
-            done = self._enqueue_deliveries(c, queued) if queued else set()
+            done = self._enqueue_deliveries(c, queued) if queued is not None else set()
             done -= {d.message_id for d in deliveries}
             c.executemany(
                 f"INSERT INTO messages({_MESSAGE_COLUMNS}) "

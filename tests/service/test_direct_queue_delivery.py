@@ -152,7 +152,9 @@ def test_a_queue_deleted_before_the_commit_gets_a_delivery_instead(tmp_path: Pat
         await w.store.delete_queue(f"arn:aws:sqs:us-east-1:{ACCOUNT}:gone", w.clock.now())
         # When a message is published
         await w.sns.publisher.publish(CTX, topic, None, None, PublishInput("order 3"))
-        # Then its delivery was written in place of the queue message, for the worker
+        # Then its delivery was written in place of the queue message, for the worker,
+        # and it is not counted as delivered (only the first message is)
         assert await w.pending_deliveries() == 1
+        assert w.worker.metrics.counts[(DELIVERED, topic)] == 1
 
     run(tmp_path, scenario)

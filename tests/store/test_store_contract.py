@@ -27,6 +27,7 @@ from herald.store.base import (
     AccessKeyRecord,
     KeyStatus,
     MessageRecord,
+    QueuedDeliveries,
     Store,
     SubscriptionRecord,
     TopicCounts,
@@ -869,13 +870,30 @@ def test_a_receive_fills_up_after_moving_messages_to_the_dead_letter_queue(
     assert sorted(m.body for m in moved) == [b"old-1", b"old-2"]
 
 
-def test_a_receive_with_no_visibility_timeout_returns_each_message_once(
+def test_a_receive_that_reads_again_returns_no_message_twice(store: Store, run: Run[Any]) -> None:
+    # Given a message received once already, ahead of a fresh one, and a maxReceiveCount
+    # of 1: a receive of two moves the first and must read again for a second message
+    arn, dead = _queue(store, run), _queue(store, run)
+    run(store.enqueue([_queued(arn, b"old", NOW)], None))
+    assert len(run(store.receive(arn, NOW + 1, 10, 0, False, None))) == 1
+    run(store.enqueue([_queued(arn, b"fresh", NOW + 2)], None))
+    # When two are asked for with no visibility timeout (the fresh one stays visible)
+    received = run(store.receive(arn, NOW + 3, 2, 0, False, (dead, 1)))
+    # Then the fresh one comes once
+    assert [m.body for m in received] == [b"fresh"]
+
+
+def test_a_queue_that_is_its_own_dead_letter_queue_does_not_stall_a_receive(
     store: Store, run: Run[Any]
 ) -> None:
+    # Given a message received once from a queue whose dead-letter queue is itself
     arn = _queue(store, run)
-    run(store.enqueue([_queued(arn, f"m{i}".encode(), NOW + i) for i in range(3)], None))
-    received = run(store.receive(arn, NOW + 5, 10, 0, False, None))
-    assert sorted(m.body for m in received) == [b"m0", b"m1", b"m2"]
+    run(store.enqueue([_queued(arn, b"loop")], None))
+    assert len(run(store.receive(arn, NOW + 1, 1, 0, False, (arn, 1)))) == 1
+    # When it is received again past its maxReceiveCount, then the receive ends (the
+    # message "moves" to where it is) and the store goes on answering
+    assert run(store.receive(arn, NOW + 2, 1, 0, False, (arn, 1))) == []
+    assert run(store.queue_counts(arn, NOW + 2)).visible == 1
 
 
 def test_receipts_are_deleted_and_changed_by_the_batch_each_with_its_outcome(
@@ -930,12 +948,15 @@ def test_deliveries_done_in_the_publish_are_queue_messages_unless_the_queue_is_g
     run(store.delete_queue(deleted, NOW))
     to_present = replace(_delivery_of(message), endpoint=present)
     to_deleted = replace(_delivery_of(message), endpoint=deleted)
-    queued = [
-        (to_present, _queued(present, b"for present")),
-        (to_deleted, _queued(deleted, b"for deleted")),
-    ]
+    queued = QueuedDeliveries(
+        [
+            (to_present, _queued(present, b"for present")),
+            (to_deleted, _queued(deleted, b"for deleted")),
+        ]
+    )
     # When they are committed with the message
     run(store.add_messages([message], [], None, queued=queued))
+    assert queued.kept == {to_deleted.delivery_id}
     # Then the existing queue holds its message, and only the other delivery is a row
     received = run(store.receive(present, NOW + 1, 10, 30, False, None))
     assert [m.body for m in received] == [b"for present"]
@@ -952,10 +973,12 @@ def test_a_message_whose_deliveries_are_all_in_their_queues_is_not_kept(
     topic = with_topic(store, run)
     queue = _queue(store, run)
     alone, with_http = message_record(topic), message_record(topic)
-    queued = [
-        (replace(_delivery_of(m), endpoint=queue), _queued(queue, m.body))
-        for m in (alone, with_http)
-    ]
+    queued = QueuedDeliveries(
+        [
+            (replace(_delivery_of(m), endpoint=queue), _queued(queue, m.body))
+            for m in (alone, with_http)
+        ]
+    )
     http = replace(_delivery_of(with_http), protocol="https", endpoint="https://example.com")
     # When they are committed
     run(store.add_messages([alone, with_http], [http], None, queued=queued))
