@@ -145,15 +145,26 @@ def test_each_delivery_is_made_once_when_both_nodes_deliver(
     assert sorted(bodies) == sorted(sent)  # each once: no duplicates, none missing
 
 
+@pytest.mark.parametrize("through", ["send", "publish"])
 def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
-    nodes: tuple[HeraldProcess, HeraldProcess],
+    nodes: tuple[HeraldProcess, HeraldProcess], through: str
 ) -> None:
     """Without the wake-up a waiting long poll finds a message only at its next look,
     up to a second later: five sends all answered within half a second would then happen
-    about one time in 32."""
+    about one time in 32. ``publish``: the message comes from a topic publish through the
+    other node, which writes it into the queue in its own transaction."""
     a, b = nodes
-    url = a.client("sqs").create_queue(QueueName=f"wake-{uuid.uuid4().hex[:8]}")["QueueUrl"]  # type: ignore[attr-defined]
     sender: Any = a.client("sqs")
+    name = f"wake-{uuid.uuid4().hex[:8]}"
+    if through == "send":
+        url = sender.create_queue(QueueName=name)["QueueUrl"]
+    else:
+        sns_a: Any = a.client("sns")
+        topic = sns_a.create_topic(Name=name)["TopicArn"]
+        url, arn = sns_queue(sender, name, topic)
+        sns_a.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
     waits = []
     for n in range(5):
         answer: dict[str, Any] = {}
@@ -166,7 +177,10 @@ def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
         thread.start()
         time.sleep(1.3 + n * 0.17)  # node B has looked and is waiting, at various phases
         sent = time.monotonic()
-        sender.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        if through == "send":
+            sender.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        else:
+            sns_a.publish(TopicArn=topic, Message=f"m{n}")
         thread.join(15)
         assert [m["Body"] for m in answer["Messages"]] == [f"m{n}"]
         sender.delete_message(QueueUrl=url, ReceiptHandle=answer["Messages"][0]["ReceiptHandle"])
