@@ -29,18 +29,10 @@ from herald.sns.publishing import PublishInput
 from herald.sns.service import SNSService
 from herald.sqs.service import SQSService
 from herald.store.sqlite import SQLiteStore
-from herald.types import Principal, RequestContext
 from tests.e2e.receiver import Received, Receiver
+from tests.service.context import CTX
 
 T = TypeVar("T")
-ACCOUNT = "000000000000"
-CTX = RequestContext(
-    principal=Principal(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, "AK"),
-    region="us-east-1",
-    request_id="test",
-    secure_transport=True,
-    sigv4=True,
-)
 JUST_BEFORE = 0.001  # seconds before an attempt is due
 HOUR = 3600.0
 

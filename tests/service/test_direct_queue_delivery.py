@@ -20,16 +20,7 @@ from herald.sns.publishing import PublishInput
 from herald.sns.service import SNSService
 from herald.sqs.service import SQSService
 from herald.store.sqlite import SQLiteStore
-from herald.types import Principal, RequestContext
-
-ACCOUNT = "000000000000"
-CTX = RequestContext(
-    principal=Principal(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, "AK"),
-    region="us-east-1",
-    request_id="test",
-    secure_transport=True,
-    sigv4=True,
-)
+from tests.service.context import ACCOUNT, CTX
 
 
 def _sns_may(effect: str) -> str:

@@ -17,16 +17,8 @@ from herald.sqs import service as sqs_service
 from herald.sqs.service import Outgoing, SQSService
 from herald.store.base_sqs import QueuedMessage
 from herald.store.sqlite import SQLiteStore
-from herald.types import Principal, RequestContext
+from tests.service.context import ACCOUNT, CTX
 
-ACCOUNT = "000000000000"
-CTX = RequestContext(
-    principal=Principal(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, "AK"),
-    region="us-east-1",
-    request_id="test",
-    secure_transport=True,
-    sigv4=True,
-)
 ANSWER_WITHIN = 10.0  # seconds a woken poll may take on a loaded machine; far below the 60
 
 
