@@ -236,6 +236,13 @@ class SQLiteSQS:
                     )
                 ]
             order = "sequence_number" if fifo else "visible_at, sent_at"
+            # A dead-letter queue deleted since: nothing moves to where no one could ever
+            # receive it; the messages are received here as before.
+            target = dead_letter
+            if target is not None and not c.execute(
+                "SELECT 1 FROM sqs_queues WHERE arn = ?", (target[0],)
+            ).fetchone():
+                target = None
             chosen: list[QueuedMessage] = []
             seen: list[str] = []
             for _ in range(RECEIVE_PASSES):
@@ -259,14 +266,14 @@ class SQLiteSQS:
                 for row in rows:
                     message = _message(row)
                     seen.append(message.message_id)
-                    if dead_letter is not None and message.receive_count >= dead_letter[1]:
+                    if target is not None and message.receive_count >= target[1]:
                         # Received maxReceiveCount times and not deleted: to the dead-letter
                         # queue, as it is (SQS "Using dead-letter queues").
                         c.execute(
                             "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
                             "receipt_handle = NULL, dead_letter_source = "
                             "COALESCE(dead_letter_source, ?) WHERE message_id = ?",
-                            (dead_letter[0], now, queue_arn, message.message_id),
+                            (target[0], now, queue_arn, message.message_id),
                         )
                         moved += 1
                         continue

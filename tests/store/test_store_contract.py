@@ -986,3 +986,15 @@ def test_a_message_whose_deliveries_are_all_in_their_queues_is_not_kept(
     assert len(run(store.receive(queue, NOW + 1, 10, 30, False, None))) == 2
     assert run(store.get_message(alone.message_id)) is None
     assert run(store.get_message(with_http.message_id)) == with_http
+
+
+def test_nothing_moves_to_a_dead_letter_queue_that_was_deleted(store: Store, run: Run[Any]) -> None:
+    # Given a message received once, and its queue's dead-letter queue deleted since
+    arn, dead = _queue(store, run), _queue(store, run)
+    run(store.enqueue([_queued(arn, b"kept")], None))
+    assert len(run(store.receive(arn, NOW + 1, 1, 0, False, (dead, 1)))) == 1
+    run(store.delete_queue(dead, NOW + 1))
+    # When it is received past its maxReceiveCount, then it comes, not lost in a queue
+    # that no longer exists
+    received = run(store.receive(arn, NOW + 2, 1, 0, False, (dead, 1)))
+    assert [m.body for m in received] == [b"kept"]
