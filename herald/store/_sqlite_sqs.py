@@ -239,9 +239,10 @@ class SQLiteSQS:
             # A dead-letter queue deleted since: nothing moves to where no one could ever
             # receive it; the messages are received here as before.
             target = dead_letter
-            if target is not None and not c.execute(
-                "SELECT 1 FROM sqs_queues WHERE arn = ?", (target[0],)
-            ).fetchone():
+            if (
+                target is not None
+                and not c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (target[0],)).fetchone()
+            ):
                 target = None
             chosen: list[QueuedMessage] = []
             seen: list[str] = []
