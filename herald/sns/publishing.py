@@ -239,6 +239,8 @@ class Publisher:
             handoff.unreserve(len(deliveries))
             raise
         self._delivered(queued)
+        if queued is not None and queued.kept:
+            self.on_deliveries()  # rows for the worker to claim (their queue is gone)
         subscriptions = self._subscribers.get(topic.arn, [])
         handoff.take(deliveries, lease, records, topic, subscriptions)
         return duplicates

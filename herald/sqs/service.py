@@ -482,7 +482,7 @@ class SQSService:
                     self._stop_waiting(queue.arn, waiters, waiter)
                     if len(messages) == count or _woken(waiter):
                         self.arrived(queue.arn)  # there may be more, for another poll
-                    return queue, await self._opened(ctx, queue, messages)
+                    break
                 # Delayed or in-flight messages become visible without a send: look
                 # again at least every second.
                 try:
@@ -498,6 +498,7 @@ class SQSService:
                     self.arrived(queue.arn)
                 raise
             self._stop_waiting(queue.arn, waiters, waiter)
+        return queue, await self._opened(ctx, queue, messages)
 
     def _stop_waiting(self, queue_arn: str, waiters: Waiters, waiter: asyncio.Future[None]) -> None:
         waiters.pop(waiter, None)

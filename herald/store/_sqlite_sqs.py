@@ -23,7 +23,7 @@ _MESSAGE_COLUMNS = (
 )
 
 
-RECEIVE_PASSES = 10  # reads of a receive that keeps moving messages to the dead-letter queue
+DEAD_LETTER_MOVES = 1000  # messages a receive moves to the dead-letter queue at most
 
 
 class SQLiteSQS:
@@ -236,67 +236,54 @@ class SQLiteSQS:
                     )
                 ]
             order = "sequence_number" if fifo else "visible_at, sent_at"
-            # A dead-letter queue deleted since: nothing moves to where no one could ever
-            # receive it; the messages are received here as before.
+            excluded = f"AND group_id NOT IN ({', '.join('?' for _ in busy)}) " if busy else ""
+            # Visible messages received maxReceiveCount times and not deleted go to the
+            # dead-letter queue as they are (SQS "Using dead-letter queues"), a bounded
+            # number at a time, before any is chosen: none stands in front of the fresh
+            # ones. Not to a queue deleted since, where no one could ever receive them, nor
+            # to the queue itself: those are received here as before.
             target = dead_letter
-            if (
-                target is not None
-                and not c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (target[0],)).fetchone()
+            if target is not None and (
+                target[0] == queue_arn
+                or not c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (target[0],)).fetchone()
             ):
                 target = None
+            below = ""
+            if target is not None:
+                c.execute(
+                    "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, receipt_handle = NULL, "
+                    "dead_letter_source = COALESCE(dead_letter_source, ?) WHERE message_id IN "
+                    "(SELECT message_id FROM sqs_messages WHERE queue_arn = ? AND visible_at <= ? "
+                    f"AND expires_at > ? AND receive_count >= ? {excluded}LIMIT ?)",
+                    (target[0], now, queue_arn, queue_arn, now, now, target[1], *busy,
+                     DEAD_LETTER_MOVES),
+                )  # fmt: skip
+                below = "AND receive_count < ? "
+            rows = c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
+                f"AND visible_at <= ? AND expires_at > ? {below}{excluded}"
+                f"ORDER BY {order} LIMIT ?",
+                (queue_arn, now, now, *([target[1]] if target else []), *busy, max_messages),
+            ).fetchall()
             chosen: list[QueuedMessage] = []
-            seen: list[str] = []
-            for _ in range(RECEIVE_PASSES):
-                # Only as many rows as wanted; more only when some went to the dead-letter
-                # queue instead. Rows seen already stay out: one chosen stays visible with
-                # a zero visibility timeout, one moved stays here if the queue is its own
-                # dead-letter queue.
-                skipped = [*busy, *seen]
-                excluded = ""
-                if busy:
-                    excluded += f"AND group_id NOT IN ({', '.join('?' for _ in busy)}) "
-                if seen:
-                    excluded += f"AND message_id NOT IN ({', '.join('?' for _ in seen)}) "
-                wanted = max_messages - len(chosen)
-                rows = c.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
-                    f"AND visible_at <= ? AND expires_at > ? {excluded}ORDER BY {order} LIMIT ?",
-                    (queue_arn, now, now, *skipped, wanted),
-                ).fetchall()
-                moved = 0
-                for row in rows:
-                    message = _message(row)
-                    seen.append(message.message_id)
-                    if target is not None and message.receive_count >= target[1]:
-                        # Received maxReceiveCount times and not deleted: to the dead-letter
-                        # queue, as it is (SQS "Using dead-letter queues").
-                        c.execute(
-                            "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, "
-                            "receipt_handle = NULL, dead_letter_source = "
-                            "COALESCE(dead_letter_source, ?) WHERE message_id = ?",
-                            (target[0], now, queue_arn, message.message_id),
-                        )
-                        moved += 1
-                        continue
-                    handle = secrets.token_urlsafe(48)
-                    first = message.first_received_at or now
-                    c.execute(
-                        "UPDATE sqs_messages SET visible_at = ?, "
-                        "receive_count = receive_count + 1, first_received_at = ?, "
-                        "receipt_handle = ? WHERE message_id = ?",
-                        (now + visibility_timeout, first, handle, message.message_id),
+            for row in rows:
+                message = _message(row)
+                handle = secrets.token_urlsafe(48)
+                first = message.first_received_at or now
+                c.execute(
+                    "UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1, "
+                    "first_received_at = ?, receipt_handle = ? WHERE message_id = ?",
+                    (now + visibility_timeout, first, handle, message.message_id),
+                )
+                chosen.append(
+                    replace(
+                        message,
+                        visible_at=now + visibility_timeout,
+                        receive_count=message.receive_count + 1,
+                        first_received_at=first,
+                        receipt_handle=handle,
                     )
-                    chosen.append(
-                        replace(
-                            message,
-                            visible_at=now + visibility_timeout,
-                            receive_count=message.receive_count + 1,
-                            first_received_at=first,
-                            receipt_handle=handle,
-                        )
-                    )
-                if not moved or len(rows) < wanted or len(chosen) >= max_messages:
-                    break
+                )
             # One call may return several messages of a group, in order; later calls skip
             # the group while any of them is in flight (SQS FIFO delivery logic).
             return chosen

@@ -18,16 +18,9 @@ from herald.errors import InvalidParameter
 from herald.sns.service import SNSService
 from herald.sns.subscriptions import TOKEN_LIFETIME_SECONDS
 from herald.store.sqlite import SQLiteStore
-from herald.types import Principal, RequestContext
+from tests.service.context import CTX
 
 T = TypeVar("T")
-CTX = RequestContext(
-    principal=Principal("000000000000", "arn:aws:iam::000000000000:root", "000000000000", "AK"),
-    region="us-east-1",
-    request_id="test",
-    secure_transport=True,
-    sigv4=True,
-)
 
 
 def run(

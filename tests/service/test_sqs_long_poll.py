@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from herald.clock import FixedClock
+from herald.errors import StoreUnavailable
 from herald.iam.authorizer import Authorizer
 from herald.iam.identities import Identities
 from herald.sqs import service as sqs_service
@@ -24,9 +25,13 @@ ANSWER_WITHIN = 10.0  # seconds a woken poll may take on a loaded machine; far b
 
 class CountingStore(SQLiteStore):
     receives = 0
+    fail_next = False  # the next receive fails, as a store that is unavailable
 
     async def receive(self, *args: Any, **kwargs: Any) -> list[QueuedMessage]:
         self.receives += 1
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreUnavailable("The store is not open.")
         return await super().receive(*args, **kwargs)
 
 
@@ -98,5 +103,23 @@ def test_a_poll_that_takes_all_it_asked_for_wakes_the_next(
         # Then both polls answer, one message each, without waiting for a recheck
         bodies = sorted(m.body for poll in done for m in poll.result()[1])
         assert bodies == [b"one", b"two"]
+
+    _run(tmp_path, monkeypatch, scenario)
+
+
+def test_a_woken_poll_that_cannot_look_wakes_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(store: CountingStore, sqs: SQSService, url: str) -> None:
+        # Given two polls waiting, the first of which will fail to look when woken
+        first, second = await _waiting(store, sqs, url, 2, 10)
+        store.fail_next = True
+        # When a message arrives
+        await sqs.send(CTX, url, [Outgoing("hello")])
+        # Then the first poll fails, and hands its wake to the second, which gets it
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(first, ANSWER_WITHIN)
+        _, messages = await asyncio.wait_for(second, ANSWER_WITHIN)
+        assert [m.body for m in messages] == [b"hello"]
 
     _run(tmp_path, monkeypatch, scenario)

@@ -883,17 +883,34 @@ def test_a_receive_that_reads_again_returns_no_message_twice(store: Store, run: 
     assert [m.body for m in received] == [b"fresh"]
 
 
-def test_a_queue_that_is_its_own_dead_letter_queue_does_not_stall_a_receive(
+def test_a_queue_that_is_its_own_dead_letter_queue_keeps_its_messages_receivable(
     store: Store, run: Run[Any]
 ) -> None:
     # Given a message received once from a queue whose dead-letter queue is itself
     arn = _queue(store, run)
     run(store.enqueue([_queued(arn, b"loop")], None))
     assert len(run(store.receive(arn, NOW + 1, 1, 0, False, (arn, 1)))) == 1
-    # When it is received again past its maxReceiveCount, then the receive ends (the
-    # message "moves" to where it is) and the store goes on answering
-    assert run(store.receive(arn, NOW + 2, 1, 0, False, (arn, 1))) == []
-    assert run(store.queue_counts(arn, NOW + 2)).visible == 1
+    # When it is received again past its maxReceiveCount, then it comes (a move to where
+    # it is would leave it unreceivable for good, ahead of every fresh message)
+    (again,) = run(store.receive(arn, NOW + 2, 1, 0, False, (arn, 1)))
+    assert (again.body, again.receive_count) == (b"loop", 2)
+
+
+def test_messages_for_the_dead_letter_queue_do_not_hold_back_fresh_ones(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given thirty messages received once, ahead of a fresh one
+    arn, dead = _queue(store, run), _queue(store, run)
+    run(store.enqueue([_queued(arn, f"old-{i}".encode(), NOW + i / 100) for i in range(30)], None))
+    assert len(run(store.receive(arn, NOW + 1, 10, 0, False, None))) == 10
+    assert len(run(store.receive(arn, NOW + 1, 10, 0, False, None))) == 10
+    assert len(run(store.receive(arn, NOW + 1, 10, 0, False, None))) == 10
+    run(store.enqueue([_queued(arn, b"fresh", NOW + 2)], None))
+    # When one message is asked for with a maxReceiveCount of 1
+    received = run(store.receive(arn, NOW + 3, 1, 30, False, (dead, 1)))
+    # Then the fresh one comes at once, and the thirty are in the dead-letter queue
+    assert [m.body for m in received] == [b"fresh"]
+    assert run(store.queue_counts(dead, NOW + 3)).visible == 30
 
 
 def test_receipts_are_deleted_and_changed_by_the_batch_each_with_its_outcome(
