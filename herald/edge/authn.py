@@ -36,6 +36,7 @@ class Authenticator:
         self._store = store
         self._clock = clock
         self._cache: dict[str, tuple[Credential, float]] = {}
+        self._principals: dict[str, tuple[Credential, Principal]] = {}
         # Keys looked up and not found, with when: a stream of made-up key ids must not
         # become a stream of store jobs.
         self._unknown: dict[str, float] = {}
@@ -60,39 +61,30 @@ class Authenticator:
             if now >= credential.expires_at:
                 raise ExpiredToken("The security token included in the request is expired")
             sigv4.verify(request, claims, credential.secret_access_key, now)
-            return Principal(
-                account_id=credential.account_id,
-                arn=credential.principal_arn,
-                user_id=credential.user_id,
-                access_key_id=credential.access_key_id,
-                session=credential.kind.value,
-                role_arn=credential.role_arn,
-                session_policies=credential.session_policies,
-            )
+            return self._principal(credential)
         if token is not None:
             # Long-term credentials carry no session token; one that does is not ours.
             raise InvalidClientTokenId(_INVALID)
         if isinstance(credential, EventSourceRecord):
             if not credential.active:
                 raise InvalidClientTokenId(_INVALID)
-            sigv4.verify(request, claims, credential.secret_access_key, now)
-            return Principal(
-                account_id=credential.source_account,
-                arn=credential.service,
-                user_id=credential.service,
-                access_key_id=credential.access_key_id,
-                service=credential.service,
-                source_arn=credential.source_arn,
-            )
-        if credential.status is not KeyStatus.ACTIVE:
+        elif credential.status is not KeyStatus.ACTIVE:
             raise InvalidClientTokenId(_INVALID)
         sigv4.verify(request, claims, credential.secret_access_key, now)
-        return Principal(
-            account_id=credential.account_id,
-            arn=credential.principal_arn,
-            user_id=credential.user_id,
-            access_key_id=credential.access_key_id,
-        )
+        return self._principal(credential)
+
+    def _principal(self, credential: Credential) -> Principal:
+        """The principal of a verified credential: the same object for as long as the
+        credential record is cached, so the caches keyed by principal find it by
+        identity rather than comparing every field."""
+        known = self._principals.get(credential.access_key_id)
+        if known is not None and known[0] is credential:
+            return known[1]
+        principal = _principal_of(credential)
+        if len(self._principals) >= CACHE_SIZE:
+            self._principals.clear()
+        self._principals[credential.access_key_id] = (credential, principal)
+        return principal
 
     async def _credential(self, access_key_id: str) -> Credential | None:
         now = self._clock.now()
@@ -125,9 +117,11 @@ class Authenticator:
         """Credentials changed through another node."""
         self._cache.clear()
         self._unknown.clear()
+        self._principals.clear()
 
     def forget(self, access_key_id: str) -> None:
         self._cache.pop(access_key_id, None)
+        self._principals.pop(access_key_id, None)
         self._unknown.pop(access_key_id, None)
 
 
@@ -139,3 +133,31 @@ def _query_token(request: sigv4.HTTPRequest) -> str | None:
         if name == "X-Amz-Security-Token":
             return urllib.parse.unquote(value)
     return None
+
+
+def _principal_of(credential: Credential) -> Principal:
+    if isinstance(credential, SessionRecord):
+        return Principal(
+            account_id=credential.account_id,
+            arn=credential.principal_arn,
+            user_id=credential.user_id,
+            access_key_id=credential.access_key_id,
+            session=credential.kind.value,
+            role_arn=credential.role_arn,
+            session_policies=credential.session_policies,
+        )
+    if isinstance(credential, EventSourceRecord):
+        return Principal(
+            account_id=credential.source_account,
+            arn=credential.service,
+            user_id=credential.service,
+            access_key_id=credential.access_key_id,
+            service=credential.service,
+            source_arn=credential.source_arn,
+        )
+    return Principal(
+        account_id=credential.account_id,
+        arn=credential.principal_arn,
+        user_id=credential.user_id,
+        access_key_id=credential.access_key_id,
+    )
