@@ -88,6 +88,7 @@ class DeliveryWorker:
         self._store = store
         self._clock = clock
         self._sqs = sqs
+        self._sns_principals: dict[str, Principal] = {}  # by topic ARN
         self._opener = opener
         self._public_url = public_url.rstrip("/")
         self._wake = asyncio.Event()
@@ -565,17 +566,24 @@ class DeliveryWorker:
         self.metrics.add(REDRIVEN, delivery.topic_arn)
 
     def _sns_context(self, delivery: DeliveryRecord) -> RequestContext:
-        """SNS itself, sending for the topic (aws:SourceArn), as queue policies see it."""
-        return RequestContext(
-            principal=Principal(
-                account_id=delivery.topic_arn.split(":")[4],
+        """SNS itself, sending for the topic (aws:SourceArn), as queue policies see it:
+        one principal object per topic, which the authorizer's caches find by identity."""
+        topic_arn = delivery.topic_arn
+        principal = self._sns_principals.get(topic_arn)
+        if principal is None:
+            if len(self._sns_principals) >= 10_000:
+                self._sns_principals.clear()
+            principal = self._sns_principals[topic_arn] = Principal(
+                account_id=topic_arn.split(":")[4],
                 arn=SNS_PRINCIPAL,
                 user_id=SNS_PRINCIPAL,
                 access_key_id="sns-delivery",
                 service=SNS_PRINCIPAL,
-                source_arn=delivery.topic_arn,
-            ),
-            region=delivery.topic_arn.split(":")[3],
+                source_arn=topic_arn,
+            )
+        return RequestContext(
+            principal=principal,
+            region=topic_arn.split(":")[3],
             request_id=f"delivery-{delivery.delivery_id}",
             secure_transport=True,
             sigv4=True,
