@@ -184,6 +184,10 @@ class DeliveryWorker:
                 queued = self._sqs.prepare_delivery(ctx, queue, outgoing)
             except (HeraldError, OSError, ValueError):
                 continue  # the worker's attempt reports it
+            except Exception:
+                # Never the publish's failure: the delivery stays a row for the worker.
+                log.exception("delivery %s left to the worker", delivery.delivery_id)
+                continue
             if queued is not None:
                 direct.append((delivery, queued))
         return direct

@@ -354,10 +354,10 @@ async def delete_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Res
 
 
 async def delete_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
-    await sqs.queue(ctx, p.string("QueueUrl"), "DeleteMessage")  # before the entries, as AWS
+    queue = await sqs.queue(ctx, p.string("QueueUrl"), "DeleteMessage")  # before the entries
     entries = _entries(p, "Entries")
     handles, malformed = _handles(entries)
-    failures = await sqs.delete_each(ctx, p.string("QueueUrl"), handles)
+    failures = await sqs.delete_each(queue, handles)
     return _outcomes(entries, failures, malformed)
 
 
@@ -371,7 +371,7 @@ async def change_message_visibility(sqs: SQSService, ctx: RequestContext, p: Par
 async def change_message_visibility_batch(
     sqs: SQSService, ctx: RequestContext, p: Params
 ) -> Result:
-    await sqs.queue(ctx, p.string("QueueUrl"), "ChangeMessageVisibility")
+    queue = await sqs.queue(ctx, p.string("QueueUrl"), "ChangeMessageVisibility")
     entries = _entries(p, "Entries")
     handles, malformed = _handles(entries)
     changes = []
@@ -379,7 +379,7 @@ async def change_message_visibility_batch(
         timeout = entry.get("VisibilityTimeout")
         valid = isinstance(timeout, int) and not isinstance(timeout, bool)
         changes.append((handle, timeout if valid else None))
-    failures = await sqs.change_visibility_each(ctx, p.string("QueueUrl"), changes)
+    failures = await sqs.change_visibility_each(queue, changes)
     return _outcomes(entries, failures, malformed)
 
 

@@ -223,26 +223,22 @@ class Publisher:
         dedup_since = _dedup_since(topic, records[0])
         handoff = self.handoff if deliveries and dedup_since is None else None  # not FIFO
         lease = handoff.reserve(len(deliveries)) if handoff is not None else None
-        if handoff is None or lease is None:
-            duplicates = await self._store.add_messages(
-                records, deliveries, dedup_since, queued=queued
-            )
-            self._delivered(queued)
-            if deliveries or (queued is not None and queued.kept):
-                self.on_deliveries()
-            return duplicates
         try:
             duplicates = await self._store.add_messages(
-                records, deliveries, dedup_since, leased_until=lease, queued=queued
+                records, deliveries, dedup_since, leased_until=lease or 0.0, queued=queued
             )
         except BaseException:
-            handoff.unreserve(len(deliveries))
+            if handoff is not None and lease is not None:
+                handoff.unreserve(len(deliveries))
             raise
         self._delivered(queued)
-        if queued is not None and queued.kept:
-            self.on_deliveries()  # rows for the worker to claim (their queue is gone)
-        subscriptions = self._subscribers.get(topic.arn, [])
-        handoff.take(deliveries, lease, records, topic, subscriptions)
+        if handoff is not None and lease is not None:
+            subscriptions = self._subscribers.get(topic.arn, [])
+            handoff.take(deliveries, lease, records, topic, subscriptions)
+        # Rows for any worker to claim: unleased deliveries, and those kept because their
+        # queue is gone.
+        if (deliveries and lease is None) or (queued is not None and queued.kept):
+            self.on_deliveries()
         return duplicates
 
     def _delivered(self, queued: QueuedDeliveries | None) -> None:

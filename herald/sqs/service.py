@@ -389,8 +389,7 @@ class SQSService:
             raise QueueDoesNotExist("The specified queue does not exist.")
         await self._authorize(ctx, "SendMessage", queue.arn, queue)
         if queue.attributes.get("FifoQueue") != "true":
-            # A standard queue subscribed to a FIFO topic takes the messages unordered.
-            message = Outgoing(message.body, message.delay_seconds, message.attributes)
+            message = _unordered(message)
         await self.enqueue(ctx, queue, [message])
 
     async def delivery_queue(self, ctx: RequestContext, queue_arn: str) -> QueueRecord | None:
@@ -417,9 +416,7 @@ class SQSService:
     ) -> QueuedMessage | None:
         """The record a notification for a queue ``delivery_queue`` gave is stored as;
         None if the queue refuses the message (too large, too many attributes)."""
-        (prepared,) = self._prepared(
-            ctx, queue, [Outgoing(message.body, message.delay_seconds, message.attributes)]
-        )
+        (prepared,) = self._prepared(ctx, queue, [_unordered(message)])
         return None if isinstance(prepared, HeraldError) else prepared
 
     async def receive(
@@ -516,17 +513,18 @@ class SQSService:
         ]
 
     async def delete(self, ctx: RequestContext, url: str | None, handle: str | None) -> None:
-        (failure,) = await self.delete_each(ctx, url, [handle])
+        queue = await self.queue(ctx, url, "DeleteMessage")
+        (failure,) = await self.delete_each(queue, [handle])
         if failure is not None:
             raise failure
 
     async def delete_each(
-        self, ctx: RequestContext, url: str | None, handles: Sequence[str | None]
+        self, queue: QueueRecord, handles: Sequence[str | None]
     ) -> list[HeraldError | None]:
-        """Delete the messages of ``handles`` in one store call; what failed, by entry.
-        Deleting a message that is gone already succeeds, as in SQS; a FIFO queue
-        refuses a handle whose visibility timeout has passed."""
-        queue = await self.queue(ctx, url, "DeleteMessage")
+        """Delete the messages of ``handles`` in one store call, for a caller already
+        authorised (``queue(..., "DeleteMessage")``); what failed, by entry. Deleting a
+        message that is gone already succeeds, as in SQS; a FIFO queue refuses a handle
+        whose visibility timeout has passed."""
         failures, valid = _checked_handles(handles)
         fifo = queue.attributes.get("FifoQueue") == "true"
         statuses = (
@@ -547,19 +545,17 @@ class SQSService:
     async def change_visibility(
         self, ctx: RequestContext, url: str | None, handle: str | None, timeout: int | None
     ) -> None:
-        (failure,) = await self.change_visibility_each(ctx, url, [(handle, timeout)])
+        queue = await self.queue(ctx, url, "ChangeMessageVisibility")
+        (failure,) = await self.change_visibility_each(queue, [(handle, timeout)])
         if failure is not None:
             raise failure
 
     async def change_visibility_each(
-        self,
-        ctx: RequestContext,
-        url: str | None,
-        changes: Sequence[tuple[str | None, int | None]],
+        self, queue: QueueRecord, changes: Sequence[tuple[str | None, int | None]]
     ) -> list[HeraldError | None]:
-        """Change the visibility timeouts of (handle, seconds) in one store call; what
+        """Change the visibility timeouts of (handle, seconds) in one store call, for a
+        caller already authorised (``queue(..., "ChangeMessageVisibility")``); what
         failed, by entry."""
-        queue = await self.queue(ctx, url, "ChangeMessageVisibility")
         failures, valid = _checked_handles([handle for handle, _ in changes])
         now = self._clock.now()
         wanted: list[tuple[int, str, float]] = []
@@ -737,6 +733,12 @@ def _dead_letter(queue: QueueRecord) -> tuple[str, int] | None:
         return None
     policy = json.loads(text)
     return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+
+
+def _unordered(message: Outgoing) -> Outgoing:
+    """A notification as a standard queue takes it: without a group or deduplication id
+    (a standard queue subscribed to a FIFO topic takes the messages unordered)."""
+    return Outgoing(message.body, message.delay_seconds, message.attributes)
 
 
 def _woken(waiter: asyncio.Future[None]) -> bool:

@@ -39,11 +39,7 @@ class SQLiteSQS:
         ``queued.kept``). Returns the ids of the messages that have no delivery row left
         so."""
         pairs = queued.pairs
-        present = {
-            arn
-            for arn in {q.queue_arn for _, q in pairs}
-            if c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (arn,)).fetchone()
-        }
+        present = {arn for arn in {q.queue_arn for _, q in pairs} if _exists(c, arn)}
         c.executemany(
             f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -158,12 +154,7 @@ class SQLiteSQS:
     ) -> list[QueuedMessage]:
         def job(c: sqlite3.Connection) -> list[QueuedMessage]:
             # A queue deleted through another node may still be cached by the sender's.
-            if (
-                messages
-                and not c.execute(
-                    "SELECT 1 FROM sqs_queues WHERE arn = ?", (messages[0].queue_arn,)
-                ).fetchone()
-            ):
+            if messages and not _exists(c, messages[0].queue_arn):
                 raise NotFound("The specified queue does not exist.")
             if dedup_since is not None and messages:
                 c.execute(
@@ -243,10 +234,7 @@ class SQLiteSQS:
             # ones. Not to a queue deleted since, where no one could ever receive them, nor
             # to the queue itself: those are received here as before.
             target = dead_letter
-            if target is not None and (
-                target[0] == queue_arn
-                or not c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (target[0],)).fetchone()
-            ):
+            if target is not None and (target[0] == queue_arn or not _exists(c, target[0])):
                 target = None
             below = ""
             if target is not None:
@@ -367,6 +355,11 @@ def _delete(c: sqlite3.Connection, queue_arn: str, handle: str, now: float, fifo
         (queue_arn, handle),
     )
     return "deleted" if cursor.rowcount == 1 else "gone"
+
+
+def _exists(c: sqlite3.Connection, arn: str) -> bool:
+    """Whether the queue exists (within a job)."""
+    return c.execute("SELECT 1 FROM sqs_queues WHERE arn = ?", (arn,)).fetchone() is not None
 
 
 def _get_queue(c: sqlite3.Connection, arn: str) -> QueueRecord | None:
