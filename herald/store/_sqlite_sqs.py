@@ -216,18 +216,17 @@ class SQLiteSQS:
         def job(c: sqlite3.Connection) -> list[QueuedMessage]:
             # Expired messages are skipped here and removed by ``prune``: removing them
             # here would read the whole queue on every receive.
-            busy: list[str] = []
-            if fifo:
-                busy = [
-                    r[0]
-                    for r in c.execute(
-                        "SELECT DISTINCT group_id FROM sqs_messages WHERE queue_arn = ? "
-                        "AND visible_at > ? AND receive_count > 0 AND expires_at > ?",
-                        (queue_arn, now, now),
-                    )
-                ]
             order = "sequence_number" if fifo else "visible_at, sent_at"
-            excluded = f"AND group_id NOT IN ({', '.join('?' for _ in busy)}) " if busy else ""
+            # A group with a message in flight is skipped (SQS FIFO delivery logic); in
+            # SQL, not as bound values, which would fail beyond SQLite's 32,766 of them.
+            excluded = (
+                "AND group_id NOT IN (SELECT group_id FROM sqs_messages WHERE queue_arn = ? "
+                "AND visible_at > ? AND receive_count > 0 AND expires_at > ? "
+                "AND group_id IS NOT NULL) "
+                if fifo
+                else ""
+            )
+            busy = (queue_arn, now, now) if fifo else ()
             # Visible messages received maxReceiveCount times and not deleted go to the
             # dead-letter queue as they are (SQS "Using dead-letter queues"), a bounded
             # number at a time, before any is chosen: none stands in front of the fresh
