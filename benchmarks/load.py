@@ -494,6 +494,17 @@ def _print(name: str, concurrency: int, processes: int, f: dict[str, Any]) -> No
     )
 
 
+# Encrypted over plain, both over HTTPS for single publishes (issue 7: at least 0.9).
+RATIOS = (("publish-encrypted", "publish-https"), ("publish-batch-encrypted", "publish-batch"))
+
+
+def _print_ratios(figures: dict[str, dict[str, Any]]) -> None:
+    for encrypted, plain in RATIOS:
+        if encrypted in figures and plain in figures and figures[plain]["messages_per_s"]:
+            ratio = figures[encrypted]["messages_per_s"] / figures[plain]["messages_per_s"]
+            print(f"{encrypted} / {plain}: {ratio:.3f}", flush=True)
+
+
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Each figure's median over ``runs``; errors added up."""
     figures: dict[str, Any] = {}
@@ -546,17 +557,22 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         # Rounds over the scenarios rather than one scenario N times: the machine's other
         # tenants then disturb every scenario alike, and ratios of one round compare.
-        for _ in range(args.runs):
-            for name in names:
+        # Every other round goes backwards, so no scenario always follows the same one
+        # (and inherits its checkpoints and pruning).
+        for round_ in range(args.runs):
+            for name in names if round_ % 2 == 0 else names[::-1]:
                 figures = scenario(
                     server, name, args.concurrency, args.seconds, args.processes, args.rate
                 )
                 runs[name].append(figures)
                 _print(name, args.concurrency, args.processes, figures)
+            _print_ratios({name: r[-1] for name, r in runs.items()})
         if args.runs > 1:
             print(f"medians of {args.runs} runs:")
+            medians = {name: _median(runs[name]) for name in names}
             for name in names:
-                _print(name, args.concurrency, args.processes, _median(runs[name]))
+                _print(name, args.concurrency, args.processes, medians[name])
+            _print_ratios(medians)
     finally:
         if process is not None:
             process.terminate()
