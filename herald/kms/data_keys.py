@@ -95,6 +95,10 @@ class Held:
     blob: bytes
     key_arn: str
     made_at: float
+    header: bytes = field(init=False, repr=False)  # of the envelopes sealed with it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header", envelope.header(self.key_arn, self.blob))
 
 
 class DataKeys:

@@ -40,8 +40,9 @@ def cipher(data_key: bytes) -> Cipher:
     return _aead.Cipher(data_key)
 
 
-def seal(data_key: Cipher, key_arn: str, data_key_blob: bytes, body: bytes, aad: bytes) -> bytes:
-    nonce, sealed = data_key.seal(body, aad)
+def header(key_arn: str, data_key_blob: bytes) -> bytes:
+    """The envelope's fields before the nonce, the same for every body sealed under one
+    data key: made once per data key, not per body."""
     arn = key_arn.encode()
     return b"".join(
         [
@@ -49,10 +50,14 @@ def seal(data_key: Cipher, key_arn: str, data_key_blob: bytes, body: bytes, aad:
             arn,
             struct.pack(">H", len(data_key_blob)),
             data_key_blob,
-            nonce,
-            sealed,
         ]
     )
+
+
+def seal(data_key: Cipher, header: bytes, body: bytes, aad: bytes) -> bytes:
+    """``body`` sealed under ``data_key``, in the envelope whose ``header`` names it."""
+    nonce, sealed = data_key.seal(body, aad)
+    return b"".join([header, nonce, sealed])
 
 
 def read(stored: bytes) -> Envelope:

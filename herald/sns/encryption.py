@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from herald.clock import Clock
 from herald.errors import (
@@ -75,6 +76,7 @@ class TopicEncryption:
         self._data_keys = DataKeys(keys, clock)
         self._reuse = reuse_seconds
         self._identities: dict[Principal, str] = {}
+        self._topics: dict[tuple[str, str | None], _TopicKey | None] = {}
 
     async def seal(
         self, ctx: RequestContext, topic: TopicRecord, records: Sequence[MessageRecord]
@@ -84,29 +86,41 @@ class TopicEncryption:
         Raises KMSNotFound, KMSAccessDenied, KMSDisabled, KMSInvalidState,
         KMSThrottling, KMSOptInRequired.
         """
-        reference = key_reference(
-            topic.attributes.get("KmsMasterKeyId"), topic.region, topic.account_id
-        )
-        if reference is None:
+        key = self._topic_key(topic)
+        if key is None:
             return list(records)
-        context = {TOPIC_CONTEXT_KEY: topic.arn}
         with Translated(_TRANSLATIONS, KMSInvalidState):
-            held = await self._data_keys.get(ctx, topic.arn, reference, context, self._reuse)
+            held = await self._data_keys.get(
+                ctx, topic.arn, key.reference, key.context, self._reuse
+            )
         identity = self._identity(ctx.principal)
         return [
             _sealed(
                 record,
                 envelope.seal(
-                    held.cipher,
-                    held.key_arn,
-                    held.blob,
-                    record.body,
-                    body_aad(topic.arn, record.message_id),
+                    held.cipher, held.header, record.body, key.aad + _framed(record.message_id)
                 ),
                 identity,
             )
             for record in records
         ]
+
+    def _topic_key(self, topic: TopicRecord) -> _TopicKey | None:
+        """What sealing needs of the topic, read once per topic and key setting."""
+        setting = topic.attributes.get("KmsMasterKeyId")
+        slot = (topic.arn, setting)
+        if slot in self._topics:
+            return self._topics[slot]
+        reference = key_reference(setting, topic.region, topic.account_id)
+        key = (
+            None
+            if reference is None
+            else _TopicKey(reference, {TOPIC_CONTEXT_KEY: topic.arn}, _aad_prefix(topic.arn))
+        )
+        if len(self._topics) >= CACHE_SIZE:
+            self._topics.clear()
+        self._topics[slot] = key
+        return key
 
     def _identity(self, principal: Principal) -> str:
         cached = self._identities.get(principal)
@@ -161,8 +175,23 @@ def _sealed(record: MessageRecord, body: bytes, identity: str) -> MessageRecord:
 
 def body_aad(topic_arn: str, message_id: str) -> bytes:
     """Length-prefixed: the label, the topic ARN and the message id."""
-    parts = [b"herald-sns-body-v1", topic_arn.encode(), message_id.encode()]
-    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    return _aad_prefix(topic_arn) + _framed(message_id)
+
+
+def _aad_prefix(topic_arn: str) -> bytes:
+    return _framed("herald-sns-body-v1") + _framed(topic_arn)
+
+
+def _framed(part: str) -> bytes:
+    data = part.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+@dataclass(frozen=True)
+class _TopicKey:
+    reference: str  # the key as key_reference reads the topic's KmsMasterKeyId
+    context: dict[str, str]  # the encryption context (not to be changed)
+    aad: bytes  # the start of every body's associated data
 
 
 def publisher_identity(principal: Principal) -> str:

@@ -86,7 +86,7 @@ class QueueEncryption:
             replace(
                 m,
                 body=envelope.seal(
-                    held.cipher, held.key_arn, held.blob, m.body, body_aad(queue.arn, m.message_id)
+                    held.cipher, held.header, m.body, body_aad(queue.arn, m.message_id)
                 ),
                 body_format=envelope.FORMAT,
             )
