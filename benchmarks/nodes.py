@@ -1,7 +1,7 @@
 """Publish throughput of one and of two Herald nodes sharing a PostgreSQL database (run by
 hand): the factor two nodes give over one on the same machine.
 
-    .venv/bin/python benchmarks/nodes.py [--database postgresql://...] [--seconds 5]
+    .venv/bin/python benchmarks/nodes.py [--database postgresql://...] [--seconds 5] [--runs 3]
 
 Each node is a `herald serve` process on its own ports; the load generator
 (benchmarks/load.py) drives each node with its own client process of 32 connections
@@ -15,6 +15,7 @@ import base64
 import contextlib
 import os
 import secrets
+import statistics
 import subprocess
 import threading
 import urllib.parse
@@ -85,10 +86,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=1, help="rounds; medians printed")
     args = parser.parse_args()
-    one = run(args.database, 1, args.seconds)
-    two = run(args.database, 2, args.seconds)
-    print(f"two nodes / one node: {two / one:.2f}x")
+    ones: list[float] = []
+    twos: list[float] = []
+    for _ in range(args.runs):
+        ones.append(run(args.database, 1, args.seconds))
+        twos.append(run(args.database, 2, args.seconds))
+        print(f"two nodes / one node: {twos[-1] / ones[-1]:.2f}x", flush=True)
+    if args.runs > 1:
+        one, two = statistics.median(ones), statistics.median(twos)
+        print(f"medians of {args.runs} runs: one node {one:,.0f}/s, two nodes {two:,.0f}/s, "
+              f"{two / one:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
