@@ -48,7 +48,7 @@ from herald.protocols import kms_api
 from herald.sns.service import SNSService
 from herald.sqs.service import SQSService
 from herald.store import factory
-from herald.store.base import Store
+from herald.store.base import PRUNE_BATCH, Store
 from herald.store.postgres import DuplicateNode, PostgresStore
 from herald.sts.service import STSService
 
@@ -421,6 +421,7 @@ async def _check_root_key(store: Store, root: rootkey.RootKey, settings: config.
 
 
 AUDIT_RETENTION_SECONDS = 90 * 86400  # as CloudTrail's event history
+PRUNE_PAUSE_SECONDS = 0.02
 
 
 async def _tick(keys: KMSService, store: Store, clock: SystemClock, every: float = 60.0) -> None:
@@ -434,8 +435,10 @@ async def _tick(keys: KMSService, store: Store, clock: SystemClock, every: float
             log.exception("the key service's periodic work failed; retrying")
         try:
             now = clock.now()
-            while await store.prune(now, now - AUDIT_RETENTION_SECONDS) >= 20_000:
-                await asyncio.sleep(0)  # more to remove: go on, letting requests in between
+            while await store.prune(now, now - AUDIT_RETENTION_SECONDS) >= PRUNE_BATCH:
+                # More to remove: go on after a pause in which the store commits others'
+                # writes, so pruning never holds them for long.
+                await asyncio.sleep(PRUNE_PAUSE_SECONDS)
         except Exception:
             log.exception("removing delivered messages failed; retrying")
         await asyncio.sleep(every)

@@ -28,6 +28,7 @@ from herald.store._sqlite_sqs import SQLiteSQS
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
     DEDUP_SECONDS,
+    PRUNE_BATCH,
     AccessKeyRecord,
     AttributeEdit,
     KeyStatus,
@@ -40,8 +41,6 @@ from herald.store.base import (
     TopicRecord,
 )
 from herald.store.base_delivery import DeliveryRecord
-
-PRUNE_BATCH = 20_000  # messages removed per prune, so one prune stays short
 
 
 def _admit(
@@ -534,7 +533,11 @@ class SQLiteStore(
                 "WHERE d.message_id = m.message_id) LIMIT ?)",
                 (window, PRUNE_BATCH),
             ).rowcount
-            removed += c.execute("DELETE FROM sns_dedup WHERE published_at < ?", (window,)).rowcount
+            removed += c.execute(
+                "DELETE FROM sns_dedup WHERE (topic_arn, dedup_id) IN (SELECT topic_arn, "
+                "dedup_id FROM sns_dedup WHERE published_at < ? LIMIT ?)",
+                (window, PRUNE_BATCH),
+            ).rowcount
             removed += c.execute(
                 "DELETE FROM sqs_messages WHERE message_id IN (SELECT message_id "
                 "FROM sqs_messages WHERE expires_at <= ? LIMIT ?)",
@@ -543,7 +546,9 @@ class SQLiteStore(
             # Queue cool-downs last 60 seconds; an hour keeps clock skew between nodes safe.
             c.execute("DELETE FROM sqs_cooldowns WHERE at < ?", (now - 3600,))
             removed += c.execute(
-                "DELETE FROM kms_audit WHERE event_time < ?", (audit_before,)
+                "DELETE FROM kms_audit WHERE event_id IN (SELECT event_id FROM kms_audit "
+                "WHERE event_time < ? LIMIT ?)",
+                (audit_before, PRUNE_BATCH),
             ).rowcount
             return int(removed)
 

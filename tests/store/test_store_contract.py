@@ -741,6 +741,45 @@ def test_prune_removes_delivered_messages_after_the_interval_and_keeps_the_rest(
     assert run(store.get_message(recent.message_id)) == recent
 
 
+def test_prune_removes_a_bounded_number_of_each_kind_at_a_time(store: Store, run: Run[Any]) -> None:
+    from herald.store.base import PRUNE_BATCH
+
+    # Given more old delivered messages, FIFO deduplication records and expired queue
+    # messages than one prune removes of each
+    topic = with_topic(store, run)
+    count = PRUNE_BATCH + 3
+    messages = [replace(message_record(topic), deduplication_id=f"d{n}") for n in range(count)]
+    run(store.add_messages(messages, dedup_since=NOW - 300))
+    arn = _queue(store, run)
+    run(store.enqueue([_queued(arn, b"old", retention=60) for _ in range(count)], None))
+    # And audit events past their retention
+
+    async def audit() -> None:
+        await asyncio.gather(*(store.append_audit(_audit_event(NOW - 10)) for _ in range(count)))
+
+    run(audit())
+    # When the store is pruned once, then each kind lost at most PRUNE_BATCH rows
+    first = run(store.prune(NOW + 301, NOW))
+    assert first == 4 * PRUNE_BATCH
+    # And the calls that follow remove the rest, then nothing
+    assert run(store.prune(NOW + 301, NOW)) == 4 * 3
+    assert run(store.prune(NOW + 301, NOW)) == 0
+    assert run(store.get_message(messages[0].message_id)) is None
+    # And a deduplication id is free again: its message is published anew
+    again = replace(message_record(topic, published_at=NOW + 301), deduplication_id="d0")
+    assert run(store.add_messages([again], dedup_since=NOW + 1)) == {}
+
+
+def _audit_event(at: float) -> Any:
+    from herald.store.base_kms import AuditEvent
+
+    return AuditEvent(
+        str(uuid.uuid4()), at, "Decrypt", "000000000000", "us-east-1", None, "Root",
+        "arn:aws:iam::000000000000:root", "000000000000", None, None, {}, None, None, None,
+        None, "req",
+    )  # fmt: skip
+
+
 def test_a_postgresql_store_reconnects_after_losing_its_connection(
     tmp_path: Path, run: Run[Any]
 ) -> None:
