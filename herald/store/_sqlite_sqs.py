@@ -218,7 +218,8 @@ class SQLiteSQS:
             # here would read the whole queue on every receive.
             order = "sequence_number" if fifo else "visible_at, sent_at"
             # A group with a message in flight is skipped (SQS FIFO delivery logic); in
-            # SQL, not as bound values, which would fail beyond SQLite's 32,766 of them.
+            # SQL, not as one bound value per group, which fails past the statement's
+            # limit (SQLite: 32,766 unless built otherwise; PostgreSQL: 65,535).
             excluded = (
                 "AND group_id NOT IN (SELECT group_id FROM sqs_messages WHERE queue_arn = ? "
                 "AND visible_at > ? AND receive_count > 0 AND expires_at > ? "
