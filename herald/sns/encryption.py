@@ -21,7 +21,7 @@ publisher of another account uses the owner's key, never a key of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from herald.clock import Clock
@@ -190,7 +190,7 @@ def _framed(part: str) -> bytes:
 @dataclass(frozen=True)
 class _TopicKey:
     reference: str  # the key as key_reference reads the topic's KmsMasterKeyId
-    context: dict[str, str]  # the encryption context (not to be changed)
+    context: Mapping[str, str]  # the encryption context, shared by the topic's publishes
     aad: bytes  # the start of every body's associated data
 
 
