@@ -10,6 +10,17 @@
     5+n+m   12    nonce
     17+n+m  ...   the sealed body and its 16-byte tag
 
+Version 2 ("kms-envelope-v2") leaves the data key's ciphertext out: the body names it
+by a sealing id, under which the caller stores the key ARN and the data key's
+ciphertext once for all the bodies sealed with it (SNS: ``SealingKeyRecord``), 29 bytes
+before the sealed body instead of about 200:
+
+    offset  size  field
+    0       1     format version, 0x02
+    1       16    the sealing id
+    17      12    nonce
+    29      ...   the sealed body and its 16-byte tag
+
 The caller chooses the associated data (SNS binds the topic ARN and message id, so a
 body cannot be moved to another message). Sans-IO.
 """
@@ -23,14 +34,26 @@ from herald.errors import InvalidCiphertext
 from herald.kms import _aead
 
 FORMAT = "kms-envelope-v1"
+FORMAT_V2 = "kms-envelope-v2"
+SEALING_ID_BYTES = 16
 Cipher = _aead.Cipher
 _VERSION = 1
+_VERSION_2 = 2
 
 
 @dataclass(frozen=True)
 class Envelope:
     key_arn: str
     data_key_blob: bytes
+    nonce: bytes
+    sealed: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Referring:
+    """A version 2 envelope: its data key is found by ``sealing_id``."""
+
+    sealing_id: bytes
     nonce: bytes
     sealed: bytes = field(repr=False)
 
@@ -54,8 +77,16 @@ def header(key_arn: str, data_key_blob: bytes) -> bytes:
     )
 
 
+def referring_header(sealing_id: bytes) -> bytes:
+    """A version 2 envelope's fields before the nonce."""
+    if len(sealing_id) != SEALING_ID_BYTES:
+        raise ValueError("a sealing id is 16 bytes")
+    return bytes([_VERSION_2]) + sealing_id
+
+
 def seal(data_key: Cipher, header: bytes, body: bytes, aad: bytes) -> bytes:
-    """``body`` sealed under ``data_key``, in the envelope whose ``header`` names it."""
+    """``body`` sealed under ``data_key``, in the envelope whose ``header`` (``header``
+    or ``referring_header``) names it."""
     nonce, sealed = data_key.seal(body, aad)
     return b"".join([header, nonce, sealed])
 
@@ -81,7 +112,18 @@ def read(stored: bytes) -> Envelope:
     return Envelope(arn, blob, nonce, sealed)
 
 
-def open_body(data_key: bytes, envelope: Envelope, aad: bytes) -> bytes:
+def read_referring(stored: bytes) -> Referring:
+    """Raises InvalidCiphertext."""
+    start = 1 + SEALING_ID_BYTES
+    if len(stored) < start + _aead.NONCE_BYTES + 16 or stored[0] != _VERSION_2:
+        raise InvalidCiphertext("The stored envelope is not readable.")
+    return Referring(
+        stored[1:start], stored[start : start + _aead.NONCE_BYTES],
+        stored[start + _aead.NONCE_BYTES :],
+    )  # fmt: skip
+
+
+def open_body(data_key: bytes, envelope: Envelope | Referring, aad: bytes) -> bytes:
     """Raises InvalidCiphertext."""
     try:
         return _aead.open_sealed(data_key, envelope.nonce, envelope.sealed, aad)

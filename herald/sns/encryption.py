@@ -1,10 +1,13 @@
 """Server-side encryption of topic messages (AWS "Encryption at rest" for SNS).
 
 A topic whose KmsMasterKeyId names a key has every message body sealed before it is
-stored: the body is encrypted with a 256-bit data key (``herald.kms.envelope``), and the
-data key's ciphertext, from the key service, is stored beside it with the key's ARN. The
+stored: the body is encrypted with a 256-bit data key (``herald.kms.envelope``, version
+2), and names the sealing key under which the data key's ciphertext from the key service,
+the key's ARN and the publisher are stored, once per data key and publisher. The
 encryption context is {"aws:sns:topicArn": TOPIC_ARN}; the body's associated data binds
 the topic and the message id. Subject, attributes and ids stay in clear, as in AWS.
+Bodies stored by earlier versions (version 1: the data key's ciphertext in each body, the
+publisher in each message row) are still opened.
 
 Data keys are reused for at most ``reuse_seconds`` per (topic, key, publisher); the key
 service is asked for a new one (GenerateDataKey) only when no fresh one is held, and one
@@ -21,13 +24,16 @@ publisher of another account uses the owner's key, never a key of its own.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from herald.clock import Clock
 from herald.errors import (
     AccessDenied,
     CallerFault,
+    InvalidCiphertext,
     KeyDisabled,
     KeyInvalidState,
     KMSAccessDenied,
@@ -46,11 +52,12 @@ from herald.kms.data_keys import (
     DataKeyLike,
     DataKeyOpener,
     DataKeys,
+    Held,
     KeyService,
     Translated,
     key_reference,
 )
-from herald.store.base import MessageRecord, TopicRecord
+from herald.store.base import MessageRecord, SealingKeyRecord, TopicRecord
 from herald.types import Principal, RequestContext
 
 DEFAULT_REUSE_SECONDS = 300
@@ -69,41 +76,124 @@ _TRANSLATIONS: tuple[tuple[type[CallerFault], type[KMSFault]], ...] = (
 )
 
 
+class SealingKeyReader(Protocol):
+    async def get_sealing_key(self, sealing_id: bytes) -> SealingKeyRecord | None: ...
+
+
+class SealingKeys:
+    """The sealing keys this node knows, by id: those its publishers seal with, from the
+    moment they are made, and those its deliveries have read from the store; each with
+    its publisher as a Principal. Bounded: forgotten all at once when full."""
+
+    def __init__(self, store: SealingKeyReader) -> None:
+        self._store = store
+        self._known: dict[bytes, tuple[SealingKeyRecord, Principal]] = {}
+
+    def remember(self, record: SealingKeyRecord, principal: Principal) -> None:
+        if len(self._known) >= CACHE_SIZE:
+            self._known.clear()
+        self._known[record.sealing_id] = (record, principal)
+
+    async def get(self, sealing_id: bytes) -> tuple[SealingKeyRecord, Principal] | None:
+        known = self._known.get(sealing_id)
+        if known is None:
+            record = await self._store.get_sealing_key(sealing_id)
+            if record is None:
+                return None
+            known = (record, publisher(record.publisher_identity))
+            self.remember(*known)
+        return known
+
+
+class Sealing:
+    """One data key as one publisher seals with it: the envelope header naming it, and
+    its record, which goes with the messages to the store until a commit of it has
+    returned (``stored``)."""
+
+    __slots__ = ("header", "record", "stored")
+
+    def __init__(self, record: SealingKeyRecord) -> None:
+        self.record = record
+        self.header = envelope.referring_header(record.sealing_id)
+        self.stored = False
+
+
+@dataclass(frozen=True)
+class Sealed:
+    records: list[MessageRecord]
+    sealings: tuple[Sealing, ...] = ()  # those to store with the records
+
+    @property
+    def sealing_keys(self) -> list[SealingKeyRecord]:
+        return [s.record for s in self.sealings]
+
+    def stored(self) -> None:
+        """The records were committed: later messages need not write the keys again."""
+        for sealing in self.sealings:
+            sealing.stored = True
+
+
 class TopicEncryption:
     def __init__(
-        self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
+        self,
+        keys: KeyService,
+        clock: Clock,
+        sealing_keys: SealingKeys,
+        reuse_seconds: float = DEFAULT_REUSE_SECONDS,
     ) -> None:
         self._data_keys = DataKeys(keys, clock)
+        self._sealing_keys = sealing_keys
         self._reuse = reuse_seconds
-        self._identities: dict[Principal, str] = {}
+        self._sealings: dict[tuple[bytes, Principal], Sealing] = {}
         self._topics: dict[tuple[str, str | None], _TopicKey | None] = {}
 
     async def seal(
         self, ctx: RequestContext, topic: TopicRecord, records: Sequence[MessageRecord]
-    ) -> list[MessageRecord]:
-        """``records`` with their bodies sealed, if the topic is encrypted.
+    ) -> Sealed:
+        """``records`` with their bodies sealed, if the topic is encrypted, and the
+        sealing key to store with them if it may not be stored yet.
 
         Raises KMSNotFound, KMSAccessDenied, KMSDisabled, KMSInvalidState,
         KMSThrottling, KMSOptInRequired.
         """
         key = self._topic_key(topic)
         if key is None:
-            return list(records)
+            return Sealed(list(records))
         with Translated(_TRANSLATIONS, KMSInvalidState):
             held = await self._data_keys.get(
                 ctx, topic.arn, key.reference, key.context, self._reuse
             )
-        identity = self._identity(ctx.principal)
-        return [
+        sealing = self._sealing(held, ctx.principal)
+        sealed = [
             _sealed(
                 record,
                 envelope.seal(
-                    held.cipher, held.header, record.body, key.aad + _framed(record.message_id)
+                    held.cipher, sealing.header, record.body, key.aad + _framed(record.message_id)
                 ),
-                identity,
             )
             for record in records
         ]
+        return Sealed(sealed, () if sealing.stored else (sealing,))
+
+    def _sealing(self, held: Held, principal: Principal) -> Sealing:
+        """The sealing key of ``held`` for this publisher (sessions of one role share a
+        data key, not an identity), made once."""
+        slot = (held.blob, principal)
+        sealing = self._sealings.get(slot)
+        if sealing is None:
+            record = SealingKeyRecord(
+                sealing_id=os.urandom(envelope.SEALING_ID_BYTES),
+                key_arn=held.key_arn,
+                data_key=held.blob,
+                publisher_identity=publisher_identity(principal),
+                created_at=held.made_at,
+                sealing_until=held.made_at + self._reuse,
+            )
+            if len(self._sealings) >= CACHE_SIZE:
+                self._sealings.clear()
+            sealing = self._sealings[slot] = Sealing(record)
+            self._sealing_keys.remember(record, principal)
+        return sealing
 
     def _topic_key(self, topic: TopicRecord) -> _TopicKey | None:
         """What sealing needs of the topic, read once per topic and key setting."""
@@ -122,32 +212,38 @@ class TopicEncryption:
         self._topics[slot] = key
         return key
 
-    def _identity(self, principal: Principal) -> str:
-        cached = self._identities.get(principal)
-        if cached is None:
-            if len(self._identities) >= CACHE_SIZE:
-                self._identities.clear()
-            cached = self._identities[principal] = publisher_identity(principal)
-        return cached
-
 
 class MessageOpener:
     """Reads stored bodies for delivery: a sealed body is opened with its data key, which
     the key service decrypts for the publisher only when this cache lacks it."""
 
     def __init__(
-        self, keys: KeyService, clock: Clock, reuse_seconds: float = DEFAULT_REUSE_SECONDS
+        self,
+        keys: KeyService,
+        clock: Clock,
+        sealing_keys: SealingKeys,
+        reuse_seconds: float = DEFAULT_REUSE_SECONDS,
     ) -> None:
         self._opener = DataKeyOpener(keys, clock)
+        self._sealing_keys = sealing_keys
         self._reuse = reuse_seconds
 
     async def body(self, record: MessageRecord, region: str) -> bytes:
         """The message body in clear. Raises the KMS* errors, InvalidCiphertext."""
-        if record.body_format != envelope.FORMAT:
+        sealed: envelope.Envelope | envelope.Referring
+        if record.body_format == envelope.FORMAT_V2:
+            sealed = envelope.read_referring(record.body)
+            known = await self._sealing_keys.get(sealed.sealing_id)
+            if known is None:
+                raise InvalidCiphertext("The stored body's sealing key is not in the store.")
+            principal, blob = known[1], known[0].data_key
+        elif record.body_format == envelope.FORMAT:
+            sealed = envelope.read(record.body)
+            principal, blob = publisher(record.publisher_identity), sealed.data_key_blob
+        else:
             return record.body
-        sealed = envelope.read(record.body)
         ctx = RequestContext(
-            principal=publisher(record.publisher_identity),
+            principal=principal,
             region=region,
             request_id=f"delivery-{record.message_id}",
             secure_transport=True,
@@ -155,12 +251,12 @@ class MessageOpener:
         )
         with Translated(_TRANSLATIONS, KMSInvalidState):
             data_key = await self._opener.plaintext(
-                ctx, sealed.data_key_blob, {TOPIC_CONTEXT_KEY: record.topic_arn}, self._reuse
+                ctx, blob, {TOPIC_CONTEXT_KEY: record.topic_arn}, self._reuse
             )
         return envelope.open_body(data_key, sealed, body_aad(record.topic_arn, record.message_id))
 
 
-def _sealed(record: MessageRecord, body: bytes, identity: str) -> MessageRecord:
+def _sealed(record: MessageRecord, body: bytes) -> MessageRecord:
     """``record`` with its body sealed. Built by copying the fields, as ``copy.copy``
     would: the frozen dataclass's ``__init__`` (or ``dataclasses.replace``) costs four
     times as much, on every message of an encrypted topic, and checks nothing here."""
@@ -168,8 +264,7 @@ def _sealed(record: MessageRecord, body: bytes, identity: str) -> MessageRecord:
     fields = sealed.__dict__
     fields.update(record.__dict__)
     fields["body"] = body
-    fields["body_format"] = envelope.FORMAT
-    fields["publisher_identity"] = identity
+    fields["body_format"] = envelope.FORMAT_V2
     return sealed
 
 
@@ -195,7 +290,7 @@ class _TopicKey:
 
 
 def publisher_identity(principal: Principal) -> str:
-    """The publisher, kept with a sealed message for the Decrypt made at delivery."""
+    """The publisher, kept with a sealing key for the Decrypt made at delivery."""
     fields = {
         "account": principal.account_id,
         "arn": principal.arn,
@@ -225,4 +320,11 @@ def publisher(identity: str) -> Principal:
     )
 
 
-__all__ = ["DataKeyLike", "KeyService", "MessageOpener", "TopicEncryption"]
+__all__ = [
+    "DataKeyLike",
+    "KeyService",
+    "MessageOpener",
+    "Sealed",
+    "SealingKeys",
+    "TopicEncryption",
+]

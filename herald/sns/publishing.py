@@ -25,7 +25,7 @@ from herald.errors import (
     ValidationFailed,
 )
 from herald.sns import arns, metrics, validation
-from herald.sns.encryption import TopicEncryption
+from herald.sns.encryption import Sealed, TopicEncryption
 from herald.sns.filter_match import matches as filter_matches
 from herald.sns.metrics import TopicMetrics
 from herald.sns.topics import Topics
@@ -138,8 +138,9 @@ class Publisher:
         record, size = self._record(ctx, topic, message, _limit(topic), batch=None)
         deliveries = await self._deliveries(topic, [record])
         direct = await self._to_queues(topic, [record], deliveries)
-        (record,) = await self._encryption.seal(ctx, topic, [record])
-        duplicates = await self._commit(topic, [record], deliveries, direct)
+        sealed = await self._encryption.seal(ctx, topic, [record])
+        (record,) = sealed.records
+        duplicates = await self._commit(topic, sealed, deliveries, direct)
         self._count(topic.arn, [size])
         message_id, sequence = duplicates.get(
             record.message_id, (record.message_id, record.sequence_number)
@@ -186,8 +187,9 @@ class Publisher:
             )
         deliveries = await self._deliveries(topic, records)
         direct = await self._to_queues(topic, records, deliveries)
-        records = await self._encryption.seal(ctx, topic, records)
-        duplicates = await self._commit(topic, records, deliveries, direct)
+        sealed = await self._encryption.seal(ctx, topic, records)
+        records = sealed.records
+        duplicates = await self._commit(topic, sealed, deliveries, direct)
         self._count(topic.arn, [size for _, size in built])
         published = []
         for e, r in zip(entries, records, strict=True):
@@ -208,14 +210,15 @@ class Publisher:
     async def _commit(
         self,
         topic: TopicRecord,
-        records: list[MessageRecord],
+        sealed: Sealed,
         deliveries: list[DeliveryRecord],
         direct: Direct,
     ) -> dict[str, tuple[str, str | None]]:
-        """Store the messages and their deliveries; ``direct`` ones as queue messages.
-        Other deliveries of a standard topic go straight to this process's worker when it
-        has room (written leased to it); FIFO deliveries are always claimed, one group
-        member at a time."""
+        """Store the messages (and the sealing key they name, until it is stored) and
+        their deliveries; ``direct`` ones as queue messages. Other deliveries of a
+        standard topic go straight to this process's worker when it has room (written
+        leased to it); FIFO deliveries are always claimed, one group member at a time."""
+        records = sealed.records
         queued = QueuedDeliveries(direct) if direct else None
         if direct:
             done = {d.delivery_id for d, _ in direct}
@@ -225,12 +228,19 @@ class Publisher:
         lease = handoff.reserve(len(deliveries)) if handoff is not None else None
         try:
             duplicates = await self._store.add_messages(
-                records, deliveries, dedup_since, leased_until=lease or 0.0, queued=queued
+                records,
+                deliveries,
+                dedup_since,
+                leased_until=lease or 0.0,
+                queued=queued,
+                sealing_keys=sealed.sealing_keys if sealed.sealings else (),
             )
         except BaseException:
             if handoff is not None and lease is not None:
                 handoff.unreserve(len(deliveries))
             raise
+        if sealed.sealings:
+            sealed.stored()
         self._delivered(queued)
         if handoff is not None and lease is not None:
             subscriptions = self._subscribers.get(topic.arn, [])

@@ -13,6 +13,7 @@ from herald.sns.encryption import (
     DataKeyLike,
     KeyService,
     MessageOpener,
+    SealingKeys,
     TopicEncryption,
 )
 from herald.sns.publishing import Publisher
@@ -38,8 +39,9 @@ class SNSService:
             store, clock, self.topics, on_change=lambda arn: self.publisher.forget(arn)
         )
         keys = keys or _NoKeyService()
-        self.encryption = TopicEncryption(keys, clock, data_key_reuse_seconds)
-        self.opener = MessageOpener(keys, clock, data_key_reuse_seconds)
+        sealing_keys = SealingKeys(store)
+        self.encryption = TopicEncryption(keys, clock, sealing_keys, data_key_reuse_seconds)
+        self.opener = MessageOpener(keys, clock, sealing_keys, data_key_reuse_seconds)
         self.publisher = Publisher(store, clock, self.topics, self.encryption)
 
 

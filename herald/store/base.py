@@ -96,6 +96,11 @@ DEDUP_SECONDS = 300.0
 # Rows of each kind one prune removes: deleting is about as costly as inserting, and a
 # prune holds the store's writes while it runs (1,000 messages: about 20 ms).
 PRUNE_BATCH = 1_000
+# A sealing key goes once it has sealed nothing for an hour and no stored message refers
+# to it. The messages that may refer to one were published while it sealed, give or take
+# SEALING_MARGIN: those are the only ones the prune reads.
+SEALING_KEY_KEEP_SECONDS = 3600.0
+SEALING_MARGIN_SECONDS = 300.0
 
 
 @dataclass
@@ -116,7 +121,9 @@ class MessageRecord:
     topic_arn: str
     subject: str | None
     body: bytes = field(repr=False)
-    body_format: str  # how ``body`` is to be read: "plain" or "kms-envelope-v1"
+    # How ``body`` is to be read: "plain", "kms-envelope-v1" (the data key's ciphertext in
+    # the body) or "kms-envelope-v2" (the body refers to a SealingKeyRecord).
+    body_format: str
     message_structure: str | None
     attributes: str  # JSON of the message attributes, as published
     group_id: str | None
@@ -125,8 +132,25 @@ class MessageRecord:
     publisher_arn: str
     published_at: float
     # JSON of who published (account, user id, role, session policies...): the principal
-    # on whose behalf an encrypted body is decrypted at delivery. Empty for old rows.
+    # on whose behalf a "kms-envelope-v1" body is decrypted at delivery. Empty otherwise
+    # (v2 bodies find it in their sealing key).
     publisher_identity: str = ""
+
+
+@dataclass(frozen=True)
+class SealingKeyRecord:
+    """What the sealed bodies of one data key and one publisher share, stored once: the
+    data key's ciphertext, the ARN of the key that made it, and the publisher (JSON, as
+    ``MessageRecord.publisher_identity``) on whose behalf it is decrypted at delivery.
+    It seals bodies from ``created_at`` (about: a body's publish time may precede it by
+    the time sealing took) until ``sealing_until`` at the latest."""
+
+    sealing_id: bytes  # 16 random bytes, named by every body it sealed
+    key_arn: str
+    data_key: bytes = field(repr=False)
+    publisher_identity: str = field(repr=False)
+    created_at: float
+    sealing_until: float
 
 
 class Sealer(Protocol):
@@ -382,9 +406,14 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         dedup_since: float | None = None,
         leased_until: float = 0.0,
         queued: QueuedDeliveries | None = None,
+        sealing_keys: Sequence[SealingKeyRecord] = (),
     ) -> dict[str, tuple[str, str | None]]:
         """Commit messages and their deliveries durably, together; returns only once they
         are on disk.
+
+        ``sealing_keys`` are those the messages' bodies refer to, written in the same
+        transaction unless already stored (a sealer passes one until a commit of it has
+        returned).
 
         ``queued`` are deliveries done in the same transaction: each delivery's queue
         message is added to its queue (standard queues, no deduplication) in place of
@@ -414,12 +443,16 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
     async def prune(self, now: float, audit_before: float) -> int:
         """Remove what nothing needs any more: messages published over 5 minutes ago that
         have no delivery left, deduplication records past their 5 minutes, queue messages
-        past their retention period, and audit events before ``audit_before``. Returns
-        the number of rows removed. At most PRUNE_BATCH rows of each kind go at a time,
-        so a caller that gets as many or more calls again."""
+        past their retention period, sealing keys that sealed nothing for
+        SEALING_KEY_KEEP_SECONDS and that no message refers to, and audit events before
+        ``audit_before``. Returns the number of rows removed. At most PRUNE_BATCH rows of
+        each kind go at a time, so a caller that gets as many or more calls again."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> MessageRecord | None: ...
+
+    @abstractmethod
+    async def get_sealing_key(self, sealing_id: bytes) -> SealingKeyRecord | None: ...
 
     @abstractmethod
     async def count_messages(self, topic_arn: str) -> int: ...

@@ -449,4 +449,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX sqs_messages_expiry ON sqs_messages(expires_at)",
         ],
     ),
+    (
+        19,
+        [
+            # What a sealed message's envelope refers to ("kms-envelope-v2"): the data
+            # key's ciphertext, the key that made it and the publisher on whose behalf it
+            # is decrypted, written once per data key and publisher instead of with every
+            # message. A data key seals nothing after sealing_until.
+            """CREATE TABLE sealing_keys (
+                sealing_id BLOB PRIMARY KEY,
+                key_arn TEXT NOT NULL,
+                data_key BLOB NOT NULL,
+                publisher_identity TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                sealing_until DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX sealing_keys_by_end ON sealing_keys(sealing_until)",
+        ],
+    ),
 ]

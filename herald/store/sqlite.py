@@ -29,12 +29,15 @@ from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import (
     DEDUP_SECONDS,
     PRUNE_BATCH,
+    SEALING_KEY_KEEP_SECONDS,
+    SEALING_MARGIN_SECONDS,
     AccessKeyRecord,
     AttributeEdit,
     KeyStatus,
     MessageRecord,
     QueuedDeliveries,
     Sealer,
+    SealingKeyRecord,
     Store,
     SubscriptionRecord,
     TopicCounts,
@@ -470,8 +473,14 @@ class SQLiteStore(
         dedup_since: float | None = None,
         leased_until: float = 0.0,
         queued: QueuedDeliveries | None = None,
+        sealing_keys: Sequence[SealingKeyRecord] = (),
     ) -> dict[str, tuple[str, str | None]]:
         owner = self.lease_owner
+        keys = [
+            (k.sealing_id, k.key_arn, k.data_key, k.publisher_identity, k.created_at,
+             k.sealing_until)
+            for k in sealing_keys
+        ]  # fmt: skip
         rows = [
             (
                 m.message_id,
@@ -486,7 +495,7 @@ class SQLiteStore(
                 m.sequence_number,
                 m.publisher_arn,
                 m.published_at,
-                m.publisher_identity,
+                m.publisher_identity or None,
             )
             for m in messages
         ]
@@ -497,6 +506,12 @@ class SQLiteStore(
             # A message whose deliveries were all put in their queues is kept by no one.
             done = self._enqueue_deliveries(c, queued) if queued is not None else set()
             done -= {d.message_id for d in deliveries}
+            if keys:
+                c.executemany(
+                    f"INSERT OR IGNORE INTO sealing_keys({_SEALING_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    keys,
+                )
             c.executemany(
                 f"INSERT INTO messages({_MESSAGE_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -543,6 +558,23 @@ class SQLiteStore(
                 "FROM sqs_messages WHERE expires_at <= ? LIMIT ?)",
                 (now, PRUNE_BATCH),
             ).rowcount
+            # A "kms-envelope-v2" body starts with its version byte and the 16-byte id of
+            # its sealing key (herald.kms.envelope); only the messages published while a
+            # key sealed can name it, found through messages_by_time.
+            removed += c.execute(
+                "DELETE FROM sealing_keys WHERE sealing_id IN (SELECT k.sealing_id "
+                "FROM sealing_keys k WHERE k.sealing_until < ? AND NOT EXISTS (SELECT 1 "
+                "FROM messages m WHERE m.published_at >= k.created_at - ? "
+                "AND m.published_at <= k.sealing_until + ? "
+                "AND m.body_format = 'kms-envelope-v2' AND substr(m.body, 2, 16) = k.sealing_id) "
+                "LIMIT ?)",
+                (
+                    now - SEALING_KEY_KEEP_SECONDS,
+                    SEALING_MARGIN_SECONDS,
+                    SEALING_MARGIN_SECONDS,
+                    PRUNE_BATCH,
+                ),
+            ).rowcount
             # Queue cool-downs last 60 seconds; an hour keeps clock skew between nodes safe.
             c.execute("DELETE FROM sqs_cooldowns WHERE at < ?", (now - 3600,))
             removed += c.execute(
@@ -580,6 +612,18 @@ class SQLiteStore(
 
         return await self._call(job)
 
+    async def get_sealing_key(self, sealing_id: bytes) -> SealingKeyRecord | None:
+        def job(c: sqlite3.Connection) -> SealingKeyRecord | None:
+            row = c.execute(
+                f"SELECT {_SEALING_COLUMNS} FROM sealing_keys WHERE sealing_id = ?",
+                (sealing_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return SealingKeyRecord(bytes(row[0]), row[1], bytes(row[2]), row[3], row[4], row[5])
+
+        return await self._call(job)
+
     async def count_messages(self, topic_arn: str) -> int:
         def job(c: sqlite3.Connection) -> int:
             row = c.execute(
@@ -597,6 +641,7 @@ _SUB_COLUMNS = (
     "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, "
     "token_expires_at, created_at"
 )
+_SEALING_COLUMNS = "sealing_id, key_arn, data_key, publisher_identity, created_at, sealing_until"
 _MESSAGE_COLUMNS = (
     "message_id, topic_arn, subject, body, body_format, message_structure, attributes, "
     "group_id, deduplication_id, sequence_number, publisher_arn, published_at, "

@@ -35,7 +35,7 @@ pytestmark = BOTH_BACKENDS
 
 ACCOUNT = "000000000000"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
-SEALED = "kms-envelope-v1"
+SEALED = "kms-envelope-v2"
 HTTPS_REFUSAL = "You must use an HTTPS endpoint and sign your request using Signature Version 4"
 
 

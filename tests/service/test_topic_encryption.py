@@ -10,23 +10,25 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 from herald.clock import FixedClock
-from herald.errors import KMSAccessDenied
+from herald.errors import InvalidCiphertext, KMSAccessDenied
 from herald.iam.authorizer import Authorizer
 from herald.iam.facade import IAM
 from herald.iam.identities import Identities
-from herald.kms import rootkey
+from herald.kms import envelope, rootkey
 from herald.kms.access import KeyAccess
 from herald.kms.crypto import Crypto
 from herald.kms.for_services import ServiceKeys
 from herald.kms.gate import Gate, Quotas
 from herald.kms.service import KMSService
+from herald.sns.encryption import SealingKeys, body_aad, publisher_identity
 from herald.sns.publishing import PublishInput
 from herald.sns.service import SNSService
+from herald.store.base import MessageRecord
 from herald.store.sqlite import SQLiteStore
 from herald.types import Principal, RequestContext
 
@@ -50,7 +52,10 @@ class World:
         self.keys = KMSService(store, clock, access, root)
         self.gate = Gate(store, clock, Quotas(10**6, 10**6), lambda e: type(e).__name__)
         service_keys = ServiceKeys(self.keys, Crypto(store, access), access, self.gate, "sns")
+        self.service_keys = service_keys
         self.sns = SNSService(store, clock, authorizer, service_keys, REUSE)
+        # Another node on the same store: caches of its own
+        self.other_node = SNSService(store, clock, authorizer, service_keys, REUSE)
         self.iam = IAM(store, clock, authorizer)
 
     def requests(self, operation: str) -> int:
@@ -151,7 +156,7 @@ def test_a_stored_message_opens_through_the_key_service_and_follows_turn_on_and_
             record = await w.store.get_message(message_id)
             assert record is not None
             formats.append(record.body_format)
-        assert formats == ["plain", "kms-envelope-v1", "plain"]
+        assert formats == ["plain", "kms-envelope-v2", "plain"]
         sealed = await w.store.get_message(during)
         assert sealed is not None and b"while encrypted" not in sealed.body
         # Stored encrypted, still delivered decrypted after encryption was turned off
@@ -191,5 +196,87 @@ def test_a_reused_data_key_honours_a_time_condition_to_the_second(tmp_path: Path
         with pytest.raises(KMSAccessDenied):
             await w.sns.publisher.publish(ctx(principal), topic, None, None, PublishInput("m"))
         assert w.requests("GenerateDataKey") == 1  # the data key itself was reused
+
+    run(tmp_path, scenario)
+
+
+def test_bodies_name_one_stored_sealing_key_per_data_key_and_publisher(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "compact", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        first, second = await w.publisher("p1", topic), await w.publisher("p2", topic)
+        written: list[int] = []
+        add_messages = w.store.add_messages
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            written.append(len(kwargs.get("sealing_keys", ())))
+            return await add_messages(*args, **kwargs)
+
+        w.store.add_messages = counted  # type: ignore[method-assign]
+        # When two publishers publish three messages each, within one reuse period
+        sent: dict[str, tuple[Principal, bytes]] = {}
+        for principal in (first, second, first, second, first, second):
+            body = f"from {principal.arn} {len(sent)}".encode()
+            published = await w.sns.publisher.publish(
+                ctx(principal), topic, None, None, PublishInput(body.decode())
+            )
+            sent[published.message_id] = (principal, body)
+        # Then each publisher's sealing key went to the store with its first message only
+        assert written == [1, 1, 0, 0, 0, 0]
+        ((keys,),) = await w.store._call(
+            lambda c: c.execute("SELECT COUNT(*) FROM sealing_keys").fetchall()
+        )
+        assert keys == 2
+        # And every row holds its body sealed, 45 bytes longer, and no publisher identity
+        for message_id, (principal, body) in sent.items():
+            record = await w.store.get_message(message_id)
+            assert record is not None and record.body_format == "kms-envelope-v2"
+            assert len(record.body) == len(body) + 45 and body not in record.body
+            assert record.publisher_identity == ""
+            # And another node, which never saw the keys, opens it for the same publisher
+            assert await w.other_node.opener.body(record, REGION) == body
+            known = await SealingKeys(w.store).get(record.body[1:17])
+            assert known is not None and known[1] == principal
+        # With one Decrypt per data key (the other node's cache holds each after its first)
+        assert w.requests("Decrypt") == 2
+
+    run(tmp_path, scenario)
+
+
+def test_a_body_sealed_by_an_earlier_version_still_opens(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "older", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        principal = await w.publisher("old", topic)
+        # Given a message stored as version 1 wrote it: the data key's ciphertext in the
+        # body, the publisher in the row
+        context = {"aws:sns:topicArn": topic}
+        data_key = await w.service_keys.generate_data_key(ctx(principal), "alias/aws/sns", context)
+        message_id = "0b6f9a30-4c8d-4b8e-9d8e-2f1f6c1d2e3f"
+        body = envelope.seal(
+            envelope.cipher(data_key.plaintext),
+            envelope.header(data_key.key_arn, data_key.blob),
+            b"sealed long ago",
+            body_aad(topic, message_id),
+        )
+        record = MessageRecord(
+            message_id, topic, None, body, "kms-envelope-v1", None, "{}", None, None, None,
+            principal.arn, w.clock.now(), publisher_identity(principal),
+        )  # fmt: skip
+        await w.store.add_messages([record])
+        # Then it opens, through a Decrypt for its publisher
+        assert await w.deliver(message_id) == b"sealed long ago"
+        assert w.requests("Decrypt") == 1
+
+    run(tmp_path, scenario)
+
+
+def test_a_body_whose_sealing_key_is_not_stored_does_not_open(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "orphan", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        published = await w.sns.publisher.publish(ctx(), topic, None, None, PublishInput("m"))
+        await w.store._call(lambda c: c.execute("DELETE FROM sealing_keys"))
+        record = await w.store.get_message(published.message_id)
+        assert record is not None
+        with pytest.raises(InvalidCiphertext):
+            await w.other_node.opener.body(record, REGION)
 
     run(tmp_path, scenario)

@@ -29,6 +29,7 @@ from herald.store.base import (
     KeyStatus,
     MessageRecord,
     QueuedDeliveries,
+    SealingKeyRecord,
     Store,
     SubscriptionRecord,
     TopicCounts,
@@ -768,6 +769,65 @@ def test_prune_removes_a_bounded_number_of_each_kind_at_a_time(store: Store, run
     # And a deduplication id is free again: its message is published anew
     again = replace(message_record(topic, published_at=NOW + 301), deduplication_id="d0")
     assert run(store.add_messages([again], dedup_since=NOW + 1)) == {}
+
+
+def _sealing_key(created_at: float = NOW) -> SealingKeyRecord:
+    return SealingKeyRecord(
+        sealing_id=uuid.uuid4().bytes,
+        key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{uuid.uuid4()}",
+        data_key=uuid.uuid4().bytes * 8,
+        publisher_identity='{"account":"000000000000","arn":"arn:aws:iam::000000000000:root"}',
+        created_at=created_at,
+        sealing_until=created_at + 300,
+    )
+
+
+def _sealed_with(topic: TopicRecord, key: SealingKeyRecord, **fields: Any) -> MessageRecord:
+    """A message whose body is a version 2 envelope naming ``key``."""
+    body = b"\x02" + key.sealing_id + b"n" * 12 + b"sealed body and its tag"
+    return message_record(topic, body, body_format="kms-envelope-v2", **fields)
+
+
+def test_sealing_keys_are_written_with_messages_and_read_back(store: Store, run: Run[Any]) -> None:
+    # Given a sealing key written with the first message that names it, then again with
+    # a second (a sealer passes it until a commit of it has returned)
+    topic = with_topic(store, run)
+    key = _sealing_key()
+    first, second = _sealed_with(topic, key), _sealed_with(topic, key)
+    run(store.add_messages([first], sealing_keys=[key]))
+    run(store.add_messages([second], sealing_keys=[key]))
+    # Then the key reads back as written, once, and the messages as written
+    assert run(store.get_sealing_key(key.sealing_id)) == key
+    assert run(store.get_sealing_key(uuid.uuid4().bytes)) is None
+    assert run(store.get_message(first.message_id)) == first
+    assert run(store.get_message(second.message_id)) == second
+
+
+def test_a_sealing_key_goes_an_hour_after_it_sealed_once_no_message_names_it(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a key whose message still has a delivery to make, one whose message was
+    # delivered, and one that sealed until recently
+    topic = with_topic(store, run)
+    named, delivered, recent = _sealing_key(), _sealing_key(), _sealing_key(NOW + 3000)
+    pending = _sealed_with(topic, named, published_at=NOW + 10)
+    done = _sealed_with(topic, delivered, published_at=NOW + 10)
+    delivery = _delivery_of(pending)
+    run(store.add_messages([pending, done], [delivery], sealing_keys=[named, delivered]))
+    run(store.add_messages([], sealing_keys=[recent]))
+    # When the store is pruned an hour after the first two stopped sealing
+    later = NOW + 300 + 3601
+    # Then the delivered message and its key are gone; the others stay
+    assert run(store.prune(later, NOW - 86400)) == 2
+    assert run(store.get_sealing_key(delivered.sealing_id)) is None
+    assert run(store.get_sealing_key(named.sealing_id)) == named
+    assert run(store.get_sealing_key(recent.sealing_id)) == recent
+    # And once the last delivery is made, the message and its key go too
+    run(store.finish_deliveries([delivery.delivery_id]))
+    assert run(store.prune(later, NOW - 86400)) == 2
+    assert run(store.get_sealing_key(named.sealing_id)) is None
+    assert run(store.get_message(pending.message_id)) is None
+    assert run(store.get_sealing_key(recent.sealing_id)) == recent
 
 
 def _audit_event(at: float) -> Any:
