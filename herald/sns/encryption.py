@@ -142,6 +142,7 @@ class TopicEncryption:
         reuse_seconds: float = DEFAULT_REUSE_SECONDS,
     ) -> None:
         self._data_keys = DataKeys(keys, clock)
+        self._clock = clock
         self._sealing_keys = sealing_keys
         self._reuse = reuse_seconds
         self._sealings: dict[tuple[bytes, Principal], Sealing] = {}
@@ -190,10 +191,20 @@ class TopicEncryption:
                 sealing_until=held.made_at + self._reuse,
             )
             if len(self._sealings) >= CACHE_SIZE:
-                self._sealings.clear()
+                self._forget_ended()
             sealing = self._sealings[slot] = Sealing(record)
             self._sealing_keys.remember(record, principal)
         return sealing
+
+    def _forget_ended(self) -> None:
+        """Room for a sealing: those that seal no more go, and all if none has ended (a
+        sealing forgotten while its data key is held gets a new id and record)."""
+        now = self._clock.now()
+        ended = [k for k, s in self._sealings.items() if s.record.sealing_until <= now]
+        for slot in ended:
+            del self._sealings[slot]
+        if not ended:
+            self._sealings.clear()
 
     def _topic_key(self, topic: TopicRecord) -> _TopicKey | None:
         """What sealing needs of the topic, read once per topic and key setting."""

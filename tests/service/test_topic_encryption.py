@@ -280,3 +280,39 @@ def test_a_body_whose_sealing_key_is_not_stored_does_not_open(tmp_path: Path) ->
             await w.other_node.opener.body(record, REGION)
 
     run(tmp_path, scenario)
+
+
+def test_a_full_sealing_cache_forgets_the_keys_that_seal_no_more_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import herald.sns.encryption
+
+    monkeypatch.setattr(herald.sns.encryption, "CACHE_SIZE", 2)
+
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "full", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        first, second, third = [await w.publisher(f"f{n}", topic) for n in (1, 2, 3)]
+        written: list[int] = []
+        add_messages = w.store.add_messages
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            written.append(len(kwargs.get("sealing_keys", ())))
+            return await add_messages(*args, **kwargs)
+
+        w.store.add_messages = counted  # type: ignore[method-assign]
+
+        async def publish(principal: Principal) -> None:
+            await w.sns.publisher.publish(ctx(principal), topic, None, None, PublishInput("m"))
+
+        # Given a sealing that ended and one that still seals, filling the cache
+        await publish(first)
+        w.clock.advance(REUSE - 10)
+        await publish(second)
+        w.clock.advance(20)
+        # When a third publisher needs room, then the second still seals from the cache:
+        # its key is not written again
+        await publish(third)
+        await publish(second)
+        assert written == [1, 1, 1, 0]
+
+    run(tmp_path, scenario)
