@@ -472,6 +472,7 @@ class SQSService:
                     timeout,
                     queue.attributes.get("FifoQueue") == "true",
                     _dead_letter(queue),
+                    self.arrived,
                 )
                 woken = False
                 remaining = deadline - self._clock.now()

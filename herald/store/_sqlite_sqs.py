@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -212,8 +212,9 @@ class SQLiteSQS:
         visibility_timeout: float,
         fifo: bool,
         dead_letter: tuple[str, int] | None,
+        moved: Callable[[str], None] | None = None,
     ) -> list[QueuedMessage]:
-        def job(c: sqlite3.Connection) -> list[QueuedMessage]:
+        def job(c: sqlite3.Connection) -> tuple[list[QueuedMessage], str | None]:
             # Expired messages are skipped here and removed by ``prune``: removing them
             # here would read the whole queue on every receive.
             order = "sequence_number" if fifo else "visible_at, sent_at"
@@ -237,8 +238,9 @@ class SQLiteSQS:
             if target is not None and (target[0] == queue_arn or not _exists(c, target[0])):
                 target = None
             below = ""
+            arrived = None
             if target is not None:
-                c.execute(
+                cursor = c.execute(
                     "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, receipt_handle = NULL, "
                     "dead_letter_source = COALESCE(dead_letter_source, ?) WHERE message_id IN "
                     "(SELECT message_id FROM sqs_messages WHERE queue_arn = ? AND visible_at <= ? "
@@ -247,6 +249,9 @@ class SQLiteSQS:
                      DEAD_LETTER_MOVES),
                 )  # fmt: skip
                 below = "AND receive_count < ? "
+                if cursor.rowcount > 0:
+                    arrived = target[0]
+                    self._arrived(c, arrived)
             rows = c.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
                 f"AND visible_at <= ? AND expires_at > ? {below}{excluded}"
@@ -274,13 +279,17 @@ class SQLiteSQS:
                 )
             # One call may return several messages of a group, in order; later calls skip
             # the group while any of them is in flight (SQS FIFO delivery logic).
-            return chosen
+            return chosen, arrived
 
         # A standard queue's receive is answered before the commit (SQLite): lost in a
         # crash, it leaves its messages visible, to be received again (SQS delivers at
         # least once). A FIFO receive waits: it holds its message group.
-        result: list[QueuedMessage] = await self._worker.call(job, early=not fifo)
-        return result
+        result: tuple[list[QueuedMessage], str | None]
+        result = await self._worker.call(job, early=not fifo)
+        chosen, arrived = result
+        if arrived is not None and moved is not None:
+            moved(arrived)
+        return chosen
 
     async def delete_messages(
         self, queue_arn: str, receipt_handles: Sequence[str], now: float, fifo: bool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -100,11 +100,14 @@ class SQSStore(ABC):
         visibility_timeout: float,
         fifo: bool,
         dead_letter: tuple[str, int] | None,
+        moved: Callable[[str], None] | None = None,
     ) -> list[QueuedMessage]:
         """Up to ``max_messages`` visible messages, now in flight with new receipt
         handles; expired ones are skipped (``prune`` removes them), and with
-        ``dead_letter`` (queue ARN, maxReceiveCount) those received too often move there.
-        FIFO: oldest first, and no message of a group that has one in flight."""
+        ``dead_letter`` (queue ARN, maxReceiveCount) those received too often move there:
+        ``moved`` then hears the dead-letter queue's ARN (on the caller's event loop) and
+        other nodes hear of the arrival as of a send. FIFO: oldest first, and no message
+        of a group that has one in flight."""
 
     @abstractmethod
     async def delete_messages(

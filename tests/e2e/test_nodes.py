@@ -145,19 +145,28 @@ def test_each_delivery_is_made_once_when_both_nodes_deliver(
     assert sorted(bodies) == sorted(sent)  # each once: no duplicates, none missing
 
 
-@pytest.mark.parametrize("through", ["send", "publish"])
+@pytest.mark.parametrize("through", ["send", "publish", "dead-letter"])
 def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
     nodes: tuple[HeraldProcess, HeraldProcess], through: str
 ) -> None:
     """Without the wake-up a waiting long poll finds a message only at its next look,
     up to a second later: five sends all answered within half a second would then happen
     about one time in 32. ``publish``: the message comes from a topic publish through the
-    other node, which writes it into the queue in its own transaction."""
+    other node, which writes it into the queue in its own transaction. ``dead-letter``:
+    a receive through the other node moves it from its source queue (received once
+    before) into the polled dead-letter queue."""
     a, b = nodes
     sender: Any = a.client("sqs")
     name = f"wake-{uuid.uuid4().hex[:8]}"
     if through == "send":
         url = sender.create_queue(QueueName=name)["QueueUrl"]
+    elif through == "dead-letter":
+        url = sender.create_queue(QueueName=name)["QueueUrl"]
+        dead = sender.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        policy = {"deadLetterTargetArn": dead["Attributes"]["QueueArn"], "maxReceiveCount": "1"}
+        source = sender.create_queue(
+            QueueName=f"{name}-source", Attributes={"RedrivePolicy": json.dumps(policy)}
+        )["QueueUrl"]
     else:
         sns_a: Any = a.client("sns")
         topic = sns_a.create_topic(Name=name)["TopicArn"]
@@ -167,6 +176,10 @@ def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
         )
     waits = []
     for n in range(5):
+        if through == "dead-letter":
+            sender.send_message(QueueUrl=source, MessageBody=f"m{n}")
+            received = sender.receive_message(QueueUrl=source, VisibilityTimeout=0)
+            assert [m["Body"] for m in received["Messages"]] == [f"m{n}"]
         answer: dict[str, Any] = {}
 
         def poll(answer: dict[str, Any] = answer) -> None:
@@ -179,6 +192,8 @@ def test_a_long_poll_on_one_node_is_woken_by_a_send_through_the_other(
         sent = time.monotonic()
         if through == "send":
             sender.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        elif through == "dead-letter":
+            assert "Messages" not in sender.receive_message(QueueUrl=source)
         else:
             sns_a.publish(TopicArn=topic, Message=f"m{n}")
         thread.join(15)

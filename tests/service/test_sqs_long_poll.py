@@ -123,3 +123,33 @@ def test_a_woken_poll_that_cannot_look_wakes_the_next(
         assert [m.body for m in messages] == [b"hello"]
 
     _run(tmp_path, monkeypatch, scenario)
+
+
+def test_a_move_to_the_dead_letter_queue_wakes_a_poll_waiting_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(store: CountingStore, sqs: SQSService, url: str) -> None:
+        # Given a queue whose messages go to a dead-letter queue after one receive, and a
+        # message received once and visible again
+        dead = await sqs.create_queue(CTX, "dead", {}, {})
+        policy = f'{{"deadLetterTargetArn": "{dead.arn}", "maxReceiveCount": "1"}}'
+        await sqs.set_attributes(CTX, url, {"RedrivePolicy": policy})
+        await sqs.send(CTX, url, [Outgoing("too often")])
+        _, first = await sqs.receive(CTX, url, 1, 0, 0)
+        assert [m.body for m in first] == [b"too often"]
+        # And a poll waiting on the dead-letter queue, having looked once
+        looked = store.receives
+        poll = asyncio.create_task(sqs.receive(CTX, f"http://localhost/{ACCOUNT}/dead", 10, 30, 20))
+        while store.receives == looked:
+            await asyncio.sleep(0.01)
+        await store.ping()
+        assert not poll.done()
+        # When a receive on the source queue moves the message
+        _, second = await sqs.receive(CTX, url, 1, 0, 0)
+        assert second == []
+        # Then the waiting poll gets it, without waiting for a recheck
+        done, _ = await asyncio.wait([poll], timeout=ANSWER_WITHIN)
+        assert done == {poll}
+        assert [m.body for m in poll.result()[1]] == [b"too often"]
+
+    _run(tmp_path, monkeypatch, scenario)
