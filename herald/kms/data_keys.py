@@ -149,7 +149,9 @@ class DataKeys:
 
     def _fresh(self, slot: tuple[str, str, str], reuse_seconds: float) -> Held | None:
         held = self._held.get(slot)
-        if held is None or self._clock.now() - held.made_at >= reuse_seconds:
+        # A clock stepped back makes a data key stale too: its bodies must be published
+        # within the period its sealing key records (SealingKeyRecord).
+        if held is None or not 0 <= self._clock.now() - held.made_at < reuse_seconds:
             return None
         self._held.move_to_end(slot)
         return held

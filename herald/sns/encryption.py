@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,38 +84,41 @@ class SealingKeyReader(Protocol):
 class SealingKeys:
     """The sealing keys this node knows, by id: those its publishers seal with, from the
     moment they are made, and those its deliveries have read from the store; each with
-    its publisher as a Principal. Bounded: forgotten all at once when full."""
+    its publisher as a Principal. The least recently used go first when it is full."""
 
     def __init__(self, store: SealingKeyReader) -> None:
         self._store = store
-        self._known: dict[bytes, tuple[SealingKeyRecord, Principal]] = {}
+        self._known: OrderedDict[bytes, tuple[SealingKeyRecord, Principal]] = OrderedDict()
 
     def remember(self, record: SealingKeyRecord, principal: Principal) -> None:
-        if len(self._known) >= CACHE_SIZE:
-            self._known.clear()
         self._known[record.sealing_id] = (record, principal)
+        while len(self._known) > CACHE_SIZE:
+            self._known.popitem(last=False)
 
     async def get(self, sealing_id: bytes) -> tuple[SealingKeyRecord, Principal] | None:
         known = self._known.get(sealing_id)
-        if known is None:
-            record = await self._store.get_sealing_key(sealing_id)
-            if record is None:
-                return None
-            known = (record, publisher(record.publisher_identity))
-            self.remember(*known)
+        if known is not None:
+            self._known.move_to_end(sealing_id)
+            return known
+        record = await self._store.get_sealing_key(sealing_id)
+        if record is None:
+            return None
+        known = (record, publisher(record.publisher_identity))
+        self.remember(*known)
         return known
 
 
 class Sealing:
     """One data key as one publisher seals with it: the envelope header naming it, and
     its record, which goes with the messages to the store until a commit of it has
-    returned (``stored``)."""
+    returned (``stored``), and the end of its bodies' associated data."""
 
-    __slots__ = ("header", "record", "stored")
+    __slots__ = ("aad", "header", "record", "stored")
 
     def __init__(self, record: SealingKeyRecord) -> None:
         self.record = record
         self.header = envelope.referring_header(record.sealing_id)
+        self.aad = _framed_bytes(record.sealing_id)
         self.stored = False
 
 
@@ -164,19 +168,22 @@ class TopicEncryption:
             held = await self._data_keys.get(
                 ctx, topic.arn, key.reference, key.context, self._reuse
             )
-        sealing = self._sealing(held, ctx.principal)
+        sealing = self._sealing(held, ctx.principal, topic.arn)
         sealed = [
             _sealed(
                 record,
                 envelope.seal(
-                    held.cipher, sealing.header, record.body, key.aad + _framed(record.message_id)
+                    held.cipher,
+                    sealing.header,
+                    record.body,
+                    key.aad + _framed(record.message_id) + sealing.aad,
                 ),
             )
             for record in records
         ]
         return Sealed(sealed, () if sealing.stored else (sealing,))
 
-    def _sealing(self, held: Held, principal: Principal) -> Sealing:
+    def _sealing(self, held: Held, principal: Principal, topic_arn: str) -> Sealing:
         """The sealing key of ``held`` for this publisher (sessions of one role share a
         data key, not an identity), made once."""
         slot = (held.blob, principal)
@@ -184,6 +191,7 @@ class TopicEncryption:
         if sealing is None:
             record = SealingKeyRecord(
                 sealing_id=os.urandom(envelope.SEALING_ID_BYTES),
+                topic_arn=topic_arn,
                 key_arn=held.key_arn,
                 data_key=held.blob,
                 publisher_identity=publisher_identity(principal),
@@ -242,12 +250,14 @@ class MessageOpener:
     async def body(self, record: MessageRecord, region: str) -> bytes:
         """The message body in clear. Raises the KMS* errors, InvalidCiphertext."""
         sealed: envelope.Envelope | envelope.Referring
+        aad = body_aad(record.topic_arn, record.message_id)
         if record.body_format == envelope.FORMAT_V2:
             sealed = envelope.read_referring(record.body)
             known = await self._sealing_keys.get(sealed.sealing_id)
-            if known is None:
+            if known is None or known[0].topic_arn != record.topic_arn:
                 raise InvalidCiphertext("The stored body's sealing key is not in the store.")
             principal, blob = known[1], known[0].data_key
+            aad += _framed_bytes(sealed.sealing_id)
         elif record.body_format == envelope.FORMAT:
             sealed = envelope.read(record.body)
             principal, blob = publisher(record.publisher_identity), sealed.data_key_blob
@@ -264,7 +274,7 @@ class MessageOpener:
             data_key = await self._opener.plaintext(
                 ctx, blob, {TOPIC_CONTEXT_KEY: record.topic_arn}, self._reuse
             )
-        return envelope.open_body(data_key, sealed, body_aad(record.topic_arn, record.message_id))
+        return envelope.open_body(data_key, sealed, aad)
 
 
 def _sealed(record: MessageRecord, body: bytes) -> MessageRecord:
@@ -279,9 +289,12 @@ def _sealed(record: MessageRecord, body: bytes) -> MessageRecord:
     return sealed
 
 
-def body_aad(topic_arn: str, message_id: str) -> bytes:
-    """Length-prefixed: the label, the topic ARN and the message id."""
-    return _aad_prefix(topic_arn) + _framed(message_id)
+def body_aad(topic_arn: str, message_id: str, sealing_id: bytes | None = None) -> bytes:
+    """Length-prefixed: the label, the topic ARN, the message id and, in a version 2
+    envelope, the sealing id (a body names one sealing key, never a sibling sharing its
+    data key with another publisher)."""
+    aad = _aad_prefix(topic_arn) + _framed(message_id)
+    return aad if sealing_id is None else aad + _framed_bytes(sealing_id)
 
 
 def _aad_prefix(topic_arn: str) -> bytes:
@@ -289,7 +302,10 @@ def _aad_prefix(topic_arn: str) -> bytes:
 
 
 def _framed(part: str) -> bytes:
-    data = part.encode()
+    return _framed_bytes(part.encode())
+
+
+def _framed_bytes(data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 

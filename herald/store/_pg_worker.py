@@ -25,7 +25,7 @@ from psycopg import errors as pg_errors
 
 from herald.errors import StoreUnavailable
 from herald.store._sqlite_worker import Job, Outcome, SQLiteWorker
-from herald.store.migrations import MIGRATIONS
+from herald.store.migrations import MIGRATIONS, require_known
 
 log = logging.getLogger("herald.store")
 RETRIES = 20
@@ -139,7 +139,11 @@ class PGWorker(SQLiteWorker):
 
     def _connect(self) -> PGConnection:
         conn = connect(self._url)
-        _migrate(conn)
+        try:
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
         return PGConnection(conn, self._url)
 
     def _run_batch(
@@ -215,6 +219,7 @@ def _migrate(conn: psycopg.Connection[Any]) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = (row[0] if row else None) or 0
+        require_known(current)
         for version, statements in MIGRATIONS:
             if version <= current:
                 continue

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from herald.errors import StoreUnavailable
-from herald.store.migrations import MIGRATIONS
+from herald.store.migrations import MIGRATIONS, require_known
 
 log = logging.getLogger("herald.store")
 T = TypeVar("T")
@@ -80,7 +80,11 @@ class SQLiteWorker:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        _migrate(conn)
+        try:
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _run(self, ready: asyncio.Future[None]) -> None:
@@ -141,6 +145,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     current = row[0] or 0
+    require_known(current)
     for version, statements in MIGRATIONS:
         if version <= current:
             continue

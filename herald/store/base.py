@@ -96,10 +96,11 @@ DEDUP_SECONDS = 300.0
 # Rows of each kind one prune removes: deleting is about as costly as inserting, and a
 # prune holds the store's writes while it runs (1,000 messages: about 20 ms).
 PRUNE_BATCH = 1_000
-# A sealing key goes once it has sealed nothing for an hour and no stored message refers
-# to it. The messages that may refer to one were published while it sealed, give or take
-# SEALING_MARGIN: those are the only ones the prune reads.
-SEALING_KEY_KEEP_SECONDS = 3600.0
+# A sealing key goes once it has sealed nothing for a day (a day of clock skew between
+# nodes is harmless) and no stored message of its topic was published while it sealed,
+# give or take SEALING_MARGIN_SECONDS: the prune reads only those messages' ids and
+# topics, never their bodies, and keeps a key that some of them may not refer to.
+SEALING_KEY_KEEP_SECONDS = 86400.0
 SEALING_MARGIN_SECONDS = 300.0
 
 
@@ -146,6 +147,7 @@ class SealingKeyRecord:
     the time sealing took) until ``sealing_until`` at the latest."""
 
     sealing_id: bytes  # 16 random bytes, named by every body it sealed
+    topic_arn: str  # the topic whose bodies it seals
     key_arn: str
     data_key: bytes = field(repr=False)
     publisher_identity: str = field(repr=False)
@@ -444,7 +446,7 @@ class Store(IAMStore, KMSStore, SQSStore, DeliveryStore, ABC):
         """Remove what nothing needs any more: messages published over 5 minutes ago that
         have no delivery left, deduplication records past their 5 minutes, queue messages
         past their retention period, sealing keys that sealed nothing for
-        SEALING_KEY_KEEP_SECONDS and that no message refers to, and audit events before
+        SEALING_KEY_KEEP_SECONDS and that no message can refer to, and audit events before
         ``audit_before``. Returns the number of rows removed. At most PRUNE_BATCH rows of
         each kind go at a time, so a caller that gets as many or more calls again."""
 

@@ -455,9 +455,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             # What a sealed message's envelope refers to ("kms-envelope-v2"): the data
             # key's ciphertext, the key that made it and the publisher on whose behalf it
             # is decrypted, written once per data key and publisher instead of with every
-            # message. A data key seals nothing after sealing_until.
+            # message. A data key seals nothing of other topics, nor after sealing_until.
             """CREATE TABLE sealing_keys (
                 sealing_id BLOB PRIMARY KEY,
+                topic_arn TEXT NOT NULL,
                 key_arn TEXT NOT NULL,
                 data_key BLOB NOT NULL,
                 publisher_identity TEXT NOT NULL,
@@ -468,3 +469,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
 ]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+class NewerSchema(Exception):
+    """The database was migrated by a newer Herald, whose rows this one may misread."""
+
+
+def require_known(current: int) -> None:
+    """Raises NewerSchema unless this Herald knows schema version ``current``."""
+    if current > LATEST:
+        raise NewerSchema(
+            f"its schema is version {current}, newer than this Herald's {LATEST}: run the "
+            "Herald that migrated it (every node of a shared database at once)"
+        )

@@ -477,8 +477,8 @@ class SQLiteStore(
     ) -> dict[str, tuple[str, str | None]]:
         owner = self.lease_owner
         keys = [
-            (k.sealing_id, k.key_arn, k.data_key, k.publisher_identity, k.created_at,
-             k.sealing_until)
+            (k.sealing_id, k.topic_arn, k.key_arn, k.data_key, k.publisher_identity,
+             k.created_at, k.sealing_until)
             for k in sealing_keys
         ]  # fmt: skip
         rows = [
@@ -509,7 +509,7 @@ class SQLiteStore(
             if keys:
                 c.executemany(
                     f"INSERT OR IGNORE INTO sealing_keys({_SEALING_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     keys,
                 )
             c.executemany(
@@ -558,15 +558,14 @@ class SQLiteStore(
                 "FROM sqs_messages WHERE expires_at <= ? LIMIT ?)",
                 (now, PRUNE_BATCH),
             ).rowcount
-            # A "kms-envelope-v2" body starts with its version byte and the 16-byte id of
-            # its sealing key (herald.kms.envelope); only the messages published while a
-            # key sealed can name it, found through messages_by_time.
+            # Only the messages of its topic published while a key sealed can name it,
+            # found through messages_by_time; their topic is read, not their bodies (which
+            # follow it in the row and can fill overflow pages).
             removed += c.execute(
                 "DELETE FROM sealing_keys WHERE sealing_id IN (SELECT k.sealing_id "
                 "FROM sealing_keys k WHERE k.sealing_until < ? AND NOT EXISTS (SELECT 1 "
                 "FROM messages m WHERE m.published_at >= k.created_at - ? "
-                "AND m.published_at <= k.sealing_until + ? "
-                "AND m.body_format = 'kms-envelope-v2' AND substr(m.body, 2, 16) = k.sealing_id) "
+                "AND m.published_at <= k.sealing_until + ? AND m.topic_arn = k.topic_arn) "
                 "LIMIT ?)",
                 (
                     now - SEALING_KEY_KEEP_SECONDS,
@@ -620,7 +619,9 @@ class SQLiteStore(
             ).fetchone()
             if row is None:
                 return None
-            return SealingKeyRecord(bytes(row[0]), row[1], bytes(row[2]), row[3], row[4], row[5])
+            return SealingKeyRecord(
+                bytes(row[0]), row[1], row[2], bytes(row[3]), row[4], row[5], row[6]
+            )
 
         return await self._call(job)
 
@@ -641,7 +642,9 @@ _SUB_COLUMNS = (
     "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, "
     "token_expires_at, created_at"
 )
-_SEALING_COLUMNS = "sealing_id, key_arn, data_key, publisher_identity, created_at, sealing_until"
+_SEALING_COLUMNS = (
+    "sealing_id, topic_arn, key_arn, data_key, publisher_identity, created_at, sealing_until"
+)
 _MESSAGE_COLUMNS = (
     "message_id, topic_arn, subject, body, body_format, message_structure, attributes, "
     "group_id, deduplication_id, sequence_number, publisher_arn, published_at, "

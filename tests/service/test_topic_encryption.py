@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from herald.clock import FixedClock
-from herald.errors import InvalidCiphertext, KMSAccessDenied
+from herald.errors import InvalidCiphertext, KMSAccessDenied, StoreUnavailable
 from herald.iam.authorizer import Authorizer
 from herald.iam.facade import IAM
 from herald.iam.identities import Identities
@@ -314,5 +314,53 @@ def test_a_full_sealing_cache_forgets_the_keys_that_seal_no_more_first(
         await publish(third)
         await publish(second)
         assert written == [1, 1, 1, 0]
+
+    run(tmp_path, scenario)
+
+
+def test_a_sealing_key_whose_commit_failed_goes_with_the_next_publish(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "retry", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        written: list[int] = []
+        add_messages = w.store.add_messages
+
+        async def failing_once(*args: Any, **kwargs: Any) -> Any:
+            written.append(len(kwargs.get("sealing_keys", ())))
+            if len(written) == 1:
+                raise StoreUnavailable("The store is not open.")
+            return await add_messages(*args, **kwargs)
+
+        w.store.add_messages = failing_once  # type: ignore[method-assign]
+        # Given a publish whose commit failed (it was not acknowledged)
+        with pytest.raises(StoreUnavailable):
+            await w.sns.publisher.publish(ctx(), topic, None, None, PublishInput("lost"))
+        # When the next publishes reuse the data key
+        first = await w.sns.publisher.publish(ctx(), topic, None, None, PublishInput("kept"))
+        await w.sns.publisher.publish(ctx(), topic, None, None, PublishInput("again"))
+        # Then the first of them wrote the sealing key, and another node opens its message
+        assert written == [1, 1, 0]
+        record = await w.store.get_message(first.message_id)
+        assert record is not None
+        assert await w.other_node.opener.body(record, REGION) == b"kept"
+
+    run(tmp_path, scenario)
+
+
+def test_a_clock_stepped_back_makes_a_new_data_key(tmp_path: Path) -> None:
+    """A sealing key records when its data key seals (the prune relies on it): a data key
+    made in the clock's future seals nothing now."""
+
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "steps", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        ids = []
+        for step in (0, -60, 10):
+            w.clock.advance(step)
+            published = await w.sns.publisher.publish(ctx(), topic, None, None, PublishInput("m"))
+            record = await w.store.get_message(published.message_id)
+            assert record is not None
+            ids.append(record.body[1:17])
+        # The step back made a second data key; ten seconds on, it is reused
+        assert w.requests("GenerateDataKey") == 2
+        assert ids[0] != ids[1] == ids[2]
 
     run(tmp_path, scenario)

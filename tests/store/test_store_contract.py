@@ -771,9 +771,10 @@ def test_prune_removes_a_bounded_number_of_each_kind_at_a_time(store: Store, run
     assert run(store.add_messages([again], dedup_since=NOW + 1)) == {}
 
 
-def _sealing_key(created_at: float = NOW) -> SealingKeyRecord:
+def _sealing_key(topic: TopicRecord, created_at: float = NOW) -> SealingKeyRecord:
     return SealingKeyRecord(
         sealing_id=uuid.uuid4().bytes,
+        topic_arn=topic.arn,
         key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{uuid.uuid4()}",
         data_key=uuid.uuid4().bytes * 8,
         publisher_identity='{"account":"000000000000","arn":"arn:aws:iam::000000000000:root"}',
@@ -792,7 +793,7 @@ def test_sealing_keys_are_written_with_messages_and_read_back(store: Store, run:
     # Given a sealing key written with the first message that names it, then again with
     # a second (a sealer passes it until a commit of it has returned)
     topic = with_topic(store, run)
-    key = _sealing_key()
+    key = _sealing_key(topic)
     first, second = _sealed_with(topic, key), _sealed_with(topic, key)
     run(store.add_messages([first], sealing_keys=[key]))
     run(store.add_messages([second], sealing_keys=[key]))
@@ -803,31 +804,41 @@ def test_sealing_keys_are_written_with_messages_and_read_back(store: Store, run:
     assert run(store.get_message(second.message_id)) == second
 
 
-def test_a_sealing_key_goes_an_hour_after_it_sealed_once_no_message_names_it(
+def test_a_sealing_key_goes_a_day_after_it_sealed_once_no_message_of_its_time_is_left(
     store: Store, run: Run[Any]
 ) -> None:
-    # Given a key whose message still has a delivery to make, one whose message was
-    # delivered, and one that sealed until recently
+    from herald.store.base import SEALING_KEY_KEEP_SECONDS, SEALING_MARGIN_SECONDS
+
+    # Given keys of one topic, each in its own time and with a message left to deliver:
+    # published while it sealed, just before it was made (within the margin: the publish
+    # time is taken before sealing), just past the margin, and of another topic
     topic = with_topic(store, run)
-    named, delivered, recent = _sealing_key(), _sealing_key(), _sealing_key(NOW + 3000)
-    pending = _sealed_with(topic, named, published_at=NOW + 10)
-    done = _sealed_with(topic, delivered, published_at=NOW + 10)
-    delivery = _delivery_of(pending)
-    run(store.add_messages([pending, done], [delivery], sealing_keys=[named, delivered]))
-    run(store.add_messages([], sealing_keys=[recent]))
-    # When the store is pruned an hour after the first two stopped sealing
-    later = NOW + 300 + 3601
-    # Then the delivered message and its key are gone; the others stay
-    assert run(store.prune(later, NOW - 86400)) == 2
-    assert run(store.get_sealing_key(delivered.sealing_id)) is None
-    assert run(store.get_sealing_key(named.sealing_id)) == named
-    assert run(store.get_sealing_key(recent.sealing_id)) == recent
-    # And once the last delivery is made, the message and its key go too
-    run(store.finish_deliveries([delivery.delivery_id]))
-    assert run(store.prune(later, NOW - 86400)) == 2
-    assert run(store.get_sealing_key(named.sealing_id)) is None
-    assert run(store.get_message(pending.message_id)) is None
-    assert run(store.get_sealing_key(recent.sealing_id)) == recent
+    other = with_topic(store, run, topic_record(name="other"))
+    during, before, after, elsewhere = (_sealing_key(topic, NOW + n * 10_000) for n in range(4))
+    recent = _sealing_key(topic, NOW + 30_000 + SEALING_KEY_KEEP_SECONDS)
+    margin = SEALING_MARGIN_SECONDS
+    messages = [
+        _sealed_with(topic, during, published_at=during.created_at + 10),
+        message_record(topic, published_at=before.created_at - margin + 1),
+        message_record(topic, published_at=after.sealing_until + margin + 1),
+        message_record(other, published_at=elsewhere.created_at + 10),
+    ]
+    deliveries = [_delivery_of(m) for m in messages]
+    keys = [during, before, after, elsewhere, recent]
+    run(store.add_messages(messages, deliveries, sealing_keys=keys))
+    # When the store is pruned a day after the last of them stopped sealing
+    later = elsewhere.sealing_until + SEALING_KEY_KEEP_SECONDS + 1
+    run(store.prune(later, NOW - 86400))
+    # Then those a message of their topic and time may name stay, and no other; the
+    # last one still sealed a day ago
+    kept = {k.sealing_id for k in keys if run(store.get_sealing_key(k.sealing_id))}
+    assert kept == {during.sealing_id, before.sealing_id, recent.sealing_id}
+    # And once the messages are delivered, they and the keys of their time go too
+    run(store.finish_deliveries([d.delivery_id for d in deliveries]))
+    run(store.prune(later, NOW - 86400))
+    kept = {k.sealing_id for k in keys if run(store.get_sealing_key(k.sealing_id))}
+    assert kept == {recent.sealing_id}
+    assert run(store.get_message(messages[0].message_id)) is None
 
 
 def _audit_event(at: float) -> Any:
@@ -1151,3 +1162,19 @@ def test_nothing_moves_to_a_dead_letter_queue_that_was_deleted(store: Store, run
     # that no longer exists
     received = run(store.receive(arn, NOW + 2, 1, 0, False, (dead, 1)))
     assert [m.body for m in received] == [b"kept"]
+
+
+def test_a_store_migrated_by_a_newer_herald_is_not_opened(
+    open_store: Callable[[], Store], run: Run[Any]
+) -> None:
+    from herald.store.migrations import LATEST
+
+    # Given a store whose schema a later Herald advanced
+    store = open_store()
+    run(store._call(lambda c: c.execute(  # type: ignore[attr-defined]
+        "INSERT INTO schema_version(version) VALUES (?)", (LATEST + 1,)
+    )))  # fmt: skip
+    run(store.close())
+    # When this Herald opens it, then it refuses, naming both versions
+    with pytest.raises(Exception, match=f"version {LATEST + 1}, newer than this Herald's {LATEST}"):
+        open_store()

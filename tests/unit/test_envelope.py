@@ -15,16 +15,17 @@ SEALING_ID = bytes.fromhex("0f" * 16)
 TOPIC = "arn:aws:sns:us-east-1:000000000000:golden"
 MESSAGE_ID = "01890a5d-ac96-774b-bcce-b302099a8057"
 # AES-256-GCM of b"golden body" under DATA_KEY with the nonce a1 * 12 and the documented
-# associated data, computed with pyca/cryptography directly, laid out as documented.
+# associated data (label, topic ARN, message id, sealing id), computed with
+# pyca/cryptography directly, laid out as documented.
 GOLDEN = bytes.fromhex(
-    "02" + "0f" * 16 + "a1" * 12 + "c2af973ab67051b6ab79d8cb398745c5e787936dcbe5da7ce3f7a3"
+    "02" + "0f" * 16 + "a1" * 12 + "c2af973ab67051b6ab79d87b735ac2c0f0f40eb66b0e5a00466f2b"
 )
 
 
 def test_a_version_2_golden_envelope_reads_and_opens() -> None:
     sealed = envelope.read_referring(GOLDEN)
     assert (sealed.sealing_id, sealed.nonce) == (SEALING_ID, bytes.fromhex("a1" * 12))
-    opened = envelope.open_body(DATA_KEY, sealed, body_aad(TOPIC, MESSAGE_ID))
+    opened = envelope.open_body(DATA_KEY, sealed, body_aad(TOPIC, MESSAGE_ID, SEALING_ID))
     assert opened == b"golden body"
 
 
@@ -54,10 +55,15 @@ def test_a_malformed_envelope_is_an_invalid_ciphertext(stored: bytes) -> None:
 
 @pytest.mark.parametrize(
     "aad",
-    [body_aad(TOPIC, "01890a5d-ac96-774b-bcce-b302099a8058"), body_aad(TOPIC + "x", MESSAGE_ID)],
-    ids=["other-message", "other-topic"],
+    [
+        body_aad(TOPIC, "01890a5d-ac96-774b-bcce-b302099a8058", SEALING_ID),
+        body_aad(TOPIC + "x", MESSAGE_ID, SEALING_ID),
+        body_aad(TOPIC, MESSAGE_ID, bytes(16)),
+        body_aad(TOPIC, MESSAGE_ID),
+    ],
+    ids=["other-message", "other-topic", "other-sealing-key", "version-1"],
 )
-def test_a_body_moved_to_another_message_or_topic_does_not_open(aad: bytes) -> None:
+def test_a_body_moved_to_another_message_topic_or_sealing_key_does_not_open(aad: bytes) -> None:
     with pytest.raises(InvalidCiphertext):
         envelope.open_body(DATA_KEY, envelope.read_referring(GOLDEN), aad)
 
@@ -65,7 +71,9 @@ def test_a_body_moved_to_another_message_or_topic_does_not_open(aad: bytes) -> N
 def test_a_tampered_body_does_not_open() -> None:
     tampered = GOLDEN[:-1] + bytes([GOLDEN[-1] ^ 1])
     with pytest.raises(InvalidCiphertext):
-        envelope.open_body(DATA_KEY, envelope.read_referring(tampered), body_aad(TOPIC, MESSAGE_ID))
+        envelope.open_body(
+            DATA_KEY, envelope.read_referring(tampered), body_aad(TOPIC, MESSAGE_ID, SEALING_ID)
+        )
 
 
 def test_a_sealing_id_is_16_bytes() -> None:
