@@ -364,3 +364,39 @@ def test_a_clock_stepped_back_makes_a_new_data_key(tmp_path: Path) -> None:
         assert ids[0] != ids[1] == ids[2]
 
     run(tmp_path, scenario)
+
+
+def test_concurrent_first_publishes_store_their_sealing_key_once(
+    tmp_path: Path,
+) -> None:
+    async def scenario(w: World) -> None:
+        topic = await w.sns.topics.create(ctx(), "burst", {"KmsMasterKeyId": "alias/aws/sns"}, [])
+        written: list[int] = []
+        add_messages = w.store.add_messages
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            written.append(len(kwargs.get("sealing_keys", ())))
+            return await add_messages(*args, **kwargs)
+
+        w.store.add_messages = counted  # type: ignore[method-assign]
+        # When many publishes seal before any of their commits has returned
+        published = await asyncio.gather(
+            *(
+                w.sns.publisher.publish(ctx(), topic, None, None, PublishInput(f"m{n}"))
+                for n in range(20)
+            )
+        )
+        # Then those that sealed before the first commit returned carried the key (at
+        # least the first), which is stored once, and every message opens
+        assert written[0] == 1 and set(written) <= {0, 1}
+        assert written == sorted(written, reverse=True)  # none after one that did not
+        ((keys,),) = await w.store._call(
+            lambda c: c.execute("SELECT COUNT(*) FROM sealing_keys").fetchall()
+        )
+        assert keys == 1
+        for n, answer in enumerate(published):
+            record = await w.store.get_message(answer.message_id)
+            assert record is not None
+            assert await w.other_node.opener.body(record, REGION) == f"m{n}".encode()
+
+    run(tmp_path, scenario)
