@@ -70,6 +70,21 @@ class World:
         await self.iam.users.put_user_policy(ctx(), name, "publish", document)
         return Principal(ACCOUNT, user.arn, user.user_id, f"AK{name.upper()}")
 
+    def sealing_keys_written(self, fail_first: bool = False) -> list[int]:
+        """From now on, the number of sealing keys each commit of messages carries (the
+        first such commit failing, with ``fail_first``)."""
+        written: list[int] = []
+        add_messages = self.store.add_messages
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            written.append(len(kwargs.get("sealing_keys", ())))
+            if fail_first and len(written) == 1:
+                raise StoreUnavailable("The store is not open.")
+            return await add_messages(*args, **kwargs)
+
+        self.store.add_messages = counted  # type: ignore[method-assign]
+        return written
+
     async def deliver(self, message_id: str) -> bytes:
         """What delivery will do: read the stored message, open its body."""
         record = await self.store.get_message(message_id)
@@ -204,14 +219,7 @@ def test_bodies_name_one_stored_sealing_key_per_data_key_and_publisher(tmp_path:
     async def scenario(w: World) -> None:
         topic = await w.sns.topics.create(ctx(), "compact", {"KmsMasterKeyId": "alias/aws/sns"}, [])
         first, second = await w.publisher("p1", topic), await w.publisher("p2", topic)
-        written: list[int] = []
-        add_messages = w.store.add_messages
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            written.append(len(kwargs.get("sealing_keys", ())))
-            return await add_messages(*args, **kwargs)
-
-        w.store.add_messages = counted  # type: ignore[method-assign]
+        written = w.sealing_keys_written()
         # When two publishers publish three messages each, within one reuse period
         sent: dict[str, tuple[Principal, bytes]] = {}
         for principal in (first, second, first, second, first, second):
@@ -292,14 +300,7 @@ def test_a_full_sealing_cache_forgets_the_keys_that_seal_no_more_first(
     async def scenario(w: World) -> None:
         topic = await w.sns.topics.create(ctx(), "full", {"KmsMasterKeyId": "alias/aws/sns"}, [])
         first, second, third = [await w.publisher(f"f{n}", topic) for n in (1, 2, 3)]
-        written: list[int] = []
-        add_messages = w.store.add_messages
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            written.append(len(kwargs.get("sealing_keys", ())))
-            return await add_messages(*args, **kwargs)
-
-        w.store.add_messages = counted  # type: ignore[method-assign]
+        written = w.sealing_keys_written()
 
         async def publish(principal: Principal) -> None:
             await w.sns.publisher.publish(ctx(principal), topic, None, None, PublishInput("m"))
@@ -321,16 +322,7 @@ def test_a_full_sealing_cache_forgets_the_keys_that_seal_no_more_first(
 def test_a_sealing_key_whose_commit_failed_goes_with_the_next_publish(tmp_path: Path) -> None:
     async def scenario(w: World) -> None:
         topic = await w.sns.topics.create(ctx(), "retry", {"KmsMasterKeyId": "alias/aws/sns"}, [])
-        written: list[int] = []
-        add_messages = w.store.add_messages
-
-        async def failing_once(*args: Any, **kwargs: Any) -> Any:
-            written.append(len(kwargs.get("sealing_keys", ())))
-            if len(written) == 1:
-                raise StoreUnavailable("The store is not open.")
-            return await add_messages(*args, **kwargs)
-
-        w.store.add_messages = failing_once  # type: ignore[method-assign]
+        written = w.sealing_keys_written(fail_first=True)
         # Given a publish whose commit failed (it was not acknowledged)
         with pytest.raises(StoreUnavailable):
             await w.sns.publisher.publish(ctx(), topic, None, None, PublishInput("lost"))
@@ -371,14 +363,7 @@ def test_concurrent_first_publishes_store_their_sealing_key_once(
 ) -> None:
     async def scenario(w: World) -> None:
         topic = await w.sns.topics.create(ctx(), "burst", {"KmsMasterKeyId": "alias/aws/sns"}, [])
-        written: list[int] = []
-        add_messages = w.store.add_messages
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            written.append(len(kwargs.get("sealing_keys", ())))
-            return await add_messages(*args, **kwargs)
-
-        w.store.add_messages = counted  # type: ignore[method-assign]
+        written = w.sealing_keys_written()
         # When many publishes seal before any of their commits has returned
         published = await asyncio.gather(
             *(
