@@ -31,7 +31,10 @@ Handler = Callable[[SQSService, RequestContext, Params], Awaitable[Result]]
 _SYSTEM_ATTRIBUTES = (
     "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
     "MessageGroupId", "MessageDeduplicationId", "SequenceNumber", "DeadLetterQueueSourceArn",
+    "AWSTraceHeader",
 )  # fmt: skip
+TRACE_HEADER = "AWSTraceHeader"  # the one message system attribute a sender may set
+MAX_TRACE_HEADER_BYTES = 8192  # far above any X-Ray header; it is stored with the message
 
 
 def url(ctx: RequestContext, queue: QueueRecord) -> str:
@@ -70,6 +73,40 @@ def _message_attributes_in(value: Any) -> dict[str, dict[str, object]]:
     return result
 
 
+def _trace_header_in(value: Any) -> str | None:
+    """The AWSTraceHeader of a MessageSystemAttributes map (SQS "Message system
+    attributes"): a String, the only name a sender may use."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationFailed("MessageSystemAttributes must be a map.")
+    for name in value:
+        if name != TRACE_HEADER:
+            raise InvalidParameter(
+                f"Message system attribute name '{name}' is invalid: the only one a sender "
+                f"may set is {TRACE_HEADER}."
+            )
+    attribute = value.get(TRACE_HEADER)
+    if attribute is None:
+        return None
+    if not isinstance(attribute, dict) or attribute.get("DataType") != "String":
+        raise InvalidParameter(
+            f"The message system attribute '{TRACE_HEADER}' must have the data type String."
+        )
+    text = attribute.get("StringValue")
+    if not isinstance(text, str) or not text:
+        raise InvalidParameter(
+            f"The message system attribute '{TRACE_HEADER}' must have a non-empty StringValue."
+        )
+    _valid_text(TRACE_HEADER, text)
+    if len(text.encode("utf-8")) > MAX_TRACE_HEADER_BYTES:
+        raise InvalidParameter(
+            f"The message system attribute '{TRACE_HEADER}' is longer than "
+            f"{MAX_TRACE_HEADER_BYTES} bytes."
+        )
+    return text
+
+
 def _outgoing(entry: dict[str, Any]) -> Outgoing:
     delay = entry.get("DelaySeconds")
     if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int)):
@@ -88,6 +125,7 @@ def _outgoing(entry: dict[str, Any]) -> Outgoing:
         attributes=_message_attributes_in(entry.get("MessageAttributes")),
         group_id=entry.get("MessageGroupId"),
         dedup_id=entry.get("MessageDeduplicationId"),
+        trace_header=_trace_header_in(entry.get("MessageSystemAttributes")),
     )
 
 
@@ -183,6 +221,11 @@ def _sent(message: QueuedMessage) -> Result:
     result: Result = {"MessageId": message.message_id, "MD5OfMessageBody": message.md5_body}
     if message.md5_attributes:
         result["MD5OfMessageAttributes"] = message.md5_attributes
+    if message.trace_header:
+        # Digested as message attributes are ("Calculating the MD5 message digest").
+        result["MD5OfMessageSystemAttributes"] = qa.md5_attributes(
+            {TRACE_HEADER: {"DataType": "String", "StringValue": message.trace_header}}
+        )
     if message.sequence_number:
         result["SequenceNumber"] = message.sequence_number
     return result
@@ -304,6 +347,7 @@ def _received(message: QueuedMessage, system: set[str], attribute_names: Sequenc
         "MessageDeduplicationId": (message.dedup_id or "").split("\x00")[-1] or None,
         "SequenceNumber": message.sequence_number,
         "DeadLetterQueueSourceArn": message.dead_letter_source,
+        TRACE_HEADER: message.trace_header,
     }
     chosen = {k: v for k, v in values.items() if k in system and v is not None}
     if chosen:

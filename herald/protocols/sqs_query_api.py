@@ -50,9 +50,11 @@ def _integer(name: str, value: str) -> int:
     return int(value)
 
 
-def _message_attributes(p: QueryParams) -> dict[str, dict[str, str]]:
+def _message_attributes(
+    p: QueryParams, prefix: str = "MessageAttribute"
+) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
-    for member in p.members("MessageAttribute"):
+    for member in p.members(prefix):
         name = member.get("Name") or ""
         value: dict[str, str] = {"DataType": member.get("Value.DataType") or ""}
         for field in ("StringValue", "BinaryValue"):
@@ -75,6 +77,9 @@ def _entry(p: QueryParams) -> dict[str, Any]:
     attributes = _message_attributes(p)
     if attributes:
         entry["MessageAttributes"] = attributes
+    system = _message_attributes(p, "MessageSystemAttribute")
+    if system:
+        entry["MessageSystemAttributes"] = system
     return entry
 
 
@@ -102,6 +107,9 @@ def to_json(p: QueryParams) -> dict[str, Any]:
     message_attributes = _message_attributes(p)
     if message_attributes:
         data["MessageAttributes"] = message_attributes
+    system_attributes = _message_attributes(p, "MessageSystemAttribute")
+    if system_attributes:
+        data["MessageSystemAttributes"] = system_attributes
     for prefix in _ENTRIES:
         entries = [_entry(m) for m in p.members(prefix)]
         if entries:

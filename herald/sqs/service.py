@@ -87,6 +87,7 @@ class Outgoing:
     attributes: Mapping[str, Mapping[str, object]] | None = None
     group_id: str | None = None
     dedup_id: str | None = None
+    trace_header: str | None = None  # the AWSTraceHeader message system attribute
 
 
 Waiters = dict["asyncio.Future[None]", None]  # long polls of a queue, oldest first
@@ -666,6 +667,7 @@ class SQSService:
             group_id=group_id,
             dedup_id=dedup_id,
             sequence_number=sequence,
+            trace_header=m.trace_header,
         )
 
     async def _check_redrive(self, attributes: Mapping[str, str], fifo: bool) -> None:

@@ -19,7 +19,7 @@ _QUEUE_COLUMNS = "arn, account_id, region, name, attributes, tags, created_at, u
 _MESSAGE_COLUMNS = (
     "message_id, queue_arn, body, body_format, md5_body, message_attributes, md5_attributes, "
     "sender_id, sent_at, visible_at, expires_at, receive_count, first_received_at, "
-    "receipt_handle, group_id, dedup_id, sequence_number, dead_letter_source"
+    "receipt_handle, group_id, dedup_id, sequence_number, dead_letter_source, trace_header"
 )
 
 
@@ -42,7 +42,7 @@ class SQLiteSQS:
         present = {arn for arn in {q.queue_arn for _, q in pairs} if _exists(c, arn)}
         c.executemany(
             f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_message_row(q) for _, q in pairs if q.queue_arn in present],
         )
         kept = [d for d, q in pairs if q.queue_arn not in present]
@@ -193,7 +193,7 @@ class SQLiteSQS:
                     )
                 c.execute(
                     f"INSERT INTO sqs_messages({_MESSAGE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _message_row(message),
                 )
                 stored.append(message)
@@ -387,7 +387,7 @@ def _message_row(m: QueuedMessage) -> tuple[Any, ...]:
         m.message_id, m.queue_arn, m.body, m.body_format, m.md5_body, m.message_attributes,
         m.md5_attributes, m.sender_id, m.sent_at, m.visible_at, m.expires_at, m.receive_count,
         m.first_received_at, m.receipt_handle, m.group_id, m.dedup_id, m.sequence_number,
-        m.dead_letter_source,
+        m.dead_letter_source, m.trace_header,
     )  # fmt: skip
 
 
@@ -411,4 +411,5 @@ def _message(row: Any) -> QueuedMessage:
         dedup_id=row[15],
         sequence_number=row[16],
         dead_letter_source=row[17],
+        trace_header=row[18],
     )

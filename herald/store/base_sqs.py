@@ -41,6 +41,7 @@ class QueuedMessage:
     dedup_id: str | None = None
     sequence_number: str | None = None
     dead_letter_source: str | None = None  # the queue it was moved from, in a DLQ
+    trace_header: str | None = None  # the AWSTraceHeader system attribute, as sent
 
 
 @dataclass(frozen=True)

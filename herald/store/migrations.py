@@ -468,6 +468,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX sealing_keys_by_end ON sealing_keys(sealing_until)",
         ],
     ),
+    (
+        20,
+        [
+            # A message's AWSTraceHeader, the one message system attribute a sender sets.
+            "ALTER TABLE sqs_messages ADD COLUMN trace_header TEXT",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

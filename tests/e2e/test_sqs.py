@@ -832,6 +832,68 @@ def test_a_batch_of_ten_is_the_most_sqs_takes(sqs: Any, queue: Callable[..., str
     assert _counts(sqs, url) == (10, 0, 0)
 
 
+TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def test_an_aws_trace_header_is_kept_and_shown_to_receivers_who_ask(
+    sqs: Any, queue: Callable[..., str]
+) -> None:
+    url = queue()
+    system = {"AWSTraceHeader": {"DataType": "String", "StringValue": TRACE}}
+    # When a message is sent with the AWSTraceHeader system attribute, alone and in a batch
+    sent = sqs.send_message(QueueUrl=url, MessageBody="traced", MessageSystemAttributes=system)
+    batch = sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "traced", "MessageBody": "traced too", "MessageSystemAttributes": system},
+            {"Id": "plain", "MessageBody": "not traced"},
+        ],
+    )
+    # Then each answer digests it as SQS digests message attributes
+    assert sent["MD5OfMessageSystemAttributes"] == _md5_attributes(system)
+    entries = {e["Id"]: e for e in batch["Successful"]}
+    assert entries["traced"]["MD5OfMessageSystemAttributes"] == _md5_attributes(system)
+    assert "MD5OfMessageSystemAttributes" not in entries["plain"]
+    assert "MessageAttributes" not in sent and "MD5OfMessageAttributes" not in sent
+    # And a receiver sees it when it asks for it (by name or All), never otherwise
+    first = _receive(sqs, url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                     MessageSystemAttributeNames=["AWSTraceHeader"])  # fmt: skip
+    shown = {m["Body"]: m.get("Attributes") for m in first}
+    assert shown == {
+        "traced": {"AWSTraceHeader": TRACE},
+        "traced too": {"AWSTraceHeader": TRACE},
+        "not traced": None,
+    }
+    again = _receive(sqs, url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                     MessageSystemAttributeNames=["All"])  # fmt: skip
+    assert {m["Body"]: m["Attributes"].get("AWSTraceHeader") for m in again} == {
+        "traced": TRACE, "traced too": TRACE, "not traced": None,
+    }  # fmt: skip
+    plain = _receive(sqs, url, MaxNumberOfMessages=10)
+    assert all("Attributes" not in m for m in plain)
+
+
+@pytest.mark.parametrize(
+    ("system", "problem"),
+    [
+        ({"Other": {"DataType": "String", "StringValue": "x"}}, "name 'Other' is invalid"),
+        ({"AWSTraceHeader": {"DataType": "Number", "StringValue": "1"}}, "data type String"),
+        ({"AWSTraceHeader": {"DataType": "String", "StringValue": "x" * 8193}}, "8192 bytes"),
+    ],
+    ids=["other-name", "not-a-string", "too-long"],
+)
+def test_a_message_system_attribute_a_sender_cannot_set_is_refused(
+    sqs: Any, queue: Callable[..., str], system: dict[str, Any], problem: str
+) -> None:
+    url = queue()
+    code, status, message = _error(
+        lambda: sqs.send_message(QueueUrl=url, MessageBody="m", MessageSystemAttributes=system)
+    )
+    assert (code, status) == ("InvalidParameterValue", 400)
+    assert problem in message
+    assert _receive(sqs, url) == []
+
+
 # -- ReceiveMessage --------------------------------------------------------------------
 
 

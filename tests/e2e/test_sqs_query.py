@@ -121,3 +121,40 @@ def test_batches_and_errors_use_the_query_shapes(server: HeraldProcess) -> None:
     assert status == 400
     assert text(error, "sqs:Error/sqs:Code") == "AWS.SimpleQueueService.NonExistentQueue"
     assert text(error, "sqs:Error/sqs:Type") == "Sender"
+
+
+def test_an_aws_trace_header_goes_through_the_query_protocol(server: HeraldProcess) -> None:
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    _, created = call(
+        server, {"Action": "CreateQueue", "QueueName": f"trace-{uuid.uuid4().hex[:8]}"}
+    )
+    url = text(created, "sqs:CreateQueueResult/sqs:QueueUrl")
+    assert url is not None
+    status, sent = call(
+        server,
+        {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "traced",
+         "MessageSystemAttribute.1.Name": "AWSTraceHeader",
+         "MessageSystemAttribute.1.Value.DataType": "String",
+         "MessageSystemAttribute.1.Value.StringValue": trace},
+    )  # fmt: skip
+    assert status == 200
+    # SQS's digest of one String attribute: length-prefixed name and type, 1, the value
+    digest = hashlib.md5(usedforsecurity=False)
+    for part in (b"AWSTraceHeader", b"String"):
+        digest.update(len(part).to_bytes(4, "big") + part)
+    digest.update(b"\x01" + len(trace).to_bytes(4, "big") + trace.encode())
+    assert text(sent, "sqs:SendMessageResult/sqs:MD5OfMessageSystemAttributes") == (
+        digest.hexdigest()
+    )
+    status, received = call(
+        server,
+        {"Action": "ReceiveMessage", "QueueUrl": url,
+         "MessageSystemAttributeName.1": "AWSTraceHeader"},
+    )  # fmt: skip
+    message = received.find("sqs:ReceiveMessageResult/sqs:Message", NS)
+    assert status == 200 and message is not None
+    shown = {
+        a.findtext("sqs:Name", namespaces=NS): a.findtext("sqs:Value", namespaces=NS)
+        for a in message.findall("sqs:Attribute", NS)
+    }
+    assert shown == {"AWSTraceHeader": trace}

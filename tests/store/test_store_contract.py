@@ -948,6 +948,22 @@ def _queued(
     )  # fmt: skip
 
 
+def test_a_queue_message_keeps_its_trace_header_through_a_move_to_the_dead_letter_queue(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a queue whose messages go to a dead-letter queue after one receive, holding a
+    # message sent with a trace header
+    source, dead = _queue(store, run), _queue(store, run)
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793"
+    run(store.enqueue([_queued(source, b"traced", trace_header=trace)], None))
+    # When it is received, then received again (and so moved)
+    (first,) = run(store.receive(source, NOW + 1, 10, 0, False, (dead, 1)))
+    assert run(store.receive(source, NOW + 2, 10, 0, False, (dead, 1))) == []
+    # Then it carries its trace header each time it is read
+    (moved,) = run(store.receive(dead, NOW + 3, 10, 0, False, None))
+    assert first.trace_header == moved.trace_header == trace
+
+
 def test_expired_queue_messages_are_never_received_and_prune_removes_them(
     store: Store, run: Run[Any]
 ) -> None:
