@@ -600,7 +600,10 @@ class SQSService:
     ) -> QueuedMessage:
         if m.body is None or m.body == "":
             raise MissingParameter("The request must contain the parameter MessageBody.")
-        if _INVALID_BODY.search(m.body):
+        # The AWSTraceHeader's value follows the body's rules ("Message system attributes").
+        if _INVALID_BODY.search(m.body) or (
+            m.trace_header and _INVALID_BODY.search(m.trace_header)
+        ):
             raise InvalidMessageContents(
                 "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
                 "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"

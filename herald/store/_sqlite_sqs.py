@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ _MESSAGE_COLUMNS = (
 )
 
 
+log = logging.getLogger("herald.store")
 DEAD_LETTER_MOVES = 1000  # messages a receive moves to the dead-letter queue at most
 
 
@@ -164,13 +166,16 @@ class SQLiteSQS:
             stored = []
             for message in messages:
                 if dedup_since is not None and message.dedup_id is not None:
+                    # A duplicate is answered as the first message (its id and sequence
+                    # number) with the digests of what this request sent, which the
+                    # sender's SDK checks.
                     row = c.execute(
-                        f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
-                        "AND dedup_id = ? AND sent_at >= ?",
+                        "SELECT message_id, sequence_number FROM sqs_messages "
+                        "WHERE queue_arn = ? AND dedup_id = ? AND sent_at >= ?",
                         (message.queue_arn, message.dedup_id, dedup_since),
                     ).fetchone()
                     if row is not None:
-                        stored.append(_message(row))
+                        stored.append(replace(message, message_id=row[0], sequence_number=row[1]))
                         continue
                     row = c.execute(
                         "SELECT message_id, sequence_number FROM sqs_dedup WHERE queue_arn = ? "
@@ -288,7 +293,10 @@ class SQLiteSQS:
         result = await self._worker.call(job, early=not fifo)
         chosen, arrived = result
         if arrived is not None and moved is not None:
-            moved(arrived)
+            try:
+                moved(arrived)
+            except Exception:  # the messages are taken: the receive must still answer
+                log.exception("a dead-letter queue's long polls could not be woken")
         return chosen
 
     async def delete_messages(

@@ -873,6 +873,49 @@ def test_an_aws_trace_header_is_kept_and_shown_to_receivers_who_ask(
     assert all("Attributes" not in m for m in plain)
 
 
+def test_a_deduplicated_send_is_answered_with_the_digests_of_what_it_sent(
+    sqs: Any, queue: Callable[..., str]
+) -> None:
+    url = queue("dedup.fifo")
+
+    def send(body: str, trace: str) -> dict[str, Any]:
+        system = {"AWSTraceHeader": {"DataType": "String", "StringValue": trace}}
+        return dict(sqs.send_message(
+            QueueUrl=url, MessageBody=body, MessageGroupId="g", MessageDeduplicationId="same",
+            MessageSystemAttributes=system,
+        ))  # fmt: skip
+
+    # Given a FIFO message, when a retry with its deduplication id carries another body
+    # and another trace header (a new trace per request)
+    first = send("first", "Root=1-5759e988-bd862e3fe1be46a994272793")
+    again = send("retried", "Root=1-5759e988-bd862e3fe1be46a994272794")
+    # Then it is answered as the first message, with the digests of what it sent (SDKs
+    # check them), and only the first is delivered
+    assert (again["MessageId"], again["SequenceNumber"]) == (
+        first["MessageId"], first["SequenceNumber"],
+    )  # fmt: skip
+    assert again["MD5OfMessageBody"] == _md5("retried")
+    retried = {
+        "AWSTraceHeader": {
+            "DataType": "String",
+            "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272794",
+        }
+    }
+    assert again["MD5OfMessageSystemAttributes"] == _md5_attributes(retried)
+    assert [m["Body"] for m in _receive(sqs, url, MaxNumberOfMessages=10)] == ["first"]
+
+
+def test_a_trace_header_with_characters_a_body_may_not_hold_is_refused(
+    sqs: Any, queue: Callable[..., str]
+) -> None:
+    url = queue()
+    system = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-\x00"}}
+    code, status, _ = _error(
+        lambda: sqs.send_message(QueueUrl=url, MessageBody="m", MessageSystemAttributes=system)
+    )
+    assert (code, status) == ("InvalidMessageContents", 400)
+
+
 @pytest.mark.parametrize(
     ("system", "problem"),
     [
