@@ -250,17 +250,17 @@ class MessageOpener:
     async def body(self, record: MessageRecord, region: str) -> bytes:
         """The message body in clear. Raises the KMS* errors, InvalidCiphertext."""
         sealed: envelope.Envelope | envelope.Referring
-        aad = body_aad(record.topic_arn, record.message_id)
         if record.body_format == envelope.FORMAT_V2:
             sealed = envelope.read_referring(record.body)
             known = await self._sealing_keys.get(sealed.sealing_id)
             if known is None or known[0].topic_arn != record.topic_arn:
                 raise InvalidCiphertext("The stored body's sealing key is not in the store.")
             principal, blob = known[1], known[0].data_key
-            aad += _framed_bytes(sealed.sealing_id)
+            aad = body_aad(record.topic_arn, record.message_id, sealed.sealing_id)
         elif record.body_format == envelope.FORMAT:
             sealed = envelope.read(record.body)
             principal, blob = publisher(record.publisher_identity), sealed.data_key_blob
+            aad = body_aad(record.topic_arn, record.message_id)
         else:
             return record.body
         ctx = RequestContext(

@@ -233,14 +233,13 @@ class Publisher:
                 dedup_since,
                 leased_until=lease or 0.0,
                 queued=queued,
-                sealing_keys=sealed.sealing_keys if sealed.sealings else (),
+                sealing_keys=sealed.sealing_keys,
             )
         except BaseException:
             if handoff is not None and lease is not None:
                 handoff.unreserve(len(deliveries))
             raise
-        if sealed.sealings:
-            sealed.stored()
+        sealed.stored()
         self._delivered(queued)
         if handoff is not None and lease is not None:
             subscriptions = self._subscribers.get(topic.arn, [])
