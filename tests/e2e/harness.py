@@ -171,7 +171,7 @@ class HeraldProcess:
             service,
             endpoint_url=self.https_url if tls else self.http_url,
             verify=self.ca_bundle if tls else None,
-            config=Config(retries={"max_attempts": 1}, **config),
+            config=Config(retries={"total_max_attempts": 1}, **config),
         )
 
     def cli_env(self) -> dict[str, str]:

@@ -45,7 +45,7 @@ def client_for(server: HeraldProcess, account: str, service: str = "sns", tls: b
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 

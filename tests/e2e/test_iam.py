@@ -54,7 +54,7 @@ class User:
             region_name=REGION,
             aws_access_key_id=self.key_id,
             aws_secret_access_key=self.secret,
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"total_max_attempts": 1}),
         )
 
 

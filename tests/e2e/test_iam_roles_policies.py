@@ -978,7 +978,7 @@ def test_a_role_session_has_its_roles_managed_policies(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/s1"
     # Then the session may not list topics

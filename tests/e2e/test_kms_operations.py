@@ -41,7 +41,7 @@ def _user(server: HeraldProcess) -> tuple[str, Any]:
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
     return arn, kms
 

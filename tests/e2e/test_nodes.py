@@ -69,7 +69,7 @@ def _client(node: HeraldProcess, key: dict[str, str]) -> Any:
         region_name="us-east-1",
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 

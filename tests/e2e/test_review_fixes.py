@@ -107,7 +107,7 @@ def client_for(herald: HeraldProcess, key: str, secret: str, **config: Any) -> A
     return session.client(
         "sns",
         endpoint_url=herald.http_url,
-        config=Config(retries={"max_attempts": 1}, **config),
+        config=Config(retries={"total_max_attempts": 1}, **config),
     )
 
 

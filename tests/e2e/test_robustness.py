@@ -116,7 +116,7 @@ def presigned(server: HeraldProcess, params: dict[str, str], expires: int) -> st
 def client(server: HeraldProcess, key: str, secret: str) -> Any:
     return boto3.Session(
         aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION
-    ).client("sns", endpoint_url=server.http_url, config=Config(retries={"max_attempts": 1}))
+    ).client("sns", endpoint_url=server.http_url, config=Config(retries={"total_max_attempts": 1}))
 
 
 def failure(call: Callable[[], object]) -> tuple[str, int, str]:

@@ -1603,7 +1603,7 @@ def _user_client(server: HeraldProcess, iam: Any, name: str) -> tuple[Any, str]:
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
     return client, str(user_id)
 

@@ -76,7 +76,7 @@ def test_senders_and_receivers_need_the_key(server: HeraldProcess) -> None:
         region_name=REGION,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
     with pytest.raises(ClientError) as caught:
         user.send_message(QueueUrl=url, MessageBody="no key access")

@@ -43,7 +43,7 @@ def _client(server: HeraldProcess, service: str, creds: dict[str, str], tls: boo
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds.get("SessionToken"),
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
@@ -256,7 +256,7 @@ def test_duration_outside_the_allowed_range_is_a_validation_error(
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
     )
     code, status, message = _error(
         lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="s0", DurationSeconds=duration)

@@ -31,7 +31,7 @@ def _user_client(server: HeraldProcess, statements: list[dict[str, Any]]) -> Any
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
@@ -118,7 +118,7 @@ def _iam_as(server: HeraldProcess, statements: list[dict[str, Any]]) -> Any:
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 

@@ -87,7 +87,7 @@ def _client(server: HeraldProcess, service: str, creds: dict[str, str], tls: boo
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds.get("SessionToken"),
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 

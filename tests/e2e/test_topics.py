@@ -108,7 +108,7 @@ def regional_client(server: Any, region: str) -> Any:
         region_name=region,
     )
     return session.client(
-        "sns", endpoint_url=server.http_url, config=Config(retries={"max_attempts": 1})
+        "sns", endpoint_url=server.http_url, config=Config(retries={"total_max_attempts": 1})
     )
 
 
