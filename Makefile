@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 # sns-validator, which tests/e2e/test_sns_validator.py runs with Node.js.
 JS = tests/js
 
-.PHONY: run test lint typecheck unit e2e bench clean
+.PHONY: run test coverage lint typecheck unit e2e bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Herald needs Python 3.11 or newer"'
@@ -44,6 +44,11 @@ e2e: $(VENV)/.installed-test $(JS)/node_modules/.installed
 # Two test processes: most e2e time is spent waiting on servers, not on the two cores.
 test: lint typecheck $(JS)/node_modules/.installed
 	$(BIN)/pytest -n 2
+
+# The same tests with line coverage, Herald's server subprocesses included (by hand: the
+# tracer makes the run about 1.5 times as long, too close to CI's 10-minute budget).
+coverage: $(VENV)/.installed-test $(JS)/node_modules/.installed
+	$(BIN)/pytest -n 2 --cov=herald --cov-report=term:skip-covered
 
 # The standard matrix of benchmarks/load.py against a freshly started Herald (by hand).
 bench: $(VENV)/.installed-test

@@ -405,9 +405,16 @@ def test_a_fifo_group_arrives_in_sequence_order_from_concurrent_publishers(
     deadline = time.monotonic() + 90
     while len(got) < total and time.monotonic() < deadline:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for m in messages.get("Messages", []):
-            got.append(int(json.loads(m["Body"])["SequenceNumber"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        batch = messages.get("Messages", [])
+        got += [int(json.loads(m["Body"])["SequenceNumber"]) for m in batch]
+        if batch:
+            deleted = sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+                ],
+            )
+            assert not deleted.get("Failed")
     # Every message once, in the order of the sequence numbers the publishers were given
     assert len(got) == total
     assert got == sorted(got)
