@@ -474,10 +474,17 @@ def start_herald(
                 f"http://127.0.0.1:{match[1]}", f"https://127.0.0.1:{match[2]}",
                 os.path.join(folder, "tls-cert.pem"), KEY_ID, secret, process.pid,
             )  # fmt: skip
-            threading.Thread(target=lambda: [None for _ in process.stdout or []],  # drain
-                             daemon=True).start()  # fmt: skip
+            # The rest of its output (warnings and errors) goes to server.log in its folder.
+            threading.Thread(target=_keep_log, args=(process, folder), daemon=True).start()
             return server, process
     raise SystemExit("herald did not start")
+
+
+def _keep_log(process: Any, folder: str) -> None:
+    with open(os.path.join(folder, "server.log"), "a") as log:
+        for line in process.stdout or []:
+            log.write(line)
+            log.flush()
 
 
 def _print(name: str, concurrency: int, processes: int, f: dict[str, Any]) -> None:
