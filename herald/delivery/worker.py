@@ -472,8 +472,9 @@ class DeliveryWorker:
             }
             if delivery.kind != SUBSCRIPTION_CONFIRMATION:
                 headers["x-amz-sns-subscription-arn"] = delivery.subscription_arn
-            if message is not None:
-                headers["x-amz-sns-rawdelivery"] = "true" if raw else "false"
+            if raw:
+                # AWS sends this header with raw notifications only, never "false".
+                headers["x-amz-sns-rawdelivery"] = "true"
             body = text if raw else document
             await self._http.send(delivery.endpoint, body.encode(), headers)
         elif protocol in ("email", "email-json"):
@@ -637,6 +638,8 @@ class DeliveryWorker:
             signing_cert_url=self._cert_url(key.name),
             unsubscribe_url=self._unsubscribe_url(delivery.subscription_arn),
         )
+        if message.sequence_number is not None:
+            return notifications.rendered(fields)  # a FIFO topic's: AWS does not sign it
         # The signed fields do not depend on the subscription: sign once per message (and
         # per protocol when MessageStructure=json gives each protocol its own body).
         per = delivery.protocol if message.message_structure == "json" else ""

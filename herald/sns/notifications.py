@@ -1,6 +1,9 @@
 """What SNS delivers: the JSON documents of notifications, and the strings it signs
 ("Verifying the signatures of Amazon SNS messages"). Sans-IO: values in, values out.
 
+A FIFO topic's notifications carry a SequenceNumber and are not signed: AWS's have no
+SignatureVersion, Signature or SigningCertURL.
+
 The string to sign is, for each field in the order below that the message has, the field
 name and its value, each followed by a newline:
 
@@ -61,7 +64,8 @@ def notification(
     signing_cert_url: str,
     unsubscribe_url: str,
 ) -> dict[str, Any]:
-    """The fields of a Notification, without its Signature (see ``signed``)."""
+    """The fields of a Notification, without its Signature (see ``signed``); a FIFO
+    topic's (one with a sequence number) has no signature fields at all."""
     fields: dict[str, Any] = {"Type": "Notification", "MessageId": message_id}
     if sequence_number is not None:
         fields["SequenceNumber"] = sequence_number
@@ -70,8 +74,9 @@ def notification(
         fields["Subject"] = subject
     fields["Message"] = message
     fields["Timestamp"] = timestamp(published_at)
-    fields["SignatureVersion"] = signature_version
-    fields["SigningCertURL"] = signing_cert_url
+    if sequence_number is None:
+        fields["SignatureVersion"] = signature_version
+        fields["SigningCertURL"] = signing_cert_url
     fields["UnsubscribeURL"] = unsubscribe_url
     if attributes:
         fields["MessageAttributes"] = {n: dict(a) for n, a in attributes.items()}
@@ -123,5 +128,10 @@ def signed(fields: Mapping[str, Any], signature: str) -> str:
         document[name] = value
         if name == "SignatureVersion":
             document["Signature"] = signature
+    return rendered(document)
+
+
+def rendered(fields: Mapping[str, Any]) -> str:
+    """The JSON document of ``fields`` as they are (unsigned: a FIFO topic's)."""
     # SNS writes its documents indented, with " : " between name and value.
-    return json.dumps(document, ensure_ascii=False, indent=2, separators=(",", " : "))
+    return json.dumps(fields, ensure_ascii=False, indent=2, separators=(",", " : "))

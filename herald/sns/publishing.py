@@ -132,8 +132,9 @@ class Publisher:
         (encrypted topics).
         """
         arn = _target(topic_arn, target_arn, phone_number)
+        # An empty TopicArn is still the field named ("...at least 6 elements, not 1").
         topic = await self._topics.resolve(
-            ctx, arn, "Publish", field="TopicArn" if topic_arn else "TargetArn"
+            ctx, arn, "Publish", field="TopicArn" if topic_arn is not None else "TargetArn"
         )
         record, size = self._record(ctx, topic, message, _limit(topic), batch=None)
         deliveries = await self._deliveries(topic, [record])

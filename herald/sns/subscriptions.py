@@ -293,9 +293,14 @@ class Subscriptions:
 
     async def confirm_by_link(self, topic_arn: str | None, token: str | None) -> str:
         """The SubscribeURL of a confirmation message, followed without credentials.
-        Raises InvalidParameter."""
+        Raises InvalidParameter, worded as AWS words the link: "Topic" for a malformed
+        topic ARN or one of another region than the token's, "Token" for a bad token."""
         token = validation.required("Token", token)
+        if topic_arn is not None and not arns.is_topic_arn(topic_arn):
+            raise InvalidParameter("Invalid parameter: Topic")
         parsed = arns.topic_arn(topic_arn)
+        if not _TOKEN.fullmatch(token):
+            raise InvalidParameter("Invalid parameter: Token")
         return await self._confirm(str(parsed), token, authenticated=False, lock=False)
 
     async def _confirm(self, topic_arn: str, token: str, *, authenticated: bool, lock: bool) -> str:
@@ -304,6 +309,10 @@ class Subscriptions:
         sub = await self._store.find_subscription_by_token(token)
         if sub is None:
             sub = await self._restore(token, topic_arn)
+        # The link is served in the region of the token's subscription, which does not
+        # know a topic of another region (ConfirmSubscription checked the request's).
+        if not authenticated and sub is not None and _region(sub.topic_arn) != _region(topic_arn):
+            raise InvalidParameter("Invalid parameter: Topic")
         if (
             sub is None
             or sub.topic_arn != topic_arn
@@ -516,3 +525,7 @@ def _check_filter_scope(attrs: Mapping[str, str], prefix: str) -> None:
             "Invalid parameter: Filter policy scope MessageAttributes does not support nested "
             "filter policy"
         )
+
+
+def _region(topic_arn: str) -> str:
+    return topic_arn.split(":")[3]

@@ -742,9 +742,12 @@ def _dead_letter(queue: QueueRecord) -> tuple[str, int] | None:
 
 
 def _unordered(message: Outgoing) -> Outgoing:
-    """A notification as a standard queue takes it: without a group or deduplication id
-    (a standard queue subscribed to a FIFO topic takes the messages unordered)."""
-    return Outgoing(message.body, message.delay_seconds, message.attributes)
+    """A notification as a standard queue takes it: without a deduplication id. One from
+    a FIFO topic (the only kind that has a deduplication id) comes without its group id
+    too, as the queue takes those unordered; one from a standard topic keeps the
+    MessageGroupId its publisher gave, for SQS fair queues."""
+    group_id = message.group_id if message.dedup_id is None else None
+    return Outgoing(message.body, message.delay_seconds, message.attributes, group_id)
 
 
 def _woken(waiter: asyncio.Future[None]) -> bool:

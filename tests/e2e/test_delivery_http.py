@@ -11,6 +11,8 @@ import signal
 import ssl
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args, sns_queue
+from tests.e2e.harness import BOTH_BACKENDS, REGION, HeraldProcess, database_args, sns_queue
 from tests.e2e.receiver import Receiver
 
 # Run against SQLite and PostgreSQL.
@@ -165,7 +167,8 @@ def test_the_confirmation_handshake_then_a_notification_with_aws_headers(
     assert got.headers["x-amz-sns-message-type"] == "Notification"
     assert got.headers["x-amz-sns-message-id"] == message_id
     assert got.headers["x-amz-sns-subscription-arn"] == arn
-    assert got.headers["x-amz-sns-rawdelivery"] == "false"
+    # AWS sends x-amz-sns-rawdelivery with raw notifications only (never "false")
+    assert "x-amz-sns-rawdelivery" not in {name.lower() for name in got.headers}
     assert got.headers["User-Agent"] == "Amazon Simple Notification Service Agent"
     body = got.json()
     assert body["Message"] == "hello over http" and body["Subject"] == "greeting"
@@ -182,6 +185,39 @@ def test_following_the_subscribe_url_confirms_without_credentials(
     attrs = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     assert attrs["PendingConfirmation"] == "false"
     assert attrs["ConfirmationWasAuthenticated"] == "false"
+
+
+def test_the_subscribe_url_words_a_broken_topic_or_token_as_aws_does(
+    herald: HeraldProcess, receiver: Receiver
+) -> None:
+    # Given the SubscribeURL of a pending subscription's confirmation
+    sns: Any = herald.client("sns")
+    topic = sns.create_topic(Name="http-broken-link")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url)
+    confirmation = receiver.wait_for(lambda rs: bool(rs))[0].json()
+    link, token = confirmation["SubscribeURL"], confirmation["Token"]
+    base = link.split("?")[0]
+    context = ssl.create_default_context(cafile=herald.ca_bundle)
+    elsewhere = topic.replace(f":{REGION}:", ":eu-central-1:")
+    # When it is followed with a broken topic ARN, a broken token, or the topic's ARN in
+    # another region, Then each is refused in AWS's recorded words
+    for topic_arn, given, message in (
+        ("not-an-arn", token, "Invalid parameter: Topic"),
+        (topic, "abc123", "Invalid parameter: Token"),
+        (elsewhere, token, "Invalid parameter: Topic"),
+    ):
+        query = urllib.parse.urlencode(
+            {"Action": "ConfirmSubscription", "TopicArn": topic_arn, "Token": given}
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"{base}?{query}", context=context, timeout=10)
+        body = caught.value.read().decode()
+        assert caught.value.code == 400
+        assert "<Code>InvalidParameter</Code>" in body
+        assert f"<Message>{message}</Message>" in body
+    # And the link itself still confirms the subscription
+    with urllib.request.urlopen(link, context=context, timeout=10) as answer:
+        assert "<SubscriptionArn>" in answer.read().decode()
 
 
 def test_raw_delivery_sends_the_bare_message(herald: HeraldProcess, receiver: Receiver) -> None:

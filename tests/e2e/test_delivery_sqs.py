@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args
+from tests.e2e.harness import BOTH_BACKENDS, HeraldProcess, database_args, sns_queue
 
 # Run against SQLite and PostgreSQL.
 pytestmark = BOTH_BACKENDS
@@ -65,7 +65,11 @@ def _receive(server: HeraldProcess, url: str, count: int, timeout: float = 20) -
     deadline = time.monotonic() + timeout
     while len(got) < count and time.monotonic() < deadline:
         answer = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2, MessageAttributeNames=["All"]
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=2,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
         )
         for message in answer.get("Messages", []):
             got.append(message)
@@ -213,6 +217,91 @@ def test_a_fifo_topic_delivers_to_a_standard_queue(server: HeraldProcess) -> Non
     sns.publish(TopicArn=topic, Message="in order", MessageGroupId="g")
     (message,) = _receive(server, url, 1)
     assert message["Body"] == "in order"
+
+
+# The fields of a FIFO topic's notification, in AWS's order: no signature (AWS's recorded
+# FIFO notifications to FIFO, standard and dead-letter queues).
+FIFO_FIELDS = [
+    "Type", "MessageId", "SequenceNumber", "TopicArn", "Subject", "Message", "Timestamp",
+    "UnsubscribeURL", "MessageAttributes",
+]  # fmt: skip
+
+
+def test_a_fifo_topics_notifications_are_not_signed(server: HeraldProcess) -> None:
+    # Given a FIFO topic with a FIFO queue, a standard queue, and a FIFO queue that refuses
+    # SNS, whose notifications go to a FIFO dead-letter queue
+    sns: Any = server.client("sns")
+    sqs: Any = server.client("sqs")
+    name = f"unsigned-{uuid.uuid4().hex[:8]}"
+    topic = sns.create_topic(
+        Name=f"{name}.fifo", Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"}
+    )["TopicArn"]
+    fifo = {"FifoQueue": "true"}
+    ordered_url, ordered_arn = sns_queue(sqs, f"{name}-ordered.fifo", topic, fifo)
+    standard_url, standard_arn = _queue(server, topic)
+    dead_url, dead_arn = sns_queue(sqs, f"{name}-dead.fifo", topic, fifo)
+    refusing = sqs.create_queue(QueueName=f"{name}-refusing.fifo", Attributes=fifo)["QueueUrl"]
+    refusing_arn = sqs.get_queue_attributes(QueueUrl=refusing, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=ordered_arn)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=standard_arn)
+    redrive = json.dumps({"deadLetterTargetArn": dead_arn})
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=refusing_arn,
+        Attributes={"RedrivePolicy": redrive},
+    )
+    # When a message with a subject and an attribute is published
+    published = sns.publish(
+        TopicArn=topic,
+        Message="unsigned",
+        Subject="fifo",
+        MessageGroupId="g",
+        MessageAttributes={"n": {"DataType": "Number", "StringValue": "7"}},
+    )
+    # Then every copy, the dead-lettered one too, has exactly AWS's fields, in AWS's order
+    for url in (ordered_url, standard_url, dead_url):
+        (message,) = _receive(server, url, 1)
+        document = json.loads(message["Body"])
+        assert list(document) == FIFO_FIELDS
+        assert document["SequenceNumber"] == published["SequenceNumber"]
+        assert document["MessageAttributes"] == {"n": {"Type": "Number", "Value": "7"}}
+
+
+def test_a_message_group_id_reaches_standard_queues_from_standard_topics_only(
+    server: HeraldProcess,
+) -> None:
+    # Given a standard topic and a FIFO topic, each with a standard queue subscribed raw and
+    # one subscribed with the JSON document
+    sns: Any = server.client("sns")
+    standard = sns.create_topic(Name=f"fair-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    ordered = sns.create_topic(
+        Name=f"fair-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    queues = {}
+    for topic in (standard, ordered):
+        for raw in ("true", "false"):
+            url, arn = _queue(server, topic)
+            sns.subscribe(
+                TopicArn=topic,
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={"RawMessageDelivery": raw},
+            )
+            queues[topic, raw] = url
+    # When each topic gets a message with a MessageGroupId
+    for topic in (standard, ordered):
+        sns.publish(TopicArn=topic, Message="grouped", MessageGroupId="my-group-id-1")
+    # Then the standard topic's copies carry it as their MessageGroupId (SQS fair queues),
+    # and the FIFO topic's, taken unordered, carry none
+    for (topic, _raw), url in queues.items():
+        (message,) = _receive(server, url, 1)
+        expected = "my-group-id-1" if topic == standard else None
+        assert message["Attributes"].get("MessageGroupId") == expected
+        assert "MessageDeduplicationId" not in message["Attributes"]
 
 
 def test_an_encrypted_topics_message_arrives_decrypted(server: HeraldProcess) -> None:

@@ -118,6 +118,13 @@ def test_publish_to_a_topic_returns_a_message_id(sns: Any, topic: str, field: st
         ),
         (
             "TopicArn",
+            "",
+            "InvalidParameter",
+            400,
+            "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1",
+        ),
+        (
+            "TopicArn",
             f"arn:aws:sns:us-west-2:{ACCOUNT}:elsewhere",
             "InvalidParameter",
             400,
@@ -131,7 +138,13 @@ def test_publish_to_a_topic_returns_a_message_id(sns: Any, topic: str, field: st
             "Invalid parameter: TargetArn Reason: An ARN must have at least 6 elements, not 1",
         ),
     ],
-    ids=["missing-topic", "malformed-topic-arn", "other-region", "malformed-target-arn"],
+    ids=[
+        "missing-topic",
+        "malformed-topic-arn",
+        "empty-topic-arn",
+        "other-region",
+        "malformed-target-arn",
+    ],
 )
 def test_publish_refuses_a_target_it_cannot_use(
     sns: Any, field: str, arn: str, code: str, status: int, message: str
@@ -631,6 +644,20 @@ def test_publish_batch_to_a_missing_topic_is_not_found(sns: Any) -> None:
         404,
         "Topic does not exist",
         TopicArn=missing,
+        PublishBatchRequestEntries=entries(1),
+    )
+
+
+def test_publish_batch_names_an_empty_topic_arn(sns: Any) -> None:
+    # Given an empty TopicArn
+    # When a batch is published to it
+    # Then SNS names TopicArn, as Publish does
+    raises_aws(
+        sns.publish_batch,
+        "InvalidParameter",
+        400,
+        "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1",
+        TopicArn="",
         PublishBatchRequestEntries=entries(1),
     )
 

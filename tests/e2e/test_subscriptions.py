@@ -962,6 +962,57 @@ def test_set_filter_policy_refuses_what_aws_refuses(
     )
 
 
+def test_a_nested_filter_policy_counts_each_array_times_its_depth(sns: Any, topic: str) -> None:
+    # Given a queue subscription filtering on the message body
+    arn = sqs_subscription(sns, topic, FilterPolicyScope="MessageBody")
+    # When the SNS guide's nested example is set: 3 x 4 x 2 x 3 x 1 x 3 = 216 combinations
+    nested = {
+        "key_a": {"key_b": {"key_c": ["value_one", "value_two", "value_three", "value_four"]}},
+        "key_d": {"key_e": ["value_one", "value_two", "value_three"]},
+        "key_f": ["value_one", "value_two", "value_three"],
+    }
+    # Then SNS refuses it as too complex
+    raises_aws(
+        sns.set_subscription_attributes,
+        "InvalidParameter",
+        400,
+        "Invalid parameter: FilterPolicy: Filter policy is too complex",
+        SubscriptionArn=arn,
+        AttributeName="FilterPolicy",
+        AttributeValue=json.dumps(nested),
+    )
+    # When a queue subscribes with nested $or branches: (3 + 2) x 4 x (2 + 6) = 160
+    either = {
+        "$or": [
+            {"metricName": ["CPUUtilization", "ReadLatency", "TestValue"]},
+            {"namespace": ["AWS/EC2", "AWS/ES"]},
+        ],
+        "detail": {
+            "scope": ["Service", "Test"],
+            "$or": [
+                {"source": ["aws.cloudwatch"]},
+                {"type": ["CloudWatch Alarm State Change", "TestValue", "TestValue2"]},
+            ],
+        },
+    }
+    # Then that is refused too
+    raises_aws(
+        sns.subscribe,
+        "InvalidParameter",
+        400,
+        "Invalid parameter: Attributes Reason: FilterPolicy: Filter policy is too complex",
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT}:metrics-queue",
+        Attributes={"FilterPolicy": json.dumps(either), "FilterPolicyScope": "MessageBody"},
+    )
+    # But without key_f the example makes 72 combinations, and is accepted
+    del nested["key_f"]
+    sns.set_subscription_attributes(
+        SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=json.dumps(nested)
+    )
+
+
 def test_redrive_policy_is_shown_once_set(sns: Any, topic: str) -> None:
     # Given a queue subscription without a redrive policy
     arn = sqs_subscription(sns, topic)
