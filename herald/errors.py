@@ -225,6 +225,14 @@ class OptInRequired(CallerFault):
     """The operator has switched the key service off for the account."""
 
 
+class CustomKeyStoreNotFound(NotFound):
+    """A custom key store that does not exist (Herald has none)."""
+
+
+class DryRunSucceeded(CallerFault):
+    """The request would have succeeded, but the caller asked only to try it (DryRun)."""
+
+
 # -- topic encryption: the key service's failures as SNS reports them --------------------
 
 

@@ -190,6 +190,13 @@ class KeyAccess:
                 f"kms:{action} action"
             )
 
+    async def identity_allows(self, ctx: RequestContext, action: str, arn: str) -> bool:
+        """Whether the caller's IAM policies allow ``kms:action`` on ``arn`` without the
+        key policy: what an account delegates to its principals where AWS lets the account
+        act (RetireGrant); the account root always may."""
+        decision = await self._authorizer.decide(ctx, f"kms:{action}", arn)
+        return decision.allowed
+
     async def authorize_account(self, ctx: RequestContext, action: str) -> None:
         """Allow an action that names no key (CreateKey, ListKeys, ...) by IAM alone."""
         decision = await self._authorizer.decide(ctx, f"kms:{action}", "*")

@@ -71,9 +71,13 @@ class Crypto:
     ) -> Sealed:
         """Raises NotFound, KeyDisabled, KeyInvalidState, AccessDenied, ValidationFailed."""
         if not 1 <= len(plaintext) <= MAX_PLAINTEXT:
+            bound = (
+                "greater than or equal to 1" if not plaintext
+                else f"less than or equal to {MAX_PLAINTEXT}"
+            )  # fmt: skip
             raise ValidationFailed(
                 "1 validation error detected: Value at 'plaintext' failed to satisfy "
-                f"constraint: Member must have length between 1 and {MAX_PLAINTEXT}"
+                f"constraint: Member must have length {bound}"
             )
         _algorithm(algorithm)
         key = await self._usable(ctx, reference, "Encrypt", context)
@@ -192,12 +196,22 @@ class Crypto:
 
 
 def generate_random(number_of_bytes: int | None) -> bytes:
-    if number_of_bytes is None or not 1 <= number_of_bytes <= MAX_DATA_KEY:
-        raise ValidationFailed(
-            "1 validation error detected: Value at 'numberOfBytes' failed to satisfy "
-            f"constraint: Member must have value between 1 and {MAX_DATA_KEY}"
-        )
+    if number_of_bytes is None:
+        raise ValidationFailed("NumberOfBytes is required.")
+    _number_of_bytes(number_of_bytes)
     return os.urandom(number_of_bytes)
+
+
+def _number_of_bytes(value: int) -> None:
+    """NumberOfBytesType: 1 to MAX_DATA_KEY, in the words of AWS's model validation."""
+    if not 1 <= value <= MAX_DATA_KEY:
+        bound = (
+            "greater than or equal to 1" if value < 1 else f"less than or equal to {MAX_DATA_KEY}"
+        )
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at 'numberOfBytes' failed to "
+            f"satisfy constraint: Member must have value {bound}"
+        )
 
 
 def policy_context(context: Mapping[str, str], via: str | None = None) -> dict[str, ContextValue]:
@@ -224,6 +238,8 @@ def _algorithm(value: str | None) -> None:
 
 
 def _data_key_size(key_spec: str | None, number_of_bytes: int | None) -> int:
+    if number_of_bytes is not None:
+        _number_of_bytes(number_of_bytes)  # the model's constraint, checked first
     if (key_spec is None) == (number_of_bytes is None):
         raise ValidationFailed("Please specify either number of bytes or key spec.")
     if key_spec is not None:
@@ -234,9 +250,4 @@ def _data_key_size(key_spec: str | None, number_of_bytes: int | None) -> int:
             )
         return _DATA_KEY_SPECS[key_spec]
     assert number_of_bytes is not None
-    if not 1 <= number_of_bytes <= MAX_DATA_KEY:
-        raise ValidationFailed(
-            f"1 validation error detected: Value '{number_of_bytes}' at 'numberOfBytes' "
-            f"failed to satisfy constraint: Member must have value between 1 and {MAX_DATA_KEY}"
-        )
     return number_of_bytes

@@ -40,7 +40,8 @@ AUDITED_PARAMETERS = frozenset(
         "NumberOfBytes", "KeyUsage", "Description", "AliasName", "TargetKeyId",
         "PendingWindowInDays", "RotationPeriodInDays", "GrantId", "GranteePrincipal",
         "RetiringPrincipal", "Operations", "Name", "PolicyName", "TagKeys",
-        "EncryptionAlgorithm", "Origin", "BypassPolicyLockoutSafetyCheck",
+        "EncryptionAlgorithm", "Origin", "BypassPolicyLockoutSafetyCheck", "DryRun",
+        "CustomKeyStoreId",
     }
 )  # fmt: skip
 OPT_IN_TTL_SECONDS = 30.0

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 from herald.clock import Clock
-from herald.errors import AccessDenied, NotFound, ValidationFailed
+from herald.errors import AccessDenied, DryRunSucceeded, LimitExceeded, NotFound, ValidationFailed
 from herald.kms.access import KeyAccess
 from herald.kms.keys import KeyRecord, Use, require_state
 from herald.store.base import Store
@@ -32,6 +32,7 @@ ALL_OPERATIONS = (
 )  # fmt: skip
 _PRINCIPAL = re.compile(r"[\w+=,.@:/-]{1,256}", re.ASCII)
 _NAME = re.compile(r"[a-zA-Z0-9:/_-]{1,256}")
+DRY_RUN = "The request would have succeeded, but the DryRun option is set."
 
 
 class Grants:
@@ -49,9 +50,13 @@ class Grants:
         retiring: str | None,
         constraints: object,
         name: str | None,
+        dry_run: bool = False,
     ) -> tuple[str, str]:
-        """(grant id, grant token). Raises ValidationFailed, NotFound, KeyDisabled,
-        KeyInvalidState, AccessDenied, LimitExceeded."""
+        """(grant id, grant token). A request naming a grant of the key that has the same
+        name and parameters gets that grant's id and a token of its own, and makes no
+        grant (CreateGrant, Name). Raises ValidationFailed, NotFound, KeyDisabled,
+        KeyInvalidState, AccessDenied, LimitExceeded; DryRunSucceeded, having written
+        nothing, when ``dry_run`` and all of that passes."""
         grantee = _principal("granteePrincipal", grantee)
         if retiring is not None:
             _principal("retiringPrincipal", retiring)
@@ -107,6 +112,17 @@ class Grants:
             token_sha256=_digest(token),
             created_at=self._clock.now(),
         )
+        existing = await self._store.list_grants(key.key_id) if name or dry_run else []
+        same = next((g for g in existing if name is not None and _same(g, grant)), None)
+        if dry_run:
+            if same is None and len(existing) >= MAX_GRANTS_PER_KEY:
+                raise LimitExceeded(f"A key can have at most {MAX_GRANTS_PER_KEY} grants.")
+            raise DryRunSucceeded(DRY_RUN, resource=key.arn)
+        if same is not None:
+            # Every CreateGrant answers a token of its own, and all of a grant's tokens
+            # retire it; only the first token's digest is stored, so this one names the
+            # grant (a token only finds a grant: who may retire it, the grant decides).
+            return same.grant_id, f"{token}.{same.key_id}.{same.grant_id}"
         await self._store.create_grant(grant, MAX_GRANTS_PER_KEY)
         self._access.forget_grants(key.key_id)
         return grant.grant_id, token
@@ -150,12 +166,18 @@ class Grants:
         token: str | None,
         reference: str | None,
         grant_id: str | None,
+        dry_run: bool = False,
     ) -> None:
-        """By token, or by key and grant id. The retiring principal may retire a grant, and
-        so may its grantee when the grant lists RetireGrant."""
+        """By token, or by key and grant id. "This operation can be called by the retiring
+        principal for a grant, by the grantee principal if the grant allows the RetireGrant
+        operation, and by the Amazon Web Services account in which the grant is created"
+        (RetireGrant), which is the account that owns the key: its root, and the IAM
+        principals it delegates kms:RetireGrant to ("Retiring and revoking grants"); so
+        too an account named as retiring principal. Raises DryRunSucceeded instead of
+        retiring when ``dry_run``."""
         grant = None
         if token is not None:
-            grant = await self._store.find_grant_by_token(_digest(token))
+            grant = await self._by_token(token)
             if grant is None:
                 raise ValidationFailed("The grant token is not valid.")
         elif reference is not None and grant_id is not None:
@@ -168,23 +190,59 @@ class Grants:
                 raise NotFound(f"Grant ID {grant_id} not found")
         else:
             raise ValidationFailed("Give a GrantToken, or a KeyId and a GrantId.")
-        names = {ctx.principal.arn, ctx.principal.role_arn} - {None}
-        may = grant.retiring_principal in names or (
-            grant.grantee_principal in names and "RetireGrant" in grant.operations
-        )
-        if not may:
+        owner = await self._store.get_key(grant.key_id)
+        if not await self._may_retire(ctx, grant, owner):
             raise AccessDenied(
                 f"User: {ctx.principal.arn} is not authorized to perform: kms:RetireGrant "
                 f"on grant {grant.grant_id}"
             )
+        if dry_run:
+            raise DryRunSucceeded(DRY_RUN, resource=None if owner is None else owner.arn)
         await self._store.delete_grant(grant.key_id, grant.grant_id)
         self._access.forget_grants(grant.key_id)
 
+    async def _may_retire(
+        self, ctx: RequestContext, grant: GrantRecord, owner: KeyRecord | None
+    ) -> bool:
+        names = {ctx.principal.arn, ctx.principal.role_arn} - {None}
+        if grant.retiring_principal in names or (
+            grant.grantee_principal in names and "RetireGrant" in grant.operations
+        ):
+            return True
+        # The account that owns the key, or one named as retiring principal, retires
+        # through its root or the IAM principals it delegates kms:RetireGrant to.
+        account_root = f"arn:aws:iam::{ctx.principal.account_id}:root"
+        if owner is None or (
+            owner.account_id != ctx.principal.account_id
+            and grant.retiring_principal != account_root
+        ):
+            return False
+        return await self._access.identity_allows(ctx, "RetireGrant", owner.arn)
+
+    async def _by_token(self, token: str) -> GrantRecord | None:
+        grant = await self._store.find_grant_by_token(_digest(token))
+        parts = token.split(".")
+        if grant is None and len(parts) == 3:  # the token of a repeated CreateGrant
+            grants = await self._store.list_grants(parts[1])
+            grant = next((g for g in grants if g.grant_id == parts[2]), None)
+        return grant
+
     async def revoke(
-        self, ctx: RequestContext, reference: str | None, grant_id: str | None
+        self,
+        ctx: RequestContext,
+        reference: str | None,
+        grant_id: str | None,
+        dry_run: bool = False,
     ) -> None:
+        """Raises NotFound, AccessDenied; DryRunSucceeded instead of revoking when
+        ``dry_run``."""
         key = await self._access.resolve(ctx, reference)
         await self._access.authorize(ctx, "RevokeGrant", key)
+        if dry_run:
+            grants = await self._store.list_grants(key.key_id)
+            if not any(g.grant_id == grant_id for g in grants):
+                raise NotFound(f"Grant ID {grant_id} not found")
+            raise DryRunSucceeded(DRY_RUN, resource=key.arn)
         if grant_id is None or not await self._store.delete_grant(key.key_id, grant_id):
             raise NotFound(f"Grant ID {grant_id} not found")
         self._access.forget_grants(key.key_id)
@@ -215,6 +273,22 @@ def _constraints(value: object) -> dict[str, dict[str, str]] | None:
             raise ValidationFailed(f"{name} must be a map of strings to strings.")
         result[name] = dict(pairs)
     return result
+
+
+def _same(grant: GrantRecord, other: GrantRecord) -> bool:
+    """Whether two grants of a key were asked for with the same parameters."""
+    return (
+        grant.name == other.name
+        and grant.grantee_principal == other.grantee_principal
+        and grant.retiring_principal == other.retiring_principal
+        and set(grant.operations) == set(other.operations)
+        and _plain(grant.constraints) == _plain(other.constraints)
+        and grant.issuing_account == other.issuing_account
+    )
+
+
+def _plain(constraints: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]]:
+    return {name: dict(pairs) for name, pairs in (constraints or {}).items()}
 
 
 def _digest(token: str) -> str:

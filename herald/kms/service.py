@@ -11,11 +11,16 @@ import asyncio
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from herald.clock import Clock
 from herald.errors import (
     AlreadyExists,
+    CallerFault,
+    CustomKeyStoreNotFound,
     InvalidAliasName,
+    InvalidKeyUsage,
+    LimitExceeded,
     MalformedPolicy,
     NotFound,
     TagFault,
@@ -34,6 +39,9 @@ from herald.types import RequestContext
 DAY = 86400.0
 MAX_ALIASES = 10_000
 MAX_TAGS = 50
+# "You can perform on-demand key rotation a maximum of 25 times per KMS key"
+# (RotateKeyOnDemand in botocore's kms/2014-11-01 model; older recordings show 10).
+MAX_ON_DEMAND_ROTATIONS = 25
 _ALIAS = re.compile(r"alias/[a-zA-Z0-9:/_-]{1,250}")
 _SYMMETRIC = "SYMMETRIC_DEFAULT"
 _KEY_SPECS = (
@@ -66,15 +74,25 @@ class KMSService:
         bypass_lockout_check: bool,
         tags: Sequence[tuple[str | None, str | None]],
         multi_region: bool,
+        custom_key_store: str | None = None,
     ) -> KeyRecord:
         """A new symmetric encryption key (SYMMETRIC_DEFAULT, AES-256-GCM).
 
-        Raises ValidationFailed, UnsupportedOperation (other key specs, origins,
-        multi-Region keys), MalformedPolicy, TagFault, AccessDenied.
+        Raises ValidationFailed, CustomKeyStoreNotFound (Herald has no custom key stores),
+        UnsupportedOperation (other key specs, origins, multi-Region keys),
+        MalformedPolicy, TagFault, AccessDenied.
         """
+        _tag_shapes(tags)
         spec = _enum("keySpec", key_spec or _SYMMETRIC, _KEY_SPECS)
         usage = _enum("keyUsage", key_usage or "ENCRYPT_DECRYPT", _USAGES)
         origin = _enum("origin", origin or "AWS_KMS", _ORIGINS)
+        if spec != _SYMMETRIC and key_usage is None:
+            raise ValidationFailed(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric "
+                "encryption keys."
+            )
+        if custom_key_store is not None:
+            raise CustomKeyStoreNotFound(f"Custom key store '{custom_key_store}' does not exist.")
         if spec != _SYMMETRIC:
             raise UnsupportedOperation(f"Herald supports only SYMMETRIC_DEFAULT keys, not {spec}.")
         if usage != "ENCRYPT_DECRYPT":
@@ -338,10 +356,11 @@ class KMSService:
         reference: str | None,
         tags: Sequence[tuple[str | None, str | None]],
     ) -> None:
+        _tag_shapes(tags)
         key = await self._customer_key(ctx, reference, "TagResource", Use.MANAGE)
         merged = {**key.tags, **_tags(tags)}
         if len(merged) > MAX_TAGS:
-            raise TagFault(f"A key can have at most {MAX_TAGS} tags.")
+            raise TagFault("Too many tags")
         await self._update(key.key_id, {"tags": merged})
 
     async def untag(self, ctx: RequestContext, reference: str | None, keys: Sequence[str]) -> None:
@@ -383,6 +402,7 @@ class KMSService:
         return key
 
     async def rotate_now(self, ctx: RequestContext, reference: str | None) -> KeyRecord:
+        """A new backing key now. Raises LimitExceeded after MAX_ON_DEMAND_ROTATIONS."""
         key = await self._customer_key(ctx, reference, "RotateKeyOnDemand", Use.ROTATE)
         await self._rotate(key, on_demand=True)
         return key
@@ -405,6 +425,12 @@ class KMSService:
 
     async def _rotate_now(self, key: KeyRecord, on_demand: bool) -> None:
         versions = await self._store.key_versions(key.key_id)
+        if on_demand and sum(v.on_demand for v in versions) >= MAX_ON_DEMAND_ROTATIONS:
+            raise LimitExceeded(
+                "The on-demand rotations limit has been reached for the given keyId. No more "
+                f"on-demand rotations can be performed for this key: {key.arn}",
+                resource=key.arn,
+            )
         number = versions[-1].version + 1 if versions else 1
         next_rotation = key.next_rotation
         if not on_demand and key.rotation_period_days is not None:
@@ -413,6 +439,29 @@ class KMSService:
             self._new_version(key.key_id, number, on_demand), next_rotation
         )
         self.access.forget(key.key_id)
+
+    # -- what Herald's keys cannot do --------------------------------------------------
+
+    async def refuse(self, ctx: RequestContext, reference: str | None, action: str) -> NoReturn:
+        """An operation of REFUSED: once the key is found and the caller allowed, the
+        refusal AWS gives for a symmetric encryption key of origin AWS_KMS (every Herald
+        key), or for GenerateDataKeyPair*, which such a key supports, Herald's own."""
+        key = await self.access.resolve(ctx, reference)
+        await self.access.authorize(ctx, action, key)
+        error, text = REFUSED[action]
+        raise error(
+            text.format(arn=key.arn, usage=key.key_usage, origin=key.origin, action=action),
+            resource=key.arn,
+        )
+
+    async def describe_custom_key_stores(
+        self, ctx: RequestContext, store_id: str | None, name: str | None
+    ) -> None:
+        """Herald has no custom key stores: a caller allowed to list them lists none, and
+        one that names a store gets CustomKeyStoreNotFound."""
+        await self.access.authorize_account(ctx, "DescribeCustomKeyStores")
+        if store_id is not None or name is not None:
+            raise CustomKeyStoreNotFound(f"Custom key store '{store_id or name}' does not exist.")
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -448,6 +497,27 @@ class KMSService:
                 "The new key policy will not allow you to update the key policy in the future."
             )
 
+
+# Operations of other kinds of keys than Herald's, and what they are answered; AWS's words
+# for a symmetric encryption key as recorded in LocalStack's test_kms.snapshot.json
+# (test_error_messaging_for_invalid_keys, test_derive_shared_secret,
+# test_get_parameters_for_import).
+_USAGE = (InvalidKeyUsage, "{arn} key usage is {usage} which is not valid for {action}.")
+_ORIGIN = (UnsupportedOperation, "{arn} origin is {origin} which is not valid for this operation.")
+_NOT_YET = (UnsupportedOperation, "Herald does not support {action} yet.")
+REFUSED: dict[str, tuple[type[CallerFault], str]] = {
+    "Sign": _USAGE,
+    "Verify": _USAGE,
+    "GenerateMac": _USAGE,
+    "VerifyMac": _USAGE,
+    "GetPublicKey": _USAGE,
+    "DeriveSharedSecret": _USAGE,
+    "GetParametersForImport": _ORIGIN,
+    "ImportKeyMaterial": _ORIGIN,
+    "DeleteImportedKeyMaterial": _ORIGIN,
+    "GenerateDataKeyPair": _NOT_YET,
+    "GenerateDataKeyPairWithoutPlaintext": _NOT_YET,
+}
 
 # Services of Herald that use AWS managed keys, by their predefined alias.
 MANAGED_KEY_SERVICES = ("sns", "sqs")
@@ -502,14 +572,35 @@ def _policy_name(name: str | None) -> None:
         raise NotFound(f"No such policy exists: {name}")
 
 
+def _tag_shapes(pairs: Sequence[tuple[str | None, str | None]]) -> None:
+    """The model's constraints on tags (TagKeyType 1 to 128 characters, TagValueType at
+    most 256, both required), checked before anything else as AWS does."""
+    problems = []
+    for number, (key, value) in enumerate(pairs, start=1):
+        for field, text, longest in (("tagKey", key, 128), ("tagValue", value, 256)):
+            at = f"at 'tags.{number}.member.{field}' failed to satisfy constraint: Member must"
+            if text is None:
+                problems.append(f"Value null {at} not be null")
+            elif field == "tagKey" and not text:
+                problems.append(f"Value '' {at} have length greater than or equal to 1")
+            elif len(text) > longest:
+                problems.append(f"Value '{text}' {at} have length less than or equal to {longest}")
+    if problems:
+        count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''}"
+        raise ValidationFailed(f"{count} detected: {'; '.join(problems)}")
+
+
 def _tags(pairs: Sequence[tuple[str | None, str | None]]) -> dict[str, str]:
+    """Tags as a mapping, with AWS KMS's rules (and its messages, which end without a
+    period): no key twice, no key beginning with aws: in any case, at most MAX_TAGS."""
     result: dict[str, str] = {}
     for key, value in pairs:
-        if not key or len(key) > 128 or value is None or len(value) > 256:
-            raise TagFault("Tag keys must be 1 to 128 characters and values at most 256.")
-        if key.startswith("aws:"):
-            raise TagFault("Tags beginning with aws: are reserved.")
+        assert key is not None and value is not None  # _tag_shapes has refused them
+        if key in result:
+            raise TagFault("Duplicate tag keys")
+        if key.lower().startswith("aws:"):
+            raise TagFault("Tags beginning with aws: are reserved")
         result[key] = value
     if len(result) > MAX_TAGS:
-        raise TagFault(f"A key can have at most {MAX_TAGS} tags.")
+        raise TagFault("Too many tags")
     return result

@@ -146,6 +146,8 @@ KMS: ErrorTable = {
     e.UnsupportedOperation: WireError("UnsupportedOperationException", 400),
     e.Throttled: WireError("ThrottlingException", 400),
     e.OptInRequired: WireError("OptInRequired", 403),
+    e.CustomKeyStoreNotFound: WireError("CustomKeyStoreNotFoundException", 400),
+    e.DryRunSucceeded: WireError("DryRunOperationException", 400),
     e.ServiceFault: WireError("KMSInternalException", 500, sender_fault=False),
 }
 

@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from herald.errors import InvalidParameter, UnsupportedOperation, ValidationFailed
+from herald.errors import DryRunSucceeded, InvalidParameter, UnsupportedOperation, ValidationFailed
 from herald.kms import crypto
 from herald.kms.crypto import Crypto
 from herald.kms.gate import Gate
-from herald.kms.grants import Grants
+from herald.kms.grants import DRY_RUN, Grants
 from herald.kms.keys import KeyRecord, KeyState
-from herald.kms.service import KMSService
+from herald.kms.service import REFUSED, KMSService
 from herald.protocols.json import Params, blob
 from herald.store.base_kms import GrantRecord
 from herald.types import RequestContext
@@ -100,6 +100,7 @@ async def create_key(kms: KMS, ctx: RequestContext, p: Params) -> Result:
         bypass_lockout_check=p.boolean("BypassPolicyLockoutSafetyCheck"),
         tags=p.tags(),
         multi_region=p.boolean("MultiRegion"),
+        custom_key_store=p.string("CustomKeyStoreId"),
     )
     return {"KeyMetadata": metadata(key)}
 
@@ -246,7 +247,9 @@ async def get_key_rotation_status(kms: KMS, ctx: RequestContext, p: Params) -> R
 
 async def rotate_key_on_demand(kms: KMS, ctx: RequestContext, p: Params) -> Result:
     key = await kms.keys.rotate_now(ctx, p.string("KeyId"))
-    return {"KeyId": key.key_id}
+    # AWS answers the key ARN here (LocalStack's test_rotate_on_demand_returns_arn_for_key_id,
+    # recorded against AWS).
+    return {"KeyId": key.arn}
 
 
 async def list_key_rotations(kms: KMS, ctx: RequestContext, p: Params) -> Result:
@@ -387,6 +390,7 @@ async def create_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
         p.string("RetiringPrincipal"),
         p.raw.get("Constraints"),
         p.string("Name"),
+        p.boolean("DryRun"),
     )
     return {"GrantToken": token, "GrantId": grant_id}
 
@@ -411,22 +415,67 @@ async def list_retirable_grants(kms: KMS, ctx: RequestContext, p: Params) -> Res
 
 
 async def retire_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
-    await kms.grants.retire(ctx, p.string("GrantToken"), p.string("KeyId"), p.string("GrantId"))
+    await kms.grants.retire(
+        ctx, p.string("GrantToken"), p.string("KeyId"), p.string("GrantId"), p.boolean("DryRun")
+    )
     return {}
 
 
 async def revoke_grant(kms: KMS, ctx: RequestContext, p: Params) -> Result:
-    await kms.grants.revoke(ctx, p.string("KeyId"), p.string("GrantId"))
+    await kms.grants.revoke(ctx, p.string("KeyId"), p.string("GrantId"), p.boolean("DryRun"))
     return {}
+
+
+# -- what Herald's keys cannot do --------------------------------------------------------
+
+
+def _refused(name: str) -> Handler:
+    """An operation Herald's keys cannot do (``KMSService.refuse``)."""
+
+    async def handler(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+        await kms.keys.refuse(ctx, p.string("KeyId"), name)
+
+    return handler
+
+
+async def describe_custom_key_stores(kms: KMS, ctx: RequestContext, p: Params) -> Result:
+    await kms.keys.describe_custom_key_stores(
+        ctx, p.string("CustomKeyStoreId"), p.string("CustomKeyStoreName")
+    )
+    return {"CustomKeyStores": [], "Truncated": False}
+
+
+# -- dispatch ----------------------------------------------------------------------------
+
+# DryRun (botocore's model; "Testing your permissions" in the KMS developer guide). The
+# cryptographic operations change nothing, so a dry run is the whole operation, every
+# check made, with its answer withheld; the grant operations are told and stop before
+# they write; the operations Herald cannot do (REFUSED) refuse either way. Dry runs are
+# requests like others for the quotas, counters and audit trail, as AWS bills them and
+# counts them against its quotas.
+_DRY_RUN_WITHHELD = frozenset(
+    {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"}
+)
+_DRY_RUN_TOLD = frozenset({"CreateGrant", "RetireGrant", "RevokeGrant"})
+_DRY_RUNS = _DRY_RUN_WITHHELD | _DRY_RUN_TOLD | REFUSED.keys()
 
 
 def _gated(name: str, handler: Handler) -> Handler:
     async def run(kms: KMS, ctx: RequestContext, p: Params) -> Result:
-        if p.raw.get("DryRun") is True:
-            # Never perform what the caller asked only to try; Herald cannot yet answer
-            # "would have succeeded" without doing it.
-            raise UnsupportedOperation("Herald does not support DryRun requests yet.")
-        return await kms.gate.run(ctx, name, p.raw, lambda: handler(kms, ctx, p))
+        dry_run = p.raw.get("DryRun") is True
+        if dry_run and name not in _DRY_RUNS:
+            raise UnsupportedOperation(f"{name} does not take DryRun.")
+        if dry_run and p.raw.get("DryRunModifiers"):
+            # IGNORE_CIPHERTEXT asks for the authorization alone, without the ciphertext.
+            raise UnsupportedOperation("Herald does not support DryRunModifiers yet.")
+
+        async def call() -> Result:
+            result = await handler(kms, ctx, p)
+            if dry_run and name in _DRY_RUN_WITHHELD:
+                raise DryRunSucceeded(DRY_RUN, resource=result.get("KeyId"))
+            return result
+
+        return await kms.gate.run(ctx, name, p.raw, call)
 
     return run
 
@@ -466,6 +515,8 @@ _HANDLERS: dict[str, Handler] = {
     "ListRetirableGrants": list_retirable_grants,
     "RetireGrant": retire_grant,
     "RevokeGrant": revoke_grant,
+    "DescribeCustomKeyStores": describe_custom_key_stores,
+    **{name: _refused(name) for name in REFUSED},
 }
 
 ACTIONS: dict[str, Handler] = {name: _gated(name, h) for name, h in _HANDLERS.items()}

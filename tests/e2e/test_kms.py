@@ -717,7 +717,7 @@ def test_rotate_on_demand_adds_a_backing_key_and_old_ciphertexts_still_open(
     before = kms.encrypt(KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
     assert _version(before) == 1
     # When the key is rotated on demand
-    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key_id
+    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key["Arn"]
     # Then one ON_DEMAND rotation is listed
     rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
     assert [(r["KeyId"], r["RotationType"]) for r in rotations] == [(key_id, "ON_DEMAND")]

@@ -288,7 +288,9 @@ def test_malformed_requests_are_refused_not_failed(server: HeraldProcess) -> Non
         ("CreateGrant", json.dumps(junk), "ValidationException"),
         ("Encrypt", json.dumps(huge), "ValidationException"),
         ("Encrypt", json.dumps({"Plaintext": "eA=="}), "ValidationException"),
-        ("RevokeGrant", json.dumps(dry), "UnsupportedOperationException"),
+        # A dry run makes every check: there is no grant "x"
+        ("RevokeGrant", json.dumps(dry), "NotFoundException"),
+        ("CreateKey", json.dumps({"DryRun": True}), "UnsupportedOperationException"),
     ]
     for target, body, expected in cases:
         status, answer = call(target, body)

@@ -17,9 +17,11 @@ from herald.errors import (
     AccessDenied,
     HeraldError,
     InvalidCiphertext,
+    LimitExceeded,
     NotFound,
     OptInRequired,
     Throttled,
+    ValidationFailed,
 )
 from herald.iam.authorizer import Authorizer
 from herald.iam.facade import IAM
@@ -30,7 +32,7 @@ from herald.kms.crypto import Crypto
 from herald.kms.gate import Gate, Quotas
 from herald.kms.grants import Grants
 from herald.kms.keys import KeyState
-from herald.kms.service import DAY, KMSService
+from herald.kms.service import DAY, MAX_ON_DEMAND_ROTATIONS, KMSService
 from herald.store.base_kms import AuditQuery
 from herald.store.sqlite import SQLiteStore
 from herald.types import Principal, RequestContext
@@ -138,6 +140,45 @@ def test_automatic_rotation_adds_a_backing_key_each_period(tmp_path: Path) -> No
         w.clock.advance(90 * DAY)
         await w.keys.tick()
         assert len(await w.store.key_versions(key_id)) == 3
+
+    run(tmp_path, scenario)
+
+
+def test_automatic_rotations_do_not_count_against_the_on_demand_limit(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        # Given a key rotated automatically, then on demand up to the limit
+        key_id = await w.key()
+        await w.keys.enable_rotation(ctx(), key_id, 90)
+        w.clock.advance(90 * DAY)
+        await w.keys.tick()
+        for _ in range(MAX_ON_DEMAND_ROTATIONS):
+            await w.keys.rotate_now(ctx(), key_id)
+        # When it is rotated on demand once more, Then that is refused
+        with pytest.raises(LimitExceeded):
+            await w.keys.rotate_now(ctx(), key_id)
+        # And automatic rotation goes on
+        w.clock.advance(90 * DAY)
+        await w.keys.tick()
+        _, rotations = await w.keys.rotations(ctx(), key_id)
+        assert [r.on_demand for r in rotations] == (
+            [False] + [True] * MAX_ON_DEMAND_ROTATIONS + [False]
+        )
+
+    run(tmp_path, scenario)
+
+
+def test_every_tag_over_its_length_is_reported_as_aws_does(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        key_id = await w.key()
+        with pytest.raises(ValidationFailed) as caught:
+            await w.keys.tag(ctx(), key_id, [("k" * 129, "v"), ("", "v"), ("ok", None)])
+        assert caught.value.message == (
+            f"3 validation errors detected: Value '{'k' * 129}' at 'tags.1.member.tagKey' "
+            "failed to satisfy constraint: Member must have length less than or equal to 128; "
+            "Value '' at 'tags.2.member.tagKey' failed to satisfy constraint: Member must "
+            "have length greater than or equal to 1; Value null at 'tags.3.member.tagValue' "
+            "failed to satisfy constraint: Member must not be null"
+        )
 
     run(tmp_path, scenario)
 
