@@ -15,12 +15,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import REGION, HeraldProcess
+from tests.e2e.harness import HeraldProcess
+from tests.e2e.test_kms_operations import _user
 
 DRY_RUN = "The request would have succeeded, but the DryRun option is set."
 
@@ -36,25 +35,6 @@ def _error(call: Callable[..., object], /, **params: Any) -> tuple[str, int, str
 
 def _code(call: Callable[..., object], /, **params: Any) -> str:
     return _error(call, **params)[0]
-
-
-def _user(server: HeraldProcess, policy: dict[str, Any] | None = None) -> tuple[str, Any]:
-    """A new IAM user (with ``policy`` inline, if any): its ARN and a KMS client for it."""
-    iam: Any = server.client("iam")
-    name = f"conformance-{uuid.uuid4().hex[:8]}"
-    arn = iam.create_user(UserName=name)["User"]["Arn"]
-    if policy is not None:
-        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    kms = boto3.client(
-        "kms",
-        endpoint_url=server.http_url,
-        region_name=REGION,
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-    return arn, kms
 
 
 def _allow(*actions: str) -> dict[str, Any]:

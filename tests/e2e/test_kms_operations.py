@@ -30,10 +30,13 @@ def _error(call: Any) -> tuple[str, int]:
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def _user(server: HeraldProcess) -> tuple[str, Any]:
-    iam = server.client("iam")
+def _user(server: HeraldProcess, policy: dict[str, Any] | None = None) -> tuple[str, Any]:
+    """A new IAM user (with ``policy`` inline, if any): its ARN and a KMS client for it."""
+    iam: Any = server.client("iam")
     name = f"grantee-{uuid.uuid4().hex[:8]}"
     arn = iam.create_user(UserName=name)["User"]["Arn"]
+    if policy is not None:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     kms = boto3.client(
         "kms",
