@@ -305,8 +305,13 @@ class Publisher:
                         attempts=0,
                         next_attempt_at=now,
                         created_at=now,
-                        # FIFO: one at a time per subscription and group, in order.
-                        group_key=(f"{sub.arn}\n{record.group_id}" if record.group_id else None),
+                        # FIFO: one at a time per subscription and group, in order. A
+                        # standard topic's group id (for SQS fair queues) orders nothing.
+                        group_key=(
+                            f"{sub.arn}\n{record.group_id}"
+                            if record.group_id and record.sequence_number is not None
+                            else None
+                        ),
                         sequence=record.sequence_number,
                     )
                 )

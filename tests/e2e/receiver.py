@@ -34,6 +34,10 @@ class Receiver:
     # Status codes to answer, in turn; 200 once they run out.
     statuses: list[int] = field(default_factory=list)
     port: int = 0
+    # Seconds to hold each request before answering, and the most requests held at once.
+    hold: float = 0.0
+    most_at_once: int = 0
+    _at_once: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _runner: web.AppRunner | None = None
@@ -49,6 +53,14 @@ class Receiver:
 
         async def handle(request: web.Request) -> web.Response:
             body = await request.read()
+            with self._lock:
+                self._at_once += 1
+                self.most_at_once = max(self.most_at_once, self._at_once)
+            try:
+                await asyncio.sleep(self.hold)
+            finally:
+                with self._lock:
+                    self._at_once -= 1
             with self._lock:
                 self.received.append(
                     Received(request.path, dict(request.headers), body, time.monotonic())

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,21 @@ def test_raw_delivery_sends_the_bare_message(herald: HeraldProcess, receiver: Re
     got = receiver.wait_for(lambda rs: len(rs) >= 2)[1]
     assert got.body == b"just this"
     assert got.headers["x-amz-sns-rawdelivery"] == "true"
+
+
+def test_a_standard_topics_message_group_does_not_serialise_its_deliveries(
+    herald: HeraldProcess, receiver: Receiver
+) -> None:
+    # A standard topic passes MessageGroupId on (to SQS fair queues) but orders nothing:
+    # its deliveries of one group go out together, not one at a time as a FIFO topic's.
+    sns: Any = herald.client("sns")
+    topic = sns.create_topic(Name=f"grouped-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    _confirmed(herald, sns, topic, receiver)
+    receiver.hold = 1.0
+    for n in range(4):
+        sns.publish(TopicArn=topic, Message=f"m{n}", MessageGroupId="one-group")
+    receiver.wait_for(lambda rs: len(rs) >= 5, timeout=30)
+    assert receiver.most_at_once >= 2
 
 
 def test_an_encrypted_topic_arrives_decrypted_over_verified_https(
