@@ -178,7 +178,7 @@ class ManagedPolicies:
     ) -> None:
         """Raises NotFound (no such holder or policy), LimitExceeded."""
         holder_arn = await self._holder(ctx, holder, name)
-        policy = await self._policy(ctx, arn)
+        policy = await self._policy(ctx, arn, attaching=True)
         context = {"iam:PolicyARN": policy.arn}
         await self._iam.authorize(ctx, f"iam:Attach{holder}Policy", holder_arn, context)
         await self._store.attach_policy(holder_arn, policy.arn, MAX_ATTACHED)
@@ -211,21 +211,28 @@ class ManagedPolicies:
         else:
             self._identities.forget(holder_arn)
 
-    async def _policy(self, ctx: RequestContext, arn: str | None) -> ManagedPolicyRecord:
-        arn = _arn(arn)
+    async def _policy(
+        self, ctx: RequestContext, arn: str | None, attaching: bool = False
+    ) -> ManagedPolicyRecord:
+        """Raises NotFound, in AWS's words for the operation (Attach*Policy has its own)."""
+        arn = _arn(arn, attaching)
         policy = await self._store.get_managed_policy(arn)
         if policy is None or policy.account_id != ctx.principal.account_id:
+            if attaching:
+                raise NotFound(f"Policy {arn} does not exist or is not attachable.")
             raise NotFound(f"Policy {arn} was not found.")
         return policy
 
 
-def _arn(value: str | None) -> str:
+def _arn(value: str | None, attaching: bool = False) -> str:
     if value is None:
         raise ValidationFailed(
             "1 validation error detected: Value null at 'policyArn' failed to satisfy "
             "constraint: Member must not be null"
         )
     if not 20 <= len(value) <= 2048 or not value.startswith("arn:"):
+        if attaching:  # AWS's words, two spaces included
+            raise ValidationFailed("Invalid ARN:  Could not be parsed!")
         raise ValidationFailed(f"ARN {value} is not valid.")
     return value
 

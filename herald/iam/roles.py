@@ -7,6 +7,7 @@ duration of 1 to 12 hours.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -188,9 +189,17 @@ class Roles:
 
 
 def valid_trust_policy(document: str | None) -> str:
-    """A role's AssumeRolePolicyDocument, checked as IAM checks it."""
+    """A role's AssumeRolePolicyDocument, checked as IAM checks it (text that is not a
+    JSON object gets AWS's words for a trust policy, which differ from those for identity
+    policies)."""
     if not document:
         raise MalformedPolicy("Syntax errors in policy.")
+    try:
+        parsed = json.loads(document)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise MalformedPolicy("This policy contains invalid Json")
     trust_policy(document)
     if len("".join(document.split())) > MAX_TRUST_POLICY_CHARS:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY_CHARS}")

@@ -116,6 +116,11 @@ class IAMService:
         await self.authorize(ctx, "iam:UntagUser", user.arn, context, tags=user.tags)
         await self._store.edit_iam_tags(user.arn, {}, keys, MAX_TAGS)
 
+    async def list_user_tags(self, ctx: RequestContext, name: str | None) -> dict[str, str]:
+        user = await self.user(ctx, valid_name("userName", name))
+        await self.authorize(ctx, "iam:ListUserTags", user.arn, tags=user.tags)
+        return dict(user.tags)
+
     # -- access keys -------------------------------------------------------------------
 
     async def create_access_key(

@@ -22,6 +22,26 @@ def date(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def refuse_boundary(p: QueryParams) -> None:
+    """CreateUser and CreateRole: a permissions boundary Herald would not enforce is
+    refused, never dropped (the caller would believe the principal bounded)."""
+    if p.get("PermissionsBoundary") is not None:
+        raise InvalidParameter(
+            "Herald does not support permissions boundaries: PermissionsBoundary cannot be set."
+        )
+
+
+def tags_page(p: QueryParams, tags: dict[str, str]) -> Result:
+    """ListUserTags and ListRoleTags: the tags by key, paged."""
+    return paged(
+        p,
+        sorted(tags.items()),
+        lambda t: t[0],
+        lambda t: xml.node("member", [xml.el("Key", t[0]), xml.el("Value", t[1])]),
+        "Tags",
+    )
+
+
 def tags_in(p: QueryParams) -> list[tuple[str | None, str | None]]:
     return [(m.get("Key"), m.get("Value")) for m in p.members("Tags.member")]
 

@@ -14,8 +14,10 @@ from herald.protocols._iam_shapes import (
     inline_policy,
     paged,
     policy_names,
+    refuse_boundary,
     tags_in,
     tags_out,
+    tags_page,
 )
 from herald.protocols.query import QueryParams
 from herald.store.base import GroupRecord
@@ -35,7 +37,8 @@ def _user(name: str, user: UserRecord) -> xml.Node:
         xml.el("Arn", user.arn),
         xml.el("CreateDate", date(user.created_at)),
     ]
-    if user.tags:
+    # ListUsers leaves tags out of its members, as AWS does (ListUserTags has them).
+    if user.tags and name == "User":
         children.append(tags_out(dict(user.tags)))
     return xml.node(name, children)
 
@@ -54,6 +57,7 @@ def _key(name: str, user: str, key: AccessKeyRecord, secret: bool) -> xml.Node:
 
 
 async def create_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    refuse_boundary(p)
     user = await iam.users.create_user(ctx, p.get("UserName"), p.get("Path"), tags_in(p))
     return [_user("User", user)]
 
@@ -80,6 +84,10 @@ async def tag_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
 async def untag_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     await iam.users.untag_user(ctx, p.get("UserName"), p.scalars("TagKeys.member"))
     return None
+
+
+async def list_user_tags(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    return tags_page(p, await iam.users.list_user_tags(ctx, p.get("UserName")))
 
 
 async def create_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -236,6 +244,7 @@ ACTIONS: dict[str, Handler] = {
     "DeleteUser": delete_user,
     "TagUser": tag_user,
     "UntagUser": untag_user,
+    "ListUserTags": list_user_tags,
     "CreateAccessKey": create_access_key,
     "ListAccessKeys": list_access_keys,
     "UpdateAccessKey": update_access_key,

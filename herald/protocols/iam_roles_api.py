@@ -13,8 +13,10 @@ from herald.protocols._iam_shapes import (
     inline_policy,
     paged,
     policy_names,
+    refuse_boundary,
     tags_in,
     tags_out,
+    tags_page,
 )
 from herald.protocols.query import QueryParams
 from herald.store.base_iam import RoleRecord
@@ -23,7 +25,10 @@ from herald.types import RequestContext
 Handler = Callable[[IAM, RequestContext, QueryParams], Awaitable[Result]]
 
 
-def _role(role: RoleRecord, name: str = "Role") -> xml.Node:
+def _role(role: RoleRecord, name: str = "Role", created: bool = False) -> xml.Node:
+    """A role as GetRole (``name`` "Role"), CreateRole (``created``) or ListRoles
+    ("member") describe it: AWS's CreateRole answer has no MaxSessionDuration, and only
+    GetRole's has RoleLastUsed (empty: Herald does not track when roles are used)."""
     children = [
         xml.el("Path", role.path),
         xml.el("RoleName", role.name),
@@ -32,15 +37,19 @@ def _role(role: RoleRecord, name: str = "Role") -> xml.Node:
         xml.el("CreateDate", date(role.created_at)),
         xml.el("AssumeRolePolicyDocument", document(role.trust_policy)),
         xml.el("Description", role.description),
-        xml.el("MaxSessionDuration", str(role.max_session_duration)),
     ]
+    if not created:
+        children.append(xml.el("MaxSessionDuration", str(role.max_session_duration)))
     if role.tags and name == "Role":
         # ListRoles leaves tags out of its members, as AWS does (ListRoleTags has them).
         children.append(tags_out(dict(role.tags)))
+    if name == "Role" and not created:
+        children.append(xml.node("RoleLastUsed", []))
     return xml.node(name, children)
 
 
 async def create_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    refuse_boundary(p)
     role = await iam.roles.create(
         ctx,
         p.get("RoleName"),
@@ -50,7 +59,7 @@ async def create_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
         p.get("MaxSessionDuration"),
         tags_in(p),
     )
-    return [_role(role)]
+    return [_role(role, created=True)]
 
 
 async def get_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -90,14 +99,7 @@ async def untag_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
 
 
 async def list_role_tags(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
-    tags = sorted((await iam.roles.list_tags(ctx, p.get("RoleName"))).items())
-    return paged(
-        p,
-        tags,
-        lambda t: t[0],
-        lambda t: xml.node("member", [xml.el("Key", t[0]), xml.el("Value", t[1])]),
-        "Tags",
-    )
+    return tags_page(p, await iam.roles.list_tags(ctx, p.get("RoleName")))
 
 
 async def put_role_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:

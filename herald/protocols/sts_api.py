@@ -48,6 +48,10 @@ async def get_caller_identity(service: STSService, ctx: RequestContext, p: Query
 async def assume_role(service: STSService, ctx: RequestContext, p: QueryParams) -> Result:
     if p.members("Tags.member") or p.scalars("TransitiveTagKeys.member"):
         raise InvalidParameter("Herald does not support session tags.")
+    if p.get("SourceIdentity") is not None:
+        # Never dropped: the caller would believe the session carries it.
+        raise InvalidParameter("Herald does not support SourceIdentity.")
+    _no_mfa(p)
     role = await service.assume_role(
         ctx,
         p.get("RoleArn"),
@@ -69,11 +73,16 @@ async def assume_role(service: STSService, ctx: RequestContext, p: QueryParams) 
     return result
 
 
-async def get_session_token(service: STSService, ctx: RequestContext, p: QueryParams) -> Result:
+def _no_mfa(p: QueryParams) -> None:
+    """An MFA code cannot be checked here, so it fails as a wrong code fails in AWS."""
     if p.get("SerialNumber") is not None or p.get("TokenCode") is not None:
         raise AccessDenied(
             "MultiFactorAuthentication failed: Herald has no MFA devices to check a code against."
         )
+
+
+async def get_session_token(service: STSService, ctx: RequestContext, p: QueryParams) -> Result:
+    _no_mfa(p)
     return [_credentials(await service.get_session_token(ctx, p.get("DurationSeconds")))]
 
 

@@ -42,8 +42,9 @@ ROOT_SESSION_MAX_SECONDS = 3600
 _ROLE_ARN = re.compile(
     r"arn:aws:iam::(\d{12}):role(/(?:[\x21-\x7e]*/)?)([\w+=,.@-]{1,64})", re.ASCII
 )
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+# The model's patterns, quoted as AWS quotes them; lengths are checked apart.
+_SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,12 @@ class STSService:
         within the role's MaxSessionDuration). Raises AccessDenied, ValidationFailed,
         MalformedPolicy (MalformedPolicyDocument)."""
         arn = _required("roleArn", role_arn)
-        name = _valid("roleSessionName", session_name, _SESSION_NAME)
+        if not _arn_syntax(arn):
+            raise ValidationFailed(f"{arn} is invalid")
+        name = _valid("roleSessionName", session_name, _SESSION_NAME, 2, 64)
         seconds = _seconds(duration, 900, 43200, default=3600)
         if external_id is not None:
-            _valid("externalId", external_id, _EXTERNAL_ID)
+            _valid("externalId", external_id, _EXTERNAL_ID, 2, 1224)
         session_policies = self._session_policies(policy, policy_arns)
         packed = _packed_size(session_policies)
         principal = ctx.principal
@@ -266,11 +269,29 @@ def _required(field: str, value: str | None) -> str:
     return value
 
 
-def _valid(field: str, value: str | None, pattern: re.Pattern[str]) -> str:
+def _arn_syntax(arn: str) -> bool:
+    """Whether ``arn`` parses as an ARN at all (arn:partition:service:region:account:
+    resource): AWS answers one that does not with ValidationError, and a well-formed one
+    that names no role it may assume with AccessDenied."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn" and all(parts[i] for i in (1, 2, 5))
+
+
+def _valid(field: str, value: str | None, pattern: re.Pattern[str], low: int, high: int) -> str:
     if value is None:
         raise ValidationFailed(
             f"1 validation error detected: Value null at '{field}' failed to satisfy "
             "constraint: Member must not be null"
+        )
+    if len(value) < low or len(value) > high:
+        bound = (
+            f"greater than or equal to {low}"
+            if len(value) < low
+            else (f"less than or equal to {high}")
+        )
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value[:64]}' at '{field}' failed to satisfy "
+            f"constraint: Member must have length {bound}"
         )
     if not pattern.fullmatch(value):
         raise ValidationFailed(
