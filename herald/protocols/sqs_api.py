@@ -21,7 +21,7 @@ from herald.errors import (
 )
 from herald.protocols.json import Params
 from herald.sqs import attributes as qa
-from herald.sqs.service import Outgoing, SQSService
+from herald.sqs.service import MessageTooLong, Outgoing, SQSService
 from herald.store.base_sqs import QueuedMessage, QueueRecord
 from herald.types import RequestContext
 
@@ -189,6 +189,19 @@ async def set_queue_attributes(sqs: SQSService, ctx: RequestContext, p: Params) 
     return {}
 
 
+async def add_permission(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.add_permission(
+        ctx, p.string("QueueUrl"), p.string("Label"), p.strings("AWSAccountIds"),
+        p.strings("Actions"),
+    )  # fmt: skip
+    return {}
+
+
+async def remove_permission(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    await sqs.remove_permission(ctx, p.string("QueueUrl"), p.string("Label"))
+    return {}
+
+
 async def tag_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
     await sqs.tag(ctx, p.string("QueueUrl"), p.string_map("Tags"))
     return {}
@@ -289,17 +302,30 @@ def _entry_bytes(entry: dict[str, Any]) -> int:
 
 
 def _failed(entry_id: str, exc: HeraldError, code: str) -> Result:
-    return {"Id": entry_id, "SenderFault": True, "Code": code, "Message": exc.message}
+    message = exc.message
+    if isinstance(exc, MessageTooLong):
+        # A batch entry's is worded otherwise than SendMessage's (as AWS answers).
+        message = (
+            "One or more parameters cannot be validated. Reason: Message must be shorter "
+            f"than {exc.limit} bytes."
+        )
+    return {"Id": entry_id, "SenderFault": True, "Code": code, "Message": message}
 
 
 async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
     queue = await sqs.queue(ctx, p.string("QueueUrl"), "SendMessage")
     entries = _entries(p, "Entries")
-    if queue.attributes.get("FifoQueue") == "true" and not all(
-        e.get("MessageGroupId") for e in entries
-    ):
+    if queue.attributes.get("FifoQueue") == "true":
         # AWS refuses the whole batch, not the entry.
-        raise InvalidParameter("The request must contain the parameter MessageGroupId.")
+        if not all(e.get("MessageGroupId") for e in entries):
+            raise InvalidParameter("The request must contain the parameter MessageGroupId.")
+        if queue.attributes.get("ContentBasedDeduplication") != "true" and not all(
+            e.get("MessageDeduplicationId") is not None for e in entries
+        ):
+            raise InvalidParameter(
+                "The queue should either have ContentBasedDeduplication enabled or "
+                "MessageDeduplicationId provided explicitly"
+            )
     total = sum(_entry_bytes(e) for e in entries)
     if total > MAX_BATCH_BYTES:
         # Measured as a whole, like a single message's limit (bodies and attributes).
@@ -364,8 +390,11 @@ def _received(message: QueuedMessage, system: set[str], attribute_names: Sequenc
 
 
 def _wanted_attribute(name: str, wanted: Sequence[str]) -> bool:
+    """Whether a MessageAttributeNames selection takes the attribute: "All", "*" or ".*"
+    take every one, "Prefix.*" those whose names start with "Prefix" (so "Hel.*" takes
+    "Hello" and "Help.Me", as AWS answers)."""
     return any(
-        w in ("All", ".*") or w == name or (w.endswith(".*") and name.startswith(w[:-1]))
+        w in ("All", "*", ".*") or w == name or (w.endswith(".*") and name.startswith(w[:-2]))
         for w in wanted
     )
 
@@ -463,9 +492,15 @@ def _handle(entry: dict[str, Any]) -> str | None:
 
 
 def _code(exc: HeraldError) -> str:
-    from herald.protocols.errors import SQS, lookup
+    """A failed batch entry's Code: the Query protocol's name for the two errors whose
+    JSON shape names differ (InvalidParameterValueException, ...), as AWS answers."""
+    from herald.protocols.errors import SQS, SQS_QUERY_CODES, lookup
 
-    return lookup(SQS, exc).code
+    code = lookup(SQS, exc).code
+    return SQS_QUERY_CODES[code] if code in _ENTRY_CODES else code
+
+
+_ENTRY_CODES = ("InvalidParameterValueException", "MissingRequiredParameterException")
 
 
 ACTIONS: dict[str, Handler] = {
@@ -480,6 +515,8 @@ ACTIONS: dict[str, Handler] = {
     "ListQueueTags": list_queue_tags,
     "PurgeQueue": purge_queue,
     "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
+    "AddPermission": add_permission,
+    "RemovePermission": remove_permission,
     "SendMessage": send_message,
     "SendMessageBatch": send_message_batch,
     "ReceiveMessage": receive_message,

@@ -15,7 +15,7 @@ from herald.errors import ValidationFailed
 from herald.protocols import sqs_api, xml
 from herald.protocols.json import Params
 from herald.protocols.query import QueryParams
-from herald.sqs.service import SQSService
+from herald.sqs.service import QueueDoesNotExist, SQSService
 from herald.types import RequestContext
 
 NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -27,7 +27,7 @@ Handler = Callable[[SQSService, RequestContext, QueryParams], Awaitable[Result]]
 _SCALARS = (
     "QueueName", "QueueUrl", "QueueNamePrefix", "NextToken", "MessageBody", "ReceiptHandle",
     "MessageGroupId", "MessageDeduplicationId", "QueueOwnerAWSAccountId",
-    "ReceiveRequestAttemptId",
+    "ReceiveRequestAttemptId", "Label",
 )  # fmt: skip
 _INTEGERS = ("DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds",
              "MaxResults")  # fmt: skip
@@ -36,6 +36,8 @@ _LISTS = {
     "MessageAttributeName": "MessageAttributeNames",
     "MessageSystemAttributeName": "MessageSystemAttributeNames",
     "TagKey": "TagKeys",
+    "AWSAccountId": "AWSAccountIds",
+    "ActionName": "Actions",
 }
 _ENTRIES = (
     "SendMessageBatchRequestEntry",
@@ -189,7 +191,13 @@ def _render(action: str, answer: dict[str, Any]) -> Result:
 
 def _query(action: str, handler: sqs_api.Handler) -> Handler:
     async def run(sqs: SQSService, ctx: RequestContext, p: QueryParams) -> Result:
-        answer = await handler(sqs, ctx, Params(to_json(p)))
+        try:
+            answer = await handler(sqs, ctx, Params(to_json(p)))
+        except QueueDoesNotExist:
+            # The Query protocol's wording (AWS.SimpleQueueService.NonExistentQueue).
+            raise QueueDoesNotExist(
+                "The specified queue does not exist for this wsdl version."
+            ) from None
         return _render(action, answer)
 
     return run

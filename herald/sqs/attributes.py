@@ -152,7 +152,16 @@ CHECKS: dict[str, Callable[[str, str], str]] = {
     "DeduplicationScope": _choice("messageGroup", "queue"),
     "FifoThroughputLimit": _choice("perQueue", "perMessageGroupId"),
 }
-_FIFO_ONLY = {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
+# What AWS answers for a FIFO attribute given to a standard queue: most are unknown there
+# (FifoQueue too, even "false"), these two it names (LocalStack's recorded responses).
+_FIFO_ONLY = {
+    "FifoQueue": "Unknown Attribute FifoQueue.",
+    "ContentBasedDeduplication": "Unknown Attribute ContentBasedDeduplication.",
+    "DeduplicationScope": "You can specify the DeduplicationScope only when FifoQueue is set "
+    "to true.",
+    "FifoThroughputLimit": "You can specify the FifoThroughputLimit only when FifoQueue is "
+    "set to true.",
+}
 
 
 def checked(attributes: Mapping[str, str], fifo: bool, creating: bool) -> dict[str, str]:
@@ -164,9 +173,16 @@ def checked(attributes: Mapping[str, str], fifo: bool, creating: bool) -> dict[s
         if check is None:
             raise InvalidAttributeName(f"Unknown Attribute {name}.")
         if name in _FIFO_ONLY and not fifo:
-            raise InvalidAttributeName(f"Unknown Attribute {name}.")
+            check(name, value)  # a malformed value is refused as such first
+            raise InvalidAttributeName(_FIFO_ONLY[name])
         if name == "FifoQueue" and not creating:
-            raise InvalidAttributeName(f"Unknown Attribute {name}.")
+            # A FIFO queue stays one: "true" changes nothing, "false" is refused.
+            if check(name, value) != "true":
+                raise InvalidAttributeValue(
+                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
+                    "is not supported."
+                )
+            continue
         result[name] = check(name, value)
     if result.get("KmsMasterKeyId") and result.get("SqsManagedSseEnabled") == "true":
         raise InvalidAttributeName(

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -31,6 +31,7 @@ from herald.errors import (
 from herald.iam.authorizer import Authorizer
 from herald.kms.data_keys import KeyService
 from herald.sqs import attributes as qa
+from herald.sqs import permissions
 from herald.sqs.encryption import QueueEncryption
 from herald.store.base import Store
 from herald.store.base_sqs import QueuedMessage, QueueRecord
@@ -76,6 +77,12 @@ class InvalidMessageContents(InvalidParameter):
 
 class MissingParameter(InvalidParameter):
     pass
+
+
+class MessageTooLong(InvalidParameter):
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit  # bytes, the queue's MaximumMessageSize
 
 
 @dataclass(frozen=True)
@@ -136,8 +143,6 @@ class SQSService:
                 "or underscores, must end with .fifo suffix and be 1 to 80 in length."
             )
         requested = qa.checked(attributes, fifo, creating=True)
-        if not fifo:
-            requested.pop("FifoQueue", None)
         if len(tags) > MAX_TAGS:
             raise InvalidParameter(f"Too many tags added for queue {name}.")
         account = ctx.principal.account_id
@@ -157,10 +162,12 @@ class SQSService:
             wanted.setdefault("KmsDataKeyReusePeriodSeconds", "300")
         record = QueueRecord(arn, account, ctx.region, name, wanted, dict(tags), now, now)
         queue, created = await self._store.create_queue(record)
-        if not created and any(queue.attributes.get(k) != v for k, v in requested.items()):
+        differing = [k for k, v in requested.items() if queue.attributes.get(k) != v]
+        if not created and differing:
+            # AWS names one attribute, the one that differs.
             raise QueueNameExists(
                 f"A queue already exists with the same name and a different value for "
-                f"attribute(s) {', '.join(sorted(requested))}"
+                f"attribute {differing[0]}"
             )
         return queue
 
@@ -254,7 +261,56 @@ class SQSService:
             changes.setdefault("SqsManagedSseEnabled", "false")
         elif changes.get("SqsManagedSseEnabled") == "true":
             changes["KmsMasterKeyId"] = ""
+        # Without a key its data key reuse period goes too: AWS shows neither.
+        if changes.get("KmsMasterKeyId") == "":
+            changes["KmsDataKeyReusePeriodSeconds"] = ""
         await self._store.set_queue_attributes(queue.arn, changes, self._clock.now())
+        self.forget(queue.arn)
+
+    async def add_permission(
+        self,
+        ctx: RequestContext,
+        url: str | None,
+        label: str | None,
+        account_ids: Sequence[str],
+        actions: Sequence[str],
+    ) -> None:
+        """Add a statement ``label`` to the queue's Policy allowing ``actions`` to the
+        accounts. Raises MissingParameter, InvalidParameter (label in use, bad action)."""
+        queue = await self.queue(ctx, url, "AddPermission")
+        for name, given in (("Label", label), ("AWSAccountId", account_ids),
+                            ("ActionName", actions)):  # fmt: skip
+            if not given:
+                raise MissingParameter(f"The request must contain the parameter {name}.")
+        assert label is not None
+        checked = permissions.checked_label(label)
+        await self._edit_policy(
+            queue,
+            lambda policy: permissions.added(policy, queue.arn, checked, account_ids, actions),
+        )
+
+    async def remove_permission(
+        self, ctx: RequestContext, url: str | None, label: str | None
+    ) -> None:
+        """Remove the statement ``label`` from the queue's Policy. Raises MissingParameter,
+        InvalidParameter (no such label)."""
+        queue = await self.queue(ctx, url, "RemovePermission")
+        if not label:
+            raise MissingParameter("The request must contain the parameter Label.")
+        await self._edit_policy(queue, lambda policy: permissions.removed(policy, label))
+
+    async def _edit_policy(self, queue: QueueRecord, edit: Callable[[str], str]) -> None:
+        """Apply ``edit`` to the queue's latest Policy in the store's transaction, so that
+        concurrent edits (on this node or another) each keep the others' statements."""
+
+        def changes(attributes: Mapping[str, str]) -> Mapping[str, str]:
+            policy = edit(attributes.get("Policy", ""))
+            return {"Policy": qa.CHECKS["Policy"]("Policy", policy)}
+
+        try:
+            await self._store.set_queue_attributes(queue.arn, changes, self._clock.now())
+        except NotFound:
+            raise QueueDoesNotExist("The specified queue does not exist.") from None
         self.forget(queue.arn)
 
     async def tag(self, ctx: RequestContext, url: str | None, tags: Mapping[str, str]) -> None:
@@ -614,11 +670,15 @@ class SQSService:
             for n, a in attributes.items()
         )
         if size > limit:
-            raise InvalidParameter(
+            raise MessageTooLong(
                 f"One or more parameters are invalid. Reason: Message must be shorter than "
-                f"{limit} bytes."
+                f"{limit} bytes.",
+                limit,
             )
-        delay = default_delay if m.delay_seconds is None else m.delay_seconds
+        # A FIFO queue takes no per-message delay: a DelaySeconds of 0 there is no delay
+        # given, and the queue's own applies (as AWS answers).
+        given = None if fifo and m.delay_seconds == 0 else m.delay_seconds
+        delay = default_delay if given is None else given
         if not 0 <= delay <= 900:
             raise InvalidParameter(
                 f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds "
@@ -634,12 +694,8 @@ class SQSService:
                 )
             if not group_id:
                 raise MissingParameter("The request must contain the parameter MessageGroupId.")
-            for label, value in (
-                ("MessageGroupId", group_id),
-                ("MessageDeduplicationId", dedup_id),
-            ):
-                if value is not None and not _FIFO_ID.fullmatch(value):
-                    raise InvalidParameter(f"Value {value} for parameter {label} is invalid.")
+            _check_id("MessageGroupId", group_id)
+            _check_id("MessageDeduplicationId", dedup_id)
             if dedup_id is None:
                 if queue.attributes.get("ContentBasedDeduplication") != "true":
                     raise InvalidParameter(
@@ -655,6 +711,9 @@ class SQSService:
                 "The request include parameter MessageDeduplicationId that is not valid for "
                 "this queue type"
             )
+        else:
+            # A standard queue takes a MessageGroupId (fair queues) by the same rules.
+            _check_id("MessageGroupId", group_id)
         return QueuedMessage(
             message_id=ids.uuid7(),
             queue_arn=queue.arn,
@@ -772,6 +831,15 @@ def _checked_handles(
     return failures, valid
 
 
+def _check_id(label: str, value: str | None) -> None:
+    """A MessageGroupId or MessageDeduplicationId, if given, as SQS takes them."""
+    if value is not None and not _FIFO_ID.fullmatch(value):
+        raise InvalidParameter(
+            f"Value {value} for parameter {label} is invalid. Reason: {label} can only include "
+            "alphanumeric and punctuation characters. 1 to 128 in length."
+        )
+
+
 def _check_handle(handle: str | None) -> None:
     if not handle:
         raise MissingParameter("The request must contain the parameter ReceiptHandle.")
@@ -807,18 +875,12 @@ def _message_attributes(raw: Mapping[str, Mapping[str, object]]) -> dict[str, di
         if data_type.startswith("Binary"):
             value = attribute.get("BinaryValue")
             if not isinstance(value, bytes) or not value:
-                raise InvalidParameter(
-                    f"The message attribute '{name}' must contain a non-empty message attribute "
-                    "value."
-                )
+                raise _empty_attribute(name, "Binary")
             result[name] = {"DataType": data_type, "BinaryValue": value}
         else:
             text = attribute.get("StringValue")
             if not isinstance(text, str) or not text:
-                raise InvalidParameter(
-                    f"The message attribute '{name}' must contain a non-empty message attribute "
-                    "value."
-                )
+                raise _empty_attribute(name, data_type.split(".", 1)[0])
             if data_type.startswith("Number"):
                 try:
                     float(text)
@@ -828,6 +890,12 @@ def _message_attributes(raw: Mapping[str, Mapping[str, object]]) -> dict[str, di
                     ) from None
             result[name] = {"DataType": data_type, "StringValue": text}
     return result
+
+
+def _empty_attribute(name: str, kind: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Message (user) attribute '{name}' must contain a non-empty value of type '{kind}'."
+    )
 
 
 def _value_size(attribute: Mapping[str, object]) -> int:

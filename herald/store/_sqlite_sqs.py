@@ -119,13 +119,17 @@ class SQLiteSQS:
         return bool(await self._worker.call(job))
 
     async def set_queue_attributes(
-        self, arn: str, changes: Mapping[str, str], now: float
+        self,
+        arn: str,
+        changes: Mapping[str, str] | Callable[[Mapping[str, str]], Mapping[str, str]],
+        now: float,
     ) -> QueueRecord:
         def job(c: sqlite3.Connection) -> QueueRecord:
             queue = _get_queue(c, arn)
             if queue is None:
                 raise NotFound("The specified queue does not exist.")
-            merged = {**queue.attributes, **changes}
+            made = changes(queue.attributes) if callable(changes) else changes
+            merged = {**queue.attributes, **made}
             merged = {k: v for k, v in merged.items() if v != ""}
             c.execute(
                 "UPDATE sqs_queues SET attributes = ?, updated_at = ? WHERE arn = ?",
@@ -223,16 +227,21 @@ class SQLiteSQS:
             # Expired messages are skipped here and removed by ``prune``: removing them
             # here would read the whole queue on every receive.
             order = "sequence_number" if fifo else "visible_at, sent_at"
-            # A group with a message in flight is skipped (SQS FIFO delivery logic); in
-            # SQL, not as one bound value per group, which fails past the statement's
-            # limit (SQLite: 32,766 unless built otherwise; PostgreSQL: 65,535).
-            excluded = (
-                "AND group_id NOT IN (SELECT group_id FROM sqs_messages WHERE queue_arn = ? "
-                "AND visible_at > ? AND receive_count > 0 AND expires_at > ? "
-                "AND group_id IS NOT NULL) "
+            # Of a group with a message in flight, only the visible messages before the
+            # first one in flight may be received (SQS FIFO delivery logic; AWS answers
+            # so when a later message's visibility was extended, or an earlier one's
+            # ended). Each busy group's first sequence number in flight is read once, in
+            # SQL, not bound per group, which fails past the statement's limit (SQLite:
+            # 32,766 unless built otherwise; PostgreSQL: 65,535).
+            joined = (
+                "LEFT JOIN (SELECT group_id AS busy_group, MIN(sequence_number) AS busy_from "
+                "FROM sqs_messages WHERE queue_arn = ? AND visible_at > ? AND receive_count > 0 "
+                "AND expires_at > ? AND group_id IS NOT NULL GROUP BY group_id) busy "
+                "ON busy_group = group_id "
                 if fifo
                 else ""
             )
+            excluded = "AND (busy_from IS NULL OR sequence_number < busy_from) " if fifo else ""
             busy = (queue_arn, now, now) if fifo else ()
             # Visible messages received maxReceiveCount times and not deleted go to the
             # dead-letter queue as they are (SQS "Using dead-letter queues"), a bounded
@@ -248,9 +257,10 @@ class SQLiteSQS:
                 cursor = c.execute(
                     "UPDATE sqs_messages SET queue_arn = ?, visible_at = ?, receipt_handle = NULL, "
                     "dead_letter_source = COALESCE(dead_letter_source, ?) WHERE message_id IN "
-                    "(SELECT message_id FROM sqs_messages WHERE queue_arn = ? AND visible_at <= ? "
+                    f"(SELECT message_id FROM sqs_messages {joined}WHERE queue_arn = ? "
+                    "AND visible_at <= ? "
                     f"AND expires_at > ? AND receive_count >= ? {excluded}LIMIT ?)",
-                    (target[0], now, queue_arn, queue_arn, now, now, target[1], *busy,
+                    (target[0], now, queue_arn, *busy, queue_arn, now, now, target[1],
                      DEAD_LETTER_MOVES),
                 )  # fmt: skip
                 below = "AND receive_count < ? "
@@ -258,10 +268,10 @@ class SQLiteSQS:
                     arrived = target[0]
                     self._arrived(c, arrived)
             rows = c.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_arn = ? "
+                f"SELECT {_MESSAGE_COLUMNS} FROM sqs_messages {joined}WHERE queue_arn = ? "
                 f"AND visible_at <= ? AND expires_at > ? {below}{excluded}"
                 f"ORDER BY {order} LIMIT ?",
-                (queue_arn, now, now, *([target[1]] if target else []), *busy, max_messages),
+                (*busy, queue_arn, now, now, *([target[1]] if target else []), max_messages),
             ).fetchall()
             chosen: list[QueuedMessage] = []
             for row in rows:
@@ -283,7 +293,7 @@ class SQLiteSQS:
                     )
                 )
             # One call may return several messages of a group, in order; later calls skip
-            # the group while any of them is in flight (SQS FIFO delivery logic).
+            # those behind any of them still in flight (SQS FIFO delivery logic).
             return chosen, arrived
 
         # A standard queue's receive is answered before the commit (SQLite): lost in a

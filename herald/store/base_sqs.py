@@ -74,9 +74,15 @@ class SQSStore(ABC):
 
     @abstractmethod
     async def set_queue_attributes(
-        self, arn: str, changes: Mapping[str, str], now: float
+        self,
+        arn: str,
+        changes: Mapping[str, str] | Callable[[Mapping[str, str]], Mapping[str, str]],
+        now: float,
     ) -> QueueRecord:
-        """Raises NotFound."""
+        """Merge ``changes`` into the attributes ("" removes one); given a function, the
+        changes it makes of the current attributes, in the same transaction (an edit that
+        another's cannot undo, as AddPermission needs). Raises NotFound, and what the
+        function raises."""
 
     @abstractmethod
     async def edit_queue_tags(

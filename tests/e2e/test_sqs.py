@@ -198,9 +198,11 @@ def test_a_fifo_queue_needs_both_the_fifo_suffix_and_fifo_queue_true(
     # Both together make a FIFO queue
     url = sqs.create_queue(QueueName=f"{base}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     assert _attributes(sqs, url, "FifoQueue") == {"FifoQueue": "true"}
-    # And FifoQueue=false is a standard queue
-    plain = sqs.create_queue(QueueName=base, Attributes={"FifoQueue": "false"})["QueueUrl"]
-    assert "FifoQueue" not in _attributes(sqs, plain)
+    # And a standard queue takes no FifoQueue, not even "false" (as AWS answers)
+    code, status, message = _error(
+        lambda: sqs.create_queue(QueueName=base, Attributes={"FifoQueue": "false"})
+    )
+    assert (code, status, message) == ("InvalidAttributeName", 400, "Unknown Attribute FifoQueue.")
 
 
 def test_fifo_attributes_on_a_standard_queue_are_unknown_attributes(

@@ -1194,3 +1194,48 @@ def test_a_store_migrated_by_a_newer_herald_is_not_opened(
     # When this Herald opens it, then it refuses, naming both versions
     with pytest.raises(Exception, match=f"version {LATEST + 1}, newer than this Herald's {LATEST}"):
         open_store()
+
+
+@pytest.mark.parametrize(
+    ("extended", "wanted"),
+    [(0, []), (1, [b"foo"]), (2, [b"foo", b"bar"])],
+    ids=["first", "second", "third"],
+)
+def test_a_fifo_group_gives_its_visible_messages_before_the_first_in_flight(
+    store: Store, run: Run[Any], extended: int, wanted: list[bytes]
+) -> None:
+    # Given three messages of one group, all received with a visibility timeout of 1 s,
+    # then one of them kept in flight for 4 s (LocalStack's
+    # test_fifo_group_visibility_extends_with_change_message_visibility, validated)
+    arn = _queue(store, run)
+    bodies = [b"foo", b"bar", b"baz"]
+    run(store.enqueue([
+        _queued(arn, body, group_id="g", sequence_number=f"{n:020d}")
+        for n, body in enumerate(bodies)
+    ], None))  # fmt: skip
+    received = run(store.receive(arn, NOW + 1, 10, 1, True, None))
+    assert [m.body for m in received] == bodies
+    handle = received[extended].receipt_handle or ""
+    assert run(store.change_visibility(arn, [(handle, NOW + 5)], NOW + 1)) == ["ok"]
+    # When the queue is received from once the others are visible again
+    again = run(store.receive(arn, NOW + 3, 10, 30, True, None))
+    # Then only those before the one in flight come, in order
+    assert [m.body for m in again] == wanted
+
+
+def test_a_fifo_groups_first_message_made_visible_comes_while_later_ones_are_in_flight(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given three messages of one group in flight, and a free group's message behind them
+    arn = _queue(store, run)
+    run(store.enqueue([
+        _queued(arn, body, group_id=group, sequence_number=f"{n:020d}")
+        for n, (body, group) in enumerate(((b"a1", "A"), (b"a2", "A"), (b"a3", "A")))
+    ], None))  # fmt: skip
+    first, _, _ = run(store.receive(arn, NOW + 1, 10, 30, True, None))
+    run(store.enqueue([_queued(arn, b"b1", group_id="B", sequence_number=f"{9:020d}")], None))
+    # When the first is made visible again (visibility 0)
+    assert run(store.change_visibility(arn, [(first.receipt_handle or "", NOW + 2)], NOW + 2))
+    # Then it comes again, and the free group's message, but not those still in flight
+    again = run(store.receive(arn, NOW + 2, 10, 30, True, None))
+    assert [m.body for m in again] == [b"a1", b"b1"]
