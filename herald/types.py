@@ -54,6 +54,7 @@ class RequestContext:
     source_ip: str | None = None
     user_agent: str | None = None
     endpoint: str | None = None  # "https://host:port" as the client addressed Herald
+    trace_id: str | None = None  # the X-Amzn-Trace-Id header (X-Ray), as sent
 
     def __post_init__(self) -> None:
         if not self.region:

@@ -363,6 +363,7 @@ class HeraldApp:
             source_ip=(scope.get("client") or (None,))[0],
             user_agent=request.header("user-agent"),
             endpoint=_endpoint(scope, request),
+            trace_id=request.header("x-amzn-trace-id"),
         )
 
     async def _certificate(self, scope: Scope) -> bytes | None:

@@ -107,7 +107,17 @@ def _trace_header_in(value: Any) -> str | None:
     return text
 
 
-def _outgoing(entry: dict[str, Any]) -> Outgoing:
+def _ambient_trace(ctx: RequestContext) -> str | None:
+    """The request's X-Amzn-Trace-Id, which SQS keeps as the AWSTraceHeader of a message
+    that does not give its own (AWS X-Ray "Amazon SQS"); one that could not be stored as
+    the attribute is left out rather than failing the send."""
+    value = ctx.trace_id
+    if value is None or not value or len(value.encode("utf-8", "replace")) > MAX_TRACE_HEADER_BYTES:
+        return None
+    return value if value.isprintable() else None
+
+
+def _outgoing(entry: dict[str, Any], ctx: RequestContext) -> Outgoing:
     delay = entry.get("DelaySeconds")
     if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int)):
         raise ValidationFailed("DelaySeconds must be an integer.")
@@ -125,7 +135,7 @@ def _outgoing(entry: dict[str, Any]) -> Outgoing:
         attributes=_message_attributes_in(entry.get("MessageAttributes")),
         group_id=entry.get("MessageGroupId"),
         dedup_id=entry.get("MessageDeduplicationId"),
-        trace_header=_trace_header_in(entry.get("MessageSystemAttributes")),
+        trace_header=_trace_header_in(entry.get("MessageSystemAttributes")) or _ambient_trace(ctx),
     )
 
 
@@ -245,7 +255,7 @@ def _sent(message: QueuedMessage) -> Result:
 
 
 async def send_message(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
-    (message,) = await sqs.send(ctx, p.string("QueueUrl"), [_outgoing(p.raw)])
+    (message,) = await sqs.send(ctx, p.string("QueueUrl"), [_outgoing(p.raw, ctx)])
     return _sent(message)
 
 
@@ -337,7 +347,7 @@ async def send_message_batch(sqs: SQSService, ctx: RequestContext, p: Params) ->
     malformed: dict[int, HeraldError] = {}
     for index, entry in enumerate(entries):
         try:
-            outgoing.append(_outgoing(entry))
+            outgoing.append(_outgoing(entry, ctx))
         except HeraldError as exc:
             malformed[index] = exc
     outcomes = iter(await sqs.enqueue_each(ctx, queue, outgoing) if outgoing else [])

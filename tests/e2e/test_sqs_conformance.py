@@ -465,3 +465,36 @@ def test_json_error_types_are_the_ones_aws_records(sqs: Any, queue: Callable[...
         "MissingParameter",
         "MissingRequiredParameterException",
     )
+
+
+def test_an_x_ray_header_becomes_the_messages_trace_header(
+    server: HeraldProcess, queue: Callable[..., str]
+) -> None:
+    # test_aws_trace_header_propagation: the X-Amzn-Trace-Id of a SendMessage request is
+    # the message's AWSTraceHeader; one given in MessageSystemAttributes wins.
+    header = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+    client: Any = server.client("sqs")
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = header
+
+    client.meta.events.register("before-send.sqs.SendMessage", add_header)
+    client.meta.events.register("before-send.sqs.SendMessageBatch", add_header)
+    url = queue()
+    client.send_message(QueueUrl=url, MessageBody="from the header")
+    own = "Root=1-00000000-000000000000000000000000"
+    client.send_message(
+        QueueUrl=url,
+        MessageBody="its own",
+        MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": own}},
+    )
+    client.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "batched"}])
+    traces: dict[str, str] = {}
+    deadline = time.monotonic() + 10
+    while len(traces) < 3 and time.monotonic() < deadline:
+        got = client.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["AWSTraceHeader"]
+        )
+        for m in got.get("Messages", []):
+            traces[m["Body"]] = m["Attributes"]["AWSTraceHeader"]
+    assert traces == {"from the header": header, "its own": own, "batched": header}
