@@ -25,7 +25,7 @@ from herald.iam.service import (
     valid_name,
     valid_path,
 )
-from herald.store.base import Store
+from herald.store.base import Store, UserRecord
 from herald.store.base_iam import RoleRecord
 from herald.types import RequestContext
 
@@ -33,6 +33,9 @@ MAX_TRUST_POLICY_CHARS = 2048
 MAX_ROLE_INLINE_CHARS = 10_240
 DEFAULT_MAX_SESSION = 3600
 _DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]{0,1000}")
+
+
+_IAM_PRINCIPAL = re.compile(r"arn:aws:iam::(\d{12}):(user|role)(?:/[^:]*)?/([^/:]+)")
 
 
 class RoleNotFound(NotFound):
@@ -60,6 +63,7 @@ class Roles:
         name = valid_name("roleName", name)
         path = valid_path(path)
         trust_policy = valid_trust_policy(trust_policy)
+        await self._principals_exist(trust_policy)
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:role{path}{name}"
         role = RoleRecord(
@@ -102,6 +106,7 @@ class Roles:
     ) -> None:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
         document = valid_trust_policy(document)
+        await self._principals_exist(document)
         await self._iam.authorize(ctx, "iam:UpdateAssumeRolePolicy", role.arn, tags=role.tags)
         await self._store.update_role(role.account_id, role.name, trust_policy=document)
 
@@ -179,6 +184,24 @@ class Roles:
         self._identities.forget(role.arn)
 
     # -- helpers -----------------------------------------------------------------------
+
+    async def _principals_exist(self, document: str) -> None:
+        """IAM refuses a trust policy naming a user or role that does not exist (it keeps
+        a principal by its unique id): MalformedPolicyDocument, "Invalid principal in
+        policy". Account roots and services are not looked up."""
+        for statement in trust_policy(document).statements:
+            for entry in statement.principal.aws if statement.principal else ():
+                match = _IAM_PRINCIPAL.fullmatch(entry)
+                if match is None:
+                    continue
+                account, kind, name = match.group(1), match.group(2), match.group(3)
+                record: UserRecord | RoleRecord | None = (
+                    await self._store.get_user(account, name)
+                    if kind == "user"
+                    else await self._store.get_role(account, name)
+                )
+                if record is None or record.arn != entry:
+                    raise MalformedPolicy(f'Invalid principal in policy: "AWS":"{entry}"')
 
     async def role(self, account_id: str, name: str) -> RoleRecord:
         """Raises NotFound (NoSuchEntity)."""

@@ -197,3 +197,27 @@ def test_assume_role_refuses_what_it_cannot_honour(assumer: tuple[Any, str]) -> 
     source = _error(sts.assume_role, RoleArn=role, RoleSessionName="s1", SourceIdentity="me")
     assert source[:2] == ("InvalidParameterValue", 400)
     assert json.dumps(sts.assume_role(RoleArn=role, RoleSessionName="s1")["AssumedRoleUser"])
+
+
+def test_a_trust_policy_naming_a_user_or_role_that_does_not_exist_is_refused(iam: Any) -> None:
+    missing = f"arn:aws:iam::{ACCOUNT}:user/{_name('doesnotexist')}"
+    assert _error(
+        iam.create_role, RoleName=_name("trusting"), AssumeRolePolicyDocument=_trust(missing)
+    ) == ("MalformedPolicyDocument", 400, f'Invalid principal in policy: "AWS":"{missing}"')
+    # A user that exists, under its path, and an account root are fine; so is the same
+    # check on UpdateAssumeRolePolicy
+    user = _name("trusted")
+    arn = iam.create_user(UserName=user, Path="/team/")["User"]["Arn"]
+    role = _name("trusting")
+    iam.create_role(
+        RoleName=role, AssumeRolePolicyDocument=_trust(arn, f"arn:aws:iam::{ACCOUNT}:root")
+    )
+    wrong_path = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    assert _error(iam.update_assume_role_policy, RoleName=role, PolicyDocument=_trust(wrong_path))[
+        :2
+    ] == ("MalformedPolicyDocument", 400)
+    missing_role = f"arn:aws:iam::{ACCOUNT}:role/{_name('norole')}"
+    assert (
+        _error(iam.update_assume_role_policy, RoleName=role, PolicyDocument=_trust(missing_role))[2]
+        == f'Invalid principal in policy: "AWS":"{missing_role}"'
+    )
