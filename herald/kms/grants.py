@@ -8,6 +8,7 @@ accepted and has nothing to do).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -120,9 +121,10 @@ class Grants:
             raise DryRunSucceeded(DRY_RUN, resource=key.arn)
         if same is not None:
             # Every CreateGrant answers a token of its own, and all of a grant's tokens
-            # retire it; only the first token's digest is stored, so this one names the
-            # grant (a token only finds a grant: who may retire it, the grant decides).
-            return same.grant_id, f"{token}.{same.key_id}.{same.grant_id}"
+            # retire it. Only the first token's digest is stored, so this one names the
+            # grant and is authenticated with that digest, which never leaves the store:
+            # no one can make such a token for a grant from its ids alone.
+            return same.grant_id, _repeat_token(token, same)
         await self._store.create_grant(grant, MAX_GRANTS_PER_KEY)
         self._access.forget_grants(key.key_id)
         return grant.grant_id, token
@@ -222,9 +224,11 @@ class Grants:
     async def _by_token(self, token: str) -> GrantRecord | None:
         grant = await self._store.find_grant_by_token(_digest(token))
         parts = token.split(".")
-        if grant is None and len(parts) == 3:  # the token of a repeated CreateGrant
+        if grant is None and len(parts) == 4:  # the token of a repeated CreateGrant
             grants = await self._store.list_grants(parts[1])
             grant = next((g for g in grants if g.grant_id == parts[2]), None)
+            if grant is None or not hmac.compare_digest(_repeat_token(parts[0], grant), token):
+                return None
         return grant
 
     async def revoke(
@@ -289,6 +293,14 @@ def _same(grant: GrantRecord, other: GrantRecord) -> bool:
 
 def _plain(constraints: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]]:
     return {name: dict(pairs) for name, pairs in (constraints or {}).items()}
+
+
+def _repeat_token(nonce: str, grant: GrantRecord) -> str:
+    """A further token of ``grant``: a fresh random part, the ids, and a MAC of them keyed
+    with the digest of the grant's first token."""
+    named = f"{nonce}.{grant.key_id}.{grant.grant_id}"
+    mac = hmac.new(bytes.fromhex(grant.token_sha256), named.encode(), hashlib.sha256)
+    return f"{named}.{mac.hexdigest()}"
 
 
 def _digest(token: str) -> str:

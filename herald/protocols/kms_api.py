@@ -462,7 +462,7 @@ _DRY_RUNS = _DRY_RUN_WITHHELD | _DRY_RUN_TOLD | REFUSED.keys()
 
 def _gated(name: str, handler: Handler) -> Handler:
     async def run(kms: KMS, ctx: RequestContext, p: Params) -> Result:
-        dry_run = p.raw.get("DryRun") is True
+        dry_run = p.boolean("DryRun")
         if dry_run and name not in _DRY_RUNS:
             raise UnsupportedOperation(f"{name} does not take DryRun.")
         if dry_run and p.raw.get("DryRunModifiers"):

@@ -51,6 +51,15 @@ _FIFO_ID = re.compile(r"[!-~]{1,128}")
 _HANDLE = re.compile(r"[A-Za-z0-9_-]{64}")  # what receive issues: 48 random bytes
 
 
+# "Cross-account permissions don't apply to" these ("Limitations of Amazon SQS custom
+# policies"): only the queue's own account may perform them, whatever its policy says.
+OWNER_ONLY = frozenset({
+    "AddPermission", "CancelMessageMoveTask", "CreateQueue", "DeleteQueue",
+    "ListMessageMoveTasks", "ListQueues", "ListQueueTags", "RemovePermission",
+    "SetQueueAttributes", "StartMessageMoveTask", "TagQueue", "UntagQueue",
+})  # fmt: skip
+
+
 class QueueDoesNotExist(NotFound):
     pass
 
@@ -755,6 +764,12 @@ class SQSService:
         text = queue.attributes.get("Policy") if queue is not None else None
         policy = self._policy(text) if text else None
         owner = queue.account_id if queue is not None else ctx.principal.account_id
+        if action in OWNER_ONLY and ctx.principal.account_id != owner:
+            # No queue policy can give these to another account.
+            raise AccessDenied(
+                f"User: {ctx.principal.arn} is not authorized to perform: sqs:{action} on "
+                f"resource: {resource}: only the queue's account may"
+            )
         if ctx.principal.is_root and ctx.principal.account_id == owner and policy is None:
             return
         decision = await self._authorizer.decide(

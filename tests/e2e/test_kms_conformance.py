@@ -337,7 +337,15 @@ def test_create_grant_with_the_name_and_parameters_of_a_grant_returns_it(
     other = kms.create_grant(**{**asked, "Operations": ["Encrypt"]}, Name="orders")
     assert other["GrantId"] != first["GrantId"]
     assert len(kms.list_grants(KeyId=key_id)["Grants"]) == 2
-    # And either token retires the grant
+    # And a token made up from the grant's ids, with or without a MAC, finds nothing
+    nonce, _, _, mac = again["GrantToken"].split(".")
+    for forged in (
+        f"made-up.{key_id}.{first['GrantId']}",
+        f"made-up.{key_id}.{first['GrantId']}.{mac}",
+        f"{nonce}.{key_id}.{first['GrantId']}.{'0' * len(mac)}",
+    ):
+        assert _code(grantee.retire_grant, GrantToken=forged) == "ValidationException"
+    # And either genuine token retires the grant
     grantee.retire_grant(GrantToken=again["GrantToken"])
     assert [g["GrantId"] for g in kms.list_grants(KeyId=key_id)["Grants"]] == [other["GrantId"]]
 

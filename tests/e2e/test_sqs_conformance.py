@@ -326,6 +326,31 @@ def test_concurrent_permissions_all_land_in_the_policy(
     assert sorted(sids) == sorted(labels)
 
 
+def test_no_policy_gives_another_account_the_owners_actions(
+    server: HeraldProcess, sqs: Any, queue: Callable[..., str]
+) -> None:
+    # "Cross-account permissions don't apply to" AddPermission, RemovePermission,
+    # SetQueueAttributes, DeleteQueue, TagQueue... ("Limitations of Amazon SQS custom
+    # policies"), even when the queue's policy allows the other account SQS:*.
+    url = queue()
+    other = new_account(server)
+    sqs.add_permission(QueueUrl=url, Label="all", AWSAccountIds=[other], Actions=["*"])
+    theirs = client_for(server, other, "sqs")
+    theirs.send_message(QueueUrl=url, MessageBody="allowed")  # what the policy may give
+    refused = [
+        lambda: theirs.add_permission(
+            QueueUrl=url, Label="more", AWSAccountIds=["111122223333"], Actions=["*"]
+        ),
+        lambda: theirs.remove_permission(QueueUrl=url, Label="all"),
+        lambda: theirs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "5"}),
+        lambda: theirs.tag_queue(QueueUrl=url, Tags={"k": "v"}),
+        lambda: theirs.delete_queue(QueueUrl=url),
+    ]
+    for attempt in refused:
+        assert _error(attempt)["Status"] == 403
+    assert [s["Sid"] for s in _policy(sqs, url)["Statement"]] == ["all"]
+
+
 def test_add_permission_refuses_an_action_sqs_does_not_have(
     sqs: Any, queue: Callable[..., str]
 ) -> None:
