@@ -418,10 +418,12 @@ class KMSService:
     async def _rotate(self, key: KeyRecord, on_demand: bool) -> None:
         # One rotation of a key at a time: the next version number is read, then written.
         lock = self._rotating.setdefault(key.key_id, asyncio.Lock())
-        async with lock:
-            await self._rotate_now(key, on_demand)
-        if not lock.locked():
-            self._rotating.pop(key.key_id, None)
+        try:
+            async with lock:
+                await self._rotate_now(key, on_demand)
+        finally:
+            if not lock.locked():
+                self._rotating.pop(key.key_id, None)
 
     async def _rotate_now(self, key: KeyRecord, on_demand: bool) -> None:
         versions = await self._store.key_versions(key.key_id)
