@@ -116,14 +116,17 @@ class Roles:
         name: str | None,
         description: str | None,
         max_session: str | None,
-    ) -> None:
+        action: str = "UpdateRole",
+    ) -> RoleRecord:
+        """UpdateRole, or UpdateRoleDescription (``action``); the role as it now is."""
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
         changes = {
             "description": None if description is None else _description(description),
             "max_session_duration": None if max_session is None else _max_session(max_session),
         }
-        await self._iam.authorize(ctx, "iam:UpdateRole", role.arn, tags=role.tags)
+        await self._iam.authorize(ctx, f"iam:{action}", role.arn, tags=role.tags)
         await self._store.update_role(role.account_id, role.name, **changes)  # type: ignore[arg-type]
+        return await self.role(role.account_id, role.name)
 
     async def tag(
         self, ctx: RequestContext, name: str | None, tags: Sequence[tuple[str | None, str | None]]

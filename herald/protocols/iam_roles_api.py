@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from herald.errors import ValidationFailed
 from herald.iam.facade import IAM
 from herald.protocols import xml
 from herald.protocols._iam_shapes import (
@@ -88,6 +89,19 @@ async def update_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     return []
 
 
+async def update_role_description(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    description = p.get("Description")
+    if description is None:
+        raise ValidationFailed(
+            "1 validation error detected: Value null at 'description' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    role = await iam.roles.update(
+        ctx, p.get("RoleName"), description, None, action="UpdateRoleDescription"
+    )
+    return [_role(role)]
+
+
 async def tag_role(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     await iam.roles.tag(ctx, p.get("RoleName"), tags_in(p))
     return None
@@ -129,6 +143,7 @@ ACTIONS: dict[str, Handler] = {
     "DeleteRole": delete_role,
     "UpdateAssumeRolePolicy": update_assume_role_policy,
     "UpdateRole": update_role,
+    "UpdateRoleDescription": update_role_description,
     "TagRole": tag_role,
     "UntagRole": untag_role,
     "ListRoleTags": list_role_tags,

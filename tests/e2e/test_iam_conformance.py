@@ -221,3 +221,24 @@ def test_a_trust_policy_naming_a_user_or_role_that_does_not_exist_is_refused(iam
         _error(iam.update_assume_role_policy, RoleName=role, PolicyDocument=_trust(missing_role))[2]
         == f'Invalid principal in policy: "AWS":"{missing_role}"'
     )
+
+
+def test_update_role_description_answers_the_role(server: HeraldProcess, iam: Any) -> None:
+    name = _name("described")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{ACCOUNT}:root"))
+    role = iam.update_role_description(RoleName=name, Description="now described")["Role"]
+    assert (role["RoleName"], role["Description"]) == (name, "now described")
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == "now described"
+    assert _error(iam.update_role_description, RoleName=_name("none"), Description="x")[:2] == (
+        "NoSuchEntity",
+        404,
+    )
+    # It is its own action: a user allowed iam:UpdateRole alone may not
+    _, key = _user(iam, _name("updater"), _allow("iam:UpdateRole"))
+    updater = _client(server, "iam", key)
+    assert _error(updater.update_role_description, RoleName=name, Description="y")[:2] == (
+        "AccessDenied",
+        403,
+    )
+    updater.update_role(RoleName=name, Description="by UpdateRole")
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == "by UpdateRole"
