@@ -625,7 +625,10 @@ class DeliveryWorker:
         region: str,
         batch: _Batch,
     ) -> str:
-        key = await self._keys.for_region(region)
+        # A FIFO topic's notification (the only kind with a sequence number) is not
+        # signed: no signing key is needed, and ``notification`` leaves the fields out.
+        fifo = message.sequence_number is not None
+        key = None if fifo else await self._keys.for_region(region)
         fields = notifications.notification(
             message_id=message.message_id,
             topic_arn=message.topic_arn,
@@ -635,11 +638,11 @@ class DeliveryWorker:
             attributes=batch.attributes(message),
             sequence_number=message.sequence_number,
             signature_version=version,
-            signing_cert_url=self._cert_url(key.name),
+            signing_cert_url="" if key is None else self._cert_url(key.name),
             unsubscribe_url=self._unsubscribe_url(delivery.subscription_arn),
         )
-        if message.sequence_number is not None:
-            return notifications.rendered(fields)  # a FIFO topic's: AWS does not sign it
+        if key is None:
+            return notifications.rendered(fields)
         # The signed fields do not depend on the subscription: sign once per message (and
         # per protocol when MessageStructure=json gives each protocol its own body).
         per = delivery.protocol if message.message_structure == "json" else ""

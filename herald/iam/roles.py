@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from herald import ids
 from herald.auth.policy import Policy, parse_policy
@@ -62,8 +64,8 @@ class Roles:
         """Raises ValidationFailed, MalformedPolicy, LimitExceeded, AlreadyExists."""
         name = valid_name("roleName", name)
         path = valid_path(path)
-        trust_policy = valid_trust_policy(trust_policy)
-        await self._principals_exist(trust_policy)
+        trust_policy, parsed = valid_trust_policy(trust_policy)
+        await self._principals_exist(parsed)
         account = ctx.principal.account_id
         arn = f"arn:aws:iam::{account}:role{path}{name}"
         role = RoleRecord(
@@ -105,8 +107,8 @@ class Roles:
         self, ctx: RequestContext, name: str | None, document: str | None
     ) -> None:
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        document = valid_trust_policy(document)
-        await self._principals_exist(document)
+        document, parsed = valid_trust_policy(document)
+        await self._principals_exist(parsed)
         await self._iam.authorize(ctx, "iam:UpdateAssumeRolePolicy", role.arn, tags=role.tags)
         await self._store.update_role(role.account_id, role.name, trust_policy=document)
 
@@ -120,13 +122,18 @@ class Roles:
     ) -> RoleRecord:
         """UpdateRole, or UpdateRoleDescription (``action``); the role as it now is."""
         role = await self.role(ctx.principal.account_id, valid_name("roleName", name))
-        changes = {
-            "description": None if description is None else _description(description),
-            "max_session_duration": None if max_session is None else _max_session(max_session),
-        }
+        described = None if description is None else _description(description)
+        seconds = None if max_session is None else _max_session(max_session)
         await self._iam.authorize(ctx, f"iam:{action}", role.arn, tags=role.tags)
-        await self._store.update_role(role.account_id, role.name, **changes)  # type: ignore[arg-type]
-        return await self.role(role.account_id, role.name)
+        # None leaves a field as it is, in the store and in the answer.
+        await self._store.update_role(
+            role.account_id, role.name, description=described, max_session_duration=seconds
+        )
+        return replace(
+            role,
+            description=role.description if described is None else described,
+            max_session_duration=role.max_session_duration if seconds is None else seconds,
+        )
 
     async def tag(
         self, ctx: RequestContext, name: str | None, tags: Sequence[tuple[str | None, str | None]]
@@ -188,11 +195,11 @@ class Roles:
 
     # -- helpers -----------------------------------------------------------------------
 
-    async def _principals_exist(self, document: str) -> None:
+    async def _principals_exist(self, policy: Policy) -> None:
         """IAM refuses a trust policy naming a user or role that does not exist (it keeps
         a principal by its unique id): MalformedPolicyDocument, "Invalid principal in
         policy". Account roots and services are not looked up."""
-        for statement in trust_policy(document).statements:
+        for statement in policy.statements:
             for entry in statement.principal.aws if statement.principal else ():
                 match = _IAM_PRINCIPAL.fullmatch(entry)
                 if match is None:
@@ -214,25 +221,25 @@ class Roles:
         return role
 
 
-def valid_trust_policy(document: str | None) -> str:
+def valid_trust_policy(document: str | None) -> tuple[str, Policy]:
     """A role's AssumeRolePolicyDocument, checked as IAM checks it (text that is not a
     JSON object gets AWS's words for a trust policy, which differ from those for identity
-    policies)."""
+    policies), and the policy it holds."""
     if not document:
         raise MalformedPolicy("Syntax errors in policy.")
     try:
-        parsed = json.loads(document)
+        loaded = json.loads(document)
     except (ValueError, RecursionError):
-        parsed = None
-    if not isinstance(parsed, dict):
+        loaded = None
+    if not isinstance(loaded, dict):
         raise MalformedPolicy("This policy contains invalid Json")
-    trust_policy(document)
+    policy = trust_policy(loaded)
     if len("".join(document.split())) > MAX_TRUST_POLICY_CHARS:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY_CHARS}")
-    return document
+    return document, policy
 
 
-def trust_policy(document: str) -> Policy:
+def trust_policy(document: str | dict[str, Any]) -> Policy:
     policy = parse_policy(document, Kind.TRUST, "trust policy")
     for statement in policy.statements:
         if statement.resources is not None or statement.not_resources is not None:

@@ -112,7 +112,7 @@ def _ambient_trace(ctx: RequestContext) -> str | None:
     that does not give its own (AWS X-Ray "Amazon SQS"); one that could not be stored as
     the attribute is left out rather than failing the send."""
     value = ctx.trace_id
-    if value is None or not value or len(value.encode("utf-8", "replace")) > MAX_TRACE_HEADER_BYTES:
+    if not value or len(value.encode("utf-8", "replace")) > MAX_TRACE_HEADER_BYTES:
         return None
     return value if value.isprintable() else None
 

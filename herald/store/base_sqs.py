@@ -113,8 +113,8 @@ class SQSStore(ABC):
         handles; expired ones are skipped (``prune`` removes them), and with
         ``dead_letter`` (queue ARN, maxReceiveCount) those received too often move there:
         ``moved`` then hears the dead-letter queue's ARN (on the caller's event loop) and
-        other nodes hear of the arrival as of a send. FIFO: oldest first, and no message
-        of a group that has one in flight."""
+        other nodes hear of the arrival as of a send. FIFO: oldest first, and of a group
+        with a message in flight only the messages before it."""
 
     @abstractmethod
     async def delete_messages(
