@@ -55,6 +55,24 @@ def sns_tls(server: HeraldProcess) -> Any:
 
 
 @pytest.fixture
+def iam(server: HeraldProcess) -> Any:
+    """A boto3 IAM client signing as the account root."""
+    return server.client("iam")
+
+
+@pytest.fixture
+def kms(server: HeraldProcess) -> Any:
+    """A boto3 KMS client signing as the account root."""
+    return server.client("kms")
+
+
+@pytest.fixture
+def raw_kms(server: HeraldProcess) -> Any:
+    """A KMS client that sends what it is given: the server must do the validating."""
+    return server.client("kms", parameter_validation=False)
+
+
+@pytest.fixture
 def unique() -> Callable[[str], str]:
     """Names that do not collide between tests sharing the session server."""
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:12]}"

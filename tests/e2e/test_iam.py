@@ -102,12 +102,6 @@ def unique_path(unique: Callable[[str], str]) -> str:
 
 
 @pytest.fixture
-def iam(server: HeraldProcess) -> Any:
-    """A boto3 IAM client signing as the account root."""
-    return server.client("iam")
-
-
-@pytest.fixture
 def make_user(server: HeraldProcess, iam: Any, unique: Callable[[str], str]) -> Callable[..., User]:
     """Create an IAM user with one access key, optionally with inline policies."""
 

@@ -41,11 +41,6 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def iam(server: HeraldProcess) -> Any:
-    return server.client("iam")
-
-
 def test_a_permissions_boundary_is_refused_not_dropped(iam: Any) -> None:
     user, role = _name("bounded"), _name("bounded")
     code, status, message = _error(iam.create_user, UserName=user, PermissionsBoundary=BOUNDARY)

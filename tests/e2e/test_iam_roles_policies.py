@@ -80,12 +80,6 @@ def assert_sns_refused(user: User, call: Callable[[], object], action: str) -> N
 
 
 @pytest.fixture
-def iam(server: HeraldProcess) -> Any:
-    """A boto3 IAM client signing as the account root."""
-    return server.client("iam")
-
-
-@pytest.fixture
 def raw_iam(server: HeraldProcess) -> Any:
     """An IAM client that sends parameters boto3 would refuse, so Herald judges them."""
     return server.client("iam", parameter_validation=False)

@@ -114,22 +114,6 @@ def _key_ids(kms: Any) -> set[str]:
 
 
 @pytest.fixture
-def kms(server: HeraldProcess) -> Any:
-    return server.client("kms")
-
-
-@pytest.fixture
-def raw_kms(server: HeraldProcess) -> Any:
-    """A KMS client that sends what it is given: the server must do the validating."""
-    return server.client("kms", parameter_validation=False)
-
-
-@pytest.fixture
-def iam(server: HeraldProcess) -> Any:
-    return server.client("iam")
-
-
-@pytest.fixture
 def key(kms: Any) -> dict[str, Any]:
     """A fresh symmetric key's metadata."""
     return dict(kms.create_key(Description=_name("key"))["KeyMetadata"])

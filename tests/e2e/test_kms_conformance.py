@@ -43,17 +43,6 @@ def _allow(*actions: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def kms(server: HeraldProcess) -> Any:
-    return server.client("kms")
-
-
-@pytest.fixture
-def raw_kms(server: HeraldProcess) -> Any:
-    """A KMS client that sends what it is given: the server must do the validating."""
-    return server.client("kms", parameter_validation=False)
-
-
-@pytest.fixture
 def key(kms: Any) -> dict[str, Any]:
     return dict(kms.create_key()["KeyMetadata"])
 

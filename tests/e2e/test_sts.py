@@ -90,11 +90,6 @@ def _role(iam: Any, name: str, trust: str, policy: str | None = None, **extra: A
 
 
 @pytest.fixture
-def iam(server: HeraldProcess) -> Any:
-    return server.client("iam")
-
-
-@pytest.fixture
 def name() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
 

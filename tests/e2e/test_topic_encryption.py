@@ -157,16 +157,6 @@ def _event_source(server: HeraldProcess, service: str, source_arn: str) -> dict[
 
 
 @pytest.fixture
-def kms(server: HeraldProcess) -> Any:
-    return server.client("kms")
-
-
-@pytest.fixture
-def iam(server: HeraldProcess) -> Any:
-    return server.client("iam")
-
-
-@pytest.fixture
 def key(kms: Any) -> dict[str, Any]:
     """A fresh customer key (default key policy) of account 000000000000."""
     return dict(kms.create_key(Description=_name("sse-key"))["KeyMetadata"])
