@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from herald.auth.policy import Outcome, Policy
+from herald.auth.policy import Decision, Outcome, Policy
 from herald.auth.policy.matching import ContextValue
 from herald.errors import AccessDenied, MalformedPolicy, NotFound, ValidationFailed
 from herald.iam.authorizer import Authorizer
@@ -135,22 +135,7 @@ class KeyAccess:
         encryption context meets (or, with ``grant_allows``, that it accepts). An explicit
         Deny is final.
         """
-        keys: Mapping[str, ContextValue]
-        if context is not None and context.get("kms:CallerAccount") == ctx.principal.account_id:
-            keys = context  # the caller's condition keys already name the account
-        else:
-            keys = {"kms:CallerAccount": ctx.principal.account_id, **(context or {})}
-        decision = await self._authorizer.decide(
-            ctx,
-            f"kms:{action}",
-            key.arn,
-            resource_account=key.account_id,
-            resource_policy=self.policy(key),
-            resource_policy_key=("key", key.policy),
-            context=keys,
-            resource_required=True,
-            resource_tags=lambda: _tags(key),
-        )
+        decision = await self._decide(ctx, action, key, context)
         if decision.outcome is Outcome.IMPLICIT_DENY and await self._granted(
             ctx, action, key, encryption_context or {}, grant_allows
         ):
@@ -162,6 +147,38 @@ class KeyAccess:
                 f"kms:{action} action",
                 resource=key.arn,
             )
+
+    async def _decide(
+        self,
+        ctx: RequestContext,
+        action: str,
+        key: KeyRecord,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> Decision:
+        """The decision of the key policy and the caller's IAM policies, without grants."""
+        keys: Mapping[str, ContextValue]
+        if context is not None and context.get("kms:CallerAccount") == ctx.principal.account_id:
+            keys = context  # the caller's condition keys already name the account
+        else:
+            keys = {"kms:CallerAccount": ctx.principal.account_id, **(context or {})}
+        return await self._authorizer.decide(
+            ctx,
+            f"kms:{action}",
+            key.arn,
+            resource_account=key.account_id,
+            resource_policy=self.policy(key),
+            resource_policy_key=("key", key.policy),
+            context=keys,
+            resource_required=True,
+            resource_tags=lambda: _tags(key),
+        )
+
+    async def denies(self, ctx: RequestContext, action: str, key: KeyRecord) -> bool:
+        """Whether the key policy or the caller's IAM policies explicitly deny
+        ``kms:action`` on ``key``: final even where a grant lets the caller act without
+        their allow (a grant's retiring principal)."""
+        decision = await self._decide(ctx, action, key)
+        return decision.outcome is Outcome.EXPLICIT_DENY
 
     async def would_allow(
         self, ctx: RequestContext, action: str, arn: str, account: str, policy: Policy

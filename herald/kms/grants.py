@@ -206,6 +206,8 @@ class Grants:
     async def _may_retire(
         self, ctx: RequestContext, grant: GrantRecord, owner: KeyRecord | None
     ) -> bool:
+        if owner is not None and await self._access.denies(ctx, "RetireGrant", owner):
+            return False  # an explicit Deny is final, for the grant's own principals too
         names = {ctx.principal.arn, ctx.principal.role_arn} - {None}
         if grant.retiring_principal in names or (
             grant.grantee_principal in names and "RetireGrant" in grant.operations

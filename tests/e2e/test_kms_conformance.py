@@ -311,6 +311,33 @@ def test_the_keys_account_may_retire_a_grant(
     assert kms.list_grants(KeyId=key_id)["Grants"] == []
 
 
+def test_an_explicit_deny_stops_a_grants_own_retiring_principal(
+    server: HeraldProcess, kms: Any, key: dict[str, Any]
+) -> None:
+    key_id = key["KeyId"]
+    deny = {"Effect": "Deny", "Action": "kms:RetireGrant", "Resource": "*"}
+    denied_arn, denied = _user(server, {"Version": "2012-10-17", "Statement": [deny]})
+    allowed_arn, allowed = _user(server)
+    # Given grants whose retiring principal is each user, and which the grantee may retire
+    grants = {
+        arn: kms.create_grant(
+            KeyId=key_id,
+            GranteePrincipal=arn,
+            RetiringPrincipal=arn,
+            Operations=["Encrypt", "RetireGrant"],
+        )
+        for arn in (denied_arn, allowed_arn)
+    }
+    # Then the user whose IAM policy denies kms:RetireGrant may not retire its grant
+    assert _code(denied.retire_grant, GrantToken=grants[denied_arn]["GrantToken"]) == (
+        "AccessDeniedException"
+    )
+    # While a user with no policy at all retires its own, as the grant allows
+    allowed.retire_grant(GrantToken=grants[allowed_arn]["GrantToken"])
+    remaining = kms.list_grants(KeyId=key_id)["Grants"]
+    assert [g["GrantId"] for g in remaining] == [grants[denied_arn]["GrantId"]]
+
+
 def test_create_grant_with_the_name_and_parameters_of_a_grant_returns_it(
     server: HeraldProcess, kms: Any, key: dict[str, Any]
 ) -> None:
