@@ -113,19 +113,23 @@ class Grants:
             token_sha256=_digest(token),
             created_at=self._clock.now(),
         )
-        existing = await self._store.list_grants(key.key_id) if name or dry_run else []
-        same = next((g for g in existing if name is not None and _same(g, grant)), None)
         if dry_run:
+            existing = await self._store.list_grants(key.key_id)
+            same = next((g for g in existing if name is not None and _same(g, grant)), None)
             if same is None and len(existing) >= MAX_GRANTS_PER_KEY:
                 raise LimitExceeded(f"A key can have at most {MAX_GRANTS_PER_KEY} grants.")
             raise DryRunSucceeded(DRY_RUN, resource=key.arn)
-        if same is not None:
+        # A grant of the same name and parameters is looked for in the transaction that
+        # would store this one, so identical concurrent requests make one grant.
+        stored = await self._store.create_grant(
+            grant, MAX_GRANTS_PER_KEY, None if name is None else lambda g: _same(g, grant)
+        )
+        if stored is not grant:
             # Every CreateGrant answers a token of its own, and all of a grant's tokens
             # retire it. Only the first token's digest is stored, so this one names the
             # grant and is authenticated with that digest, which never leaves the store:
             # no one can make such a token for a grant from its ids alone.
-            return same.grant_id, _repeat_token(token, same)
-        await self._store.create_grant(grant, MAX_GRANTS_PER_KEY)
+            return stored.grant_id, _repeat_token(token, stored)
         self._access.forget_grants(key.key_id)
         return grant.grant_id, token
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from herald.errors import LimitExceeded
@@ -85,7 +86,12 @@ class SQLiteKMSLog:
 
         return bool(await self._worker.call(job))
 
-    async def create_grant(self, grant: GrantRecord, max_per_key: int) -> None:
+    async def create_grant(
+        self,
+        grant: GrantRecord,
+        max_per_key: int,
+        same: Callable[[GrantRecord], bool] | None = None,
+    ) -> GrantRecord:
         row = (
             grant.grant_id, grant.key_id, grant.name, grant.grantee_principal,
             grant.retiring_principal, json.dumps(list(grant.operations)),
@@ -93,7 +99,16 @@ class SQLiteKMSLog:
             grant.issuing_account, grant.token_sha256, grant.created_at,
         )  # fmt: skip
 
-        def job(c: sqlite3.Connection) -> None:
+        def job(c: sqlite3.Connection) -> GrantRecord:
+            if same is not None:
+                rows = c.execute(
+                    f"SELECT {_GRANT_COLUMNS} FROM kms_grants WHERE key_id = ? "
+                    "ORDER BY created_at, grant_id",
+                    (grant.key_id,),
+                ).fetchall()
+                found = next((g for g in map(_grant, rows) if same(g)), None)
+                if found is not None:
+                    return found
             count = c.execute(
                 "SELECT COUNT(*) FROM kms_grants WHERE key_id = ?", (grant.key_id,)
             ).fetchone()[0]
@@ -103,8 +118,10 @@ class SQLiteKMSLog:
                 f"INSERT INTO kms_grants({_GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
+            return grant
 
-        await self._worker.call(job)
+        stored: GrantRecord = await self._worker.call(job)
+        return stored
 
     async def list_grants(self, key_id: str) -> list[GrantRecord]:
         return await self._grants("key_id = ?", key_id)

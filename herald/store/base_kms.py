@@ -8,7 +8,7 @@ clear.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -196,8 +196,15 @@ class KMSStore(ABC):
         """False when there is no such account."""
 
     @abstractmethod
-    async def create_grant(self, grant: GrantRecord, max_per_key: int) -> None:
-        """Raises LimitExceeded."""
+    async def create_grant(
+        self,
+        grant: GrantRecord,
+        max_per_key: int,
+        same: Callable[[GrantRecord], bool] | None = None,
+    ) -> GrantRecord:
+        """Store ``grant``, unless a grant of its key is ``same`` as it: then that grant,
+        found in the same transaction (two identical requests make one grant). Raises
+        LimitExceeded."""
 
     @abstractmethod
     async def list_grants(self, key_id: str) -> list[GrantRecord]:
