@@ -229,6 +229,10 @@ class CustomKeyStoreNotFound(NotFound):
     """A custom key store that does not exist (Herald has none)."""
 
 
+class Conflict(CallerFault):
+    """Another change to the same resource was being made at the same moment."""
+
+
 class DryRunSucceeded(CallerFault):
     """The request would have succeeded, but the caller asked only to try it (DryRun)."""
 

@@ -8,6 +8,7 @@ before they reach the store, and destroyed when a scheduled deletion falls due (
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from herald.clock import Clock
 from herald.errors import (
     AlreadyExists,
     CallerFault,
+    Conflict,
     CustomKeyStoreNotFound,
     InvalidAliasName,
     InvalidKeyUsage,
@@ -42,6 +44,7 @@ MAX_TAGS = 50
 # "You can perform on-demand key rotation a maximum of 25 times per KMS key"
 # (RotateKeyOnDemand in botocore's kms/2014-11-01 model; older recordings show 10).
 MAX_ON_DEMAND_ROTATIONS = 25
+ROTATION_ATTEMPTS = 10  # of one on-demand rotation, against other nodes' of the same key
 _ALIAS = re.compile(r"alias/[a-zA-Z0-9:/_-]{1,250}")
 _SYMMETRIC = "SYMMETRIC_DEFAULT"
 _KEY_SPECS = (
@@ -416,31 +419,47 @@ class KMSService:
         return key, (await self._store.key_versions(key.key_id))[1:]
 
     async def _rotate(self, key: KeyRecord, on_demand: bool) -> None:
-        # One rotation of a key at a time: the next version number is read, then written.
+        # One rotation of a key at a time on this node; _rotate_once settles races with
+        # other nodes.
         lock = self._rotating.setdefault(key.key_id, asyncio.Lock())
         try:
             async with lock:
-                await self._rotate_now(key, on_demand)
+                await self._rotate_once(key, on_demand)
         finally:
             if not lock.locked():
                 self._rotating.pop(key.key_id, None)
 
-    async def _rotate_now(self, key: KeyRecord, on_demand: bool) -> None:
-        versions = await self._store.key_versions(key.key_id)
-        if on_demand and sum(v.on_demand for v in versions) >= MAX_ON_DEMAND_ROTATIONS:
-            raise LimitExceeded(
-                "The on-demand rotations limit has been reached for the given keyId. No more "
-                f"on-demand rotations can be performed for this key: {key.arn}",
-                resource=key.arn,
+    async def _rotate_once(self, key: KeyRecord, on_demand: bool) -> None:
+        """A new backing key for ``key``. Its version number is read, then written in a
+        transaction that checks it is still the next (rotations of one key on several
+        nodes): an on-demand rotation that loses the race is made again with the next
+        number, and counted against the limit again; a scheduled one that another node
+        made first is not made twice."""
+        for _ in range(ROTATION_ATTEMPTS):
+            versions = await self._store.key_versions(key.key_id)
+            if on_demand and sum(v.on_demand for v in versions) >= MAX_ON_DEMAND_ROTATIONS:
+                raise LimitExceeded(
+                    "The on-demand rotations limit has been reached for the given keyId. No "
+                    f"more on-demand rotations can be performed for this key: {key.arn}",
+                    resource=key.arn,
+                )
+            number = versions[-1].version + 1 if versions else 1
+            next_rotation = key.next_rotation  # an on-demand rotation leaves it
+            if not on_demand and key.rotation_period_days is not None:
+                next_rotation = self._clock.now() + key.rotation_period_days * DAY
+            added = await self._store.add_key_version(
+                self._new_version(key.key_id, number, on_demand),
+                next_rotation,
+                due_at=None if on_demand else key.next_rotation,
+                max_on_demand=MAX_ON_DEMAND_ROTATIONS,
             )
-        number = versions[-1].version + 1 if versions else 1
-        next_rotation = key.next_rotation
-        if not on_demand and key.rotation_period_days is not None:
-            next_rotation = self._clock.now() + key.rotation_period_days * DAY
-        await self._store.add_key_version(
-            self._new_version(key.key_id, number, on_demand), next_rotation
-        )
-        self.access.forget(key.key_id)
+            if added:
+                self.access.forget(key.key_id)
+            if added or not on_demand:
+                return
+            # A random pause, so that nodes rotating the same key in step fall out of it.
+            await asyncio.sleep(random.uniform(0.001, 0.02))
+        raise Conflict(f"Too many rotations of {key.arn} at once; retry the request.")
 
     # -- what Herald's keys cannot do --------------------------------------------------
 

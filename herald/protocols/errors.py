@@ -148,6 +148,7 @@ KMS: ErrorTable = {
     e.OptInRequired: WireError("OptInRequired", 403),
     e.CustomKeyStoreNotFound: WireError("CustomKeyStoreNotFoundException", 400),
     e.DryRunSucceeded: WireError("DryRunOperationException", 400),
+    e.Conflict: WireError("ConflictException", 400),
     e.ServiceFault: WireError("KMSInternalException", 500, sender_fault=False),
 }
 

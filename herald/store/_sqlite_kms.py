@@ -106,15 +106,40 @@ class SQLiteKMS:
         result: list[WrappedVersion] = await self._worker.call(job)
         return result
 
-    async def add_key_version(self, version: WrappedVersion, next_rotation: float | None) -> None:
-        def job(c: sqlite3.Connection) -> None:
+    async def add_key_version(
+        self,
+        version: WrappedVersion,
+        next_rotation: float | None,
+        *,
+        due_at: float | None = None,
+        max_on_demand: int | None = None,
+    ) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            latest, on_demand = c.execute(
+                "SELECT MAX(version), COALESCE(SUM(on_demand), 0) FROM kms_key_versions "
+                "WHERE key_id = ?",
+                (version.key_id,),
+            ).fetchone()
+            if (latest or 0) != version.version - 1:
+                return False
+            if version.on_demand and max_on_demand is not None and on_demand >= max_on_demand:
+                return False
+            if due_at is not None:
+                row = c.execute(
+                    "SELECT next_rotation FROM kms_keys WHERE key_id = ?", (version.key_id,)
+                ).fetchone()
+                if row is None or row[0] != due_at:
+                    return False
             _insert_version(c, version)
-            c.execute(
-                "UPDATE kms_keys SET next_rotation = ? WHERE key_id = ?",
-                (next_rotation, version.key_id),
-            )
+            if not version.on_demand:
+                c.execute(
+                    "UPDATE kms_keys SET next_rotation = ? WHERE key_id = ?",
+                    (next_rotation, version.key_id),
+                )
+            return True
 
-        await self._worker.call(job)
+        added: bool = await self._worker.call(job)
+        return added
 
     async def delete_key(self, key_id: str) -> None:
         def job(c: sqlite3.Connection) -> None:

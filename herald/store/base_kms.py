@@ -151,8 +151,21 @@ class KMSStore(ABC):
         """Every backing key of ``key_id``, oldest first."""
 
     @abstractmethod
-    async def add_key_version(self, version: WrappedVersion, next_rotation: float | None) -> None:
-        """Add the next backing key (and the key's next automatic rotation time)."""
+    async def add_key_version(
+        self,
+        version: WrappedVersion,
+        next_rotation: float | None,
+        *,
+        due_at: float | None = None,
+        max_on_demand: int | None = None,
+    ) -> bool:
+        """Add the next backing key (and, unless it is on demand, which leaves the schedule
+        as it is, the key's next automatic rotation time), in one
+        transaction with the checks that make it the next: False, writing nothing, when
+        the key's latest version is not the one before ``version`` (another rotation came
+        first), when ``due_at`` is not the key's next rotation time any more (a scheduled
+        rotation another node made), or when ``version`` is on demand and the key already
+        has ``max_on_demand`` on-demand versions."""
 
     @abstractmethod
     async def delete_key(self, key_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,9 +33,12 @@ from herald.kms.gate import Gate, Quotas
 from herald.kms.grants import Grants
 from herald.kms.keys import KeyState
 from herald.kms.service import DAY, MAX_ON_DEMAND_ROTATIONS, KMSService
+from herald.store.base import Store
 from herald.store.base_kms import AuditQuery
+from herald.store.postgres import PostgresStore
 from herald.store.sqlite import SQLiteStore
 from herald.types import Principal, RequestContext
+from tests import pg
 
 T = TypeVar("T")
 ACCOUNT = "000000000000"
@@ -47,7 +50,7 @@ def ctx(principal: Principal = ROOT) -> RequestContext:
 
 
 class World:
-    def __init__(self, store: SQLiteStore, clock: FixedClock, root: rootkey.RootKey) -> None:
+    def __init__(self, store: Store, clock: FixedClock, root: rootkey.RootKey) -> None:
         self.store = store
         self.clock = clock
         self.authorizer = Authorizer(Identities(store), clock)
@@ -163,6 +166,90 @@ def test_automatic_rotations_do_not_count_against_the_on_demand_limit(tmp_path: 
         assert [r.on_demand for r in rotations] == (
             [False] + [True] * MAX_ON_DEMAND_ROTATIONS + [False]
         )
+
+    run(tmp_path, scenario)
+
+
+NODE_STORES: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda folder: SQLiteStore(folder / "herald.db"),
+    "postgresql": lambda folder: PostgresStore(pg.schema_url(str(folder))),
+}
+
+
+@pytest.fixture(params=sorted(NODE_STORES))
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield request.param
+    pg.drop_created()
+
+
+def run_two_nodes(
+    tmp_path: Path, backend: str, scenario: Callable[[World, World], Awaitable[T]]
+) -> T:
+    """``scenario`` with two key services over two stores of one database: two nodes."""
+
+    async def main() -> T:
+        stores = [NODE_STORES[backend](tmp_path), NODE_STORES[backend](tmp_path)]
+        for store in stores:
+            await store.open()
+        try:
+            root = rootkey.load(None, tmp_path / "root.key")
+            clock = FixedClock()
+            return await scenario(World(stores[0], clock, root), World(stores[1], clock, root))
+        finally:
+            for store in stores:
+                await store.close()
+
+    return asyncio.run(main())
+
+
+def test_on_demand_rotations_on_two_nodes_at_once_stop_at_the_limit(
+    tmp_path: Path, backend: str
+) -> None:
+    async def scenario(a: World, b: World) -> None:
+        # Given a key, and more on-demand rotations than the limit asked of two nodes at once
+        key_id = await a.key()
+        asked = [(a, b)[i % 2].keys.rotate_now(ctx(), key_id) for i in range(30)]
+        outcomes = await asyncio.gather(*asked, return_exceptions=True)
+        # Then exactly the limit's worth are made, the others refused, none lost to a race
+        refused = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(refused) == 30 - MAX_ON_DEMAND_ROTATIONS
+        assert all(isinstance(o, LimitExceeded) for o in refused), refused
+        versions = await b.store.key_versions(key_id)
+        assert [v.version for v in versions] == list(range(1, MAX_ON_DEMAND_ROTATIONS + 2))
+        # And every backing key decrypts what it sealed
+        sealed = await b.crypto.encrypt(ctx(), key_id, b"latest", {})
+        assert (await a.crypto.decrypt(ctx(), sealed.blob, {})).plaintext == b"latest"
+
+    run_two_nodes(tmp_path, backend, scenario)
+
+
+def test_a_rotation_due_is_made_once_when_two_nodes_tick_at_once(
+    tmp_path: Path, backend: str
+) -> None:
+    async def scenario(a: World, b: World) -> None:
+        # Given a key whose automatic rotation is due, seen as due by both nodes
+        key_id = await a.key()
+        await a.keys.enable_rotation(ctx(), key_id, 90)
+        a.clock.advance(90 * DAY)
+        # When both nodes tick at once, Then the key is rotated once
+        await asyncio.gather(a.keys.tick(), b.keys.tick())
+        assert [v.version for v in await a.store.key_versions(key_id)] == [1, 2]
+        # And once more a period later
+        a.clock.advance(90 * DAY)
+        await asyncio.gather(b.keys.tick(), a.keys.tick())
+        assert [v.version for v in await a.store.key_versions(key_id)] == [1, 2, 3]
+
+    run_two_nodes(tmp_path, backend, scenario)
+
+
+def test_an_on_demand_rotation_leaves_the_automatic_schedule(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        key_id = await w.key()
+        await w.keys.enable_rotation(ctx(), key_id, 90)
+        due = (await w.keys.describe(ctx(), key_id)).next_rotation
+        w.clock.advance(DAY)
+        await w.keys.rotate_now(ctx(), key_id)
+        assert (await w.keys.describe(ctx(), key_id)).next_rotation == due
 
     run(tmp_path, scenario)
 
