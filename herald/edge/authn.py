@@ -8,25 +8,34 @@ keys of event sources (an AWS service principal acting for a source account and 
 Credentials are cached in memory after their first use for ``CACHE_TTL_SECONDS``; a key
 changed through this process is dropped from the cache at once (``forget``), one changed
 by another (``herald admin``) stops working within the TTL.
+
+When an IAM user's access key signs a request, the time, service and region are recorded
+for GetAccessKeyLastUsed: at most once per ``USE_RECORD_SECONDS`` per key on this node (a
+dict lookup on the request's path), by a task of its own whose failure is logged and never
+reaches the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import urllib.parse
 
 from herald.auth import sigv4
 from herald.clock import Clock
 from herald.errors import ExpiredToken, InvalidClientTokenId
 from herald.store.base import AccessKeyRecord, KeyStatus, Store
-from herald.store.base_iam import EventSourceRecord, SessionRecord
+from herald.store.base_iam import EventSourceRecord, KeyUse, SessionRecord
 from herald.sts.service import token_digest
 from herald.types import Principal
 
+log = logging.getLogger("herald.edge")
 _INVALID = "The security token included in the request is invalid."
 CACHE_SIZE = 10_000
 UNKNOWN_TTL_SECONDS = 5.0
 CACHE_TTL_SECONDS = 30.0
+USE_RECORD_SECONDS = 60.0
 
 Credential = AccessKeyRecord | SessionRecord | EventSourceRecord
 
@@ -40,6 +49,9 @@ class Authenticator:
         # Keys looked up and not found, with when: a stream of made-up key ids must not
         # become a stream of store jobs.
         self._unknown: dict[str, float] = {}
+        # Access key id -> when this node last recorded a use of it; writes in flight.
+        self._used: dict[str, float] = {}
+        self._recording: set[asyncio.Task[None]] = set()
 
     async def authenticate(
         self, request: sigv4.HTTPRequest, claims: sigv4.SignedRequest, now: float
@@ -71,7 +83,32 @@ class Authenticator:
         elif credential.status is not KeyStatus.ACTIVE:
             raise InvalidClientTokenId(_INVALID)
         sigv4.verify(request, claims, credential.secret_access_key, now)
+        if isinstance(credential, AccessKeyRecord):
+            self._note_use(credential, claims, now)
         return self._principal(credential)
+
+    def _note_use(self, key: AccessKeyRecord, claims: sigv4.SignedRequest, now: float) -> None:
+        """Record that ``key`` signed a request, unless this node did within the last
+        ``USE_RECORD_SECONDS``: AWS documents the last-used date as approximate, and a
+        store write per request would cost every request."""
+        noted = self._used.get(key.access_key_id)
+        if noted is not None and 0 <= now - noted < USE_RECORD_SECONDS:
+            return
+        if len(self._used) >= CACHE_SIZE:
+            self._used.clear()
+        self._used[key.access_key_id] = now
+        if ":user/" not in key.principal_arn:
+            return  # the account root's keys: IAM reports on its users' keys
+        use = KeyUse(now, claims.service, claims.region)
+        task = asyncio.get_running_loop().create_task(self._record(key.access_key_id, use))
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def _record(self, access_key_id: str, use: KeyUse) -> None:
+        try:
+            await self._store.record_key_use(access_key_id, use)
+        except Exception:
+            log.exception("the last use of access key %s could not be recorded", access_key_id)
 
     def _principal(self, credential: Credential) -> Principal:
         """The principal of a verified credential: the same object for as long as the

@@ -51,6 +51,27 @@ class Groups:
         await self._iam.authorize(ctx, "iam:DeleteGroup", group.arn)
         await self._store.delete_group(group.account_id, group.name)
 
+    async def update(
+        self, ctx: RequestContext, name: str | None, new_name: str | None, new_path: str | None
+    ) -> None:
+        """Rename group ``name`` and/or give it ``new_path`` (None: unchanged); its members
+        and its inline and attached policies follow it, policies that name its old ARN are
+        not rewritten. The caller needs iam:UpdateGroup on the old ARN and on the new one.
+
+        Raises ValidationFailed, NotFound, AlreadyExists, AccessDenied.
+        """
+        name = valid_name("groupName", name)
+        new_name = None if new_name is None else valid_name("newGroupName", new_name)
+        new_path = None if new_path is None else valid_path(new_path, "newPath")
+        group = await self._group(ctx, name)
+        new_name, new_path = new_name or group.name, new_path or group.path
+        arn = f"arn:aws:iam::{group.account_id}:group{new_path}{new_name}"
+        await self._iam.authorize(ctx, "iam:UpdateGroup", group.arn)
+        if arn != group.arn:
+            await self._iam.authorize(ctx, "iam:UpdateGroup", arn)
+        await self._store.rename_group(group.account_id, group.name, new_name, new_path, arn)
+        self._identities.forget_all()  # every member's policies came through the old ARN
+
     async def add_user(self, ctx: RequestContext, name: str | None, user: str | None) -> None:
         group = await self._group(ctx, name)
         member = await self._iam.user(ctx, valid_name("userName", user))

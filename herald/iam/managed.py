@@ -16,11 +16,18 @@ from herald import ids
 from herald.auth.policy import parse_policy
 from herald.auth.policy.document import Kind
 from herald.clock import Clock
-from herald.errors import AlreadyExists, LimitExceeded, MalformedPolicy, NotFound, ValidationFailed
+from herald.errors import (
+    AlreadyExists,
+    InvalidParameter,
+    LimitExceeded,
+    MalformedPolicy,
+    NotFound,
+    ValidationFailed,
+)
 from herald.iam.authorizer import request_tags
 from herald.iam.service import IAMService, tags_from, valid_name, valid_path
 from herald.store.base import Store
-from herald.store.base_iam import ManagedPolicyRecord, PolicyVersionRecord
+from herald.store.base_iam import AttachedEntity, ManagedPolicyRecord, PolicyVersionRecord
 from herald.types import RequestContext
 
 MAX_VERSIONS = 5
@@ -28,6 +35,10 @@ MAX_ATTACHED = 10
 MAX_DOCUMENT_CHARS = 6144
 _VERSION = re.compile(r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?")
 _DESCRIPTION = re.compile(r"[\s\S]{0,1000}")
+_NOT_AN_ARN = "Invalid ARN:  Could not be parsed!"  # AWS's words, two spaces included
+# ListEntitiesForPolicy's filters (botocore's EntityType and PolicyUsageType).
+_ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
+_USAGE_FILTERS = ("PermissionsPolicy", "PermissionsBoundary")
 
 
 class Holder(StrEnum):
@@ -203,6 +214,37 @@ class ManagedPolicies:
         policies = await self._store.list_attached_policies(holder_arn)
         return [p for p in policies if p.path.startswith(prefix)]
 
+    async def entities(
+        self,
+        ctx: RequestContext,
+        arn: str | None,
+        entity_filter: str | None,
+        path_prefix: str | None,
+        usage_filter: str | None,
+    ) -> list[AttachedEntity]:
+        """The users, groups and roles the policy is attached to (ListEntitiesForPolicy),
+        of kind ``entity_filter`` (None: all) and under ``path_prefix``. Herald's policies
+        are only ever permissions policies: PolicyUsageFilter PermissionsBoundary finds
+        nothing, nor do the entity filters for policies.
+
+        Raises ValidationFailed, InvalidParameter (InvalidInput: not an ARN), NotFound,
+        AccessDenied.
+        """
+        _one_of("entityFilter", entity_filter, _ENTITY_FILTERS)
+        _one_of("policyUsageFilter", usage_filter, _USAGE_FILTERS)
+        if arn is not None and not _is_arn(arn):
+            raise InvalidParameter(_NOT_AN_ARN)
+        policy = await self._policy(ctx, arn)
+        await self._iam.authorize(ctx, "iam:ListEntitiesForPolicy", policy.arn)
+        if usage_filter == "PermissionsBoundary":
+            return []
+        prefix = path_prefix or "/"
+        return [
+            e
+            for e in await self._store.list_policy_entities(policy.arn)
+            if entity_filter in (None, e.kind) and e.path.startswith(prefix)
+        ]
+
     # -- helpers -----------------------------------------------------------------------
 
     def _forget(self, holder: Holder, holder_arn: str) -> None:
@@ -230,11 +272,23 @@ def _arn(value: str | None, attaching: bool = False) -> str:
             "1 validation error detected: Value null at 'policyArn' failed to satisfy "
             "constraint: Member must not be null"
         )
-    if not 20 <= len(value) <= 2048 or not value.startswith("arn:"):
-        if attaching:  # AWS's words, two spaces included
-            raise ValidationFailed("Invalid ARN:  Could not be parsed!")
+    if not _is_arn(value):
+        if attaching:
+            raise ValidationFailed(_NOT_AN_ARN)
         raise ValidationFailed(f"ARN {value} is not valid.")
     return value
+
+
+def _is_arn(value: str) -> bool:
+    return 20 <= len(value) <= 2048 and value.startswith("arn:")
+
+
+def _one_of(field: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise ValidationFailed(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
 
 
 def _version_id(value: str | None) -> str:

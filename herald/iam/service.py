@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 
 from herald import ids
 from herald.auth.policy import parse_policy
@@ -26,7 +27,7 @@ from herald.errors import (
 )
 from herald.iam.authorizer import Authorizer, request_tags
 from herald.store.base import AccessKeyRecord, KeyStatus, Store, UserRecord
-from herald.store.base_iam import SessionKind
+from herald.store.base_iam import KeyUse, SessionKind
 from herald.types import RequestContext
 
 MAX_KEYS_PER_USER = 2
@@ -35,6 +36,7 @@ MAX_TAGS = 50
 _NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _PATH = re.compile(r"/([\x21-\x7e]{0,510}/)?")
+_KEY_ID = re.compile(r"[\w]{16,128}", re.ASCII)
 
 
 class UserNotFound(NotFound):
@@ -99,6 +101,42 @@ class IAMService:
         await self.authorize(ctx, "iam:DeleteUser", user.arn, tags=user.tags)
         await self._store.delete_user(user.account_id, user.name)
 
+    async def update_user(
+        self,
+        ctx: RequestContext,
+        name: str | None,
+        new_name: str | None,
+        new_path: str | None,
+    ) -> UserRecord:
+        """Rename user ``name`` and/or give it ``new_path`` (None: unchanged); the user as
+        it now is. Its unique id, tags, groups, policies and access keys follow it: its
+        keys sign as its new ARN from the next request on. Policies that name its old ARN
+        are not rewritten (IAM, "Renaming an IAM user"). The caller needs iam:UpdateUser
+        on the old ARN and on the new one.
+
+        Raises ValidationFailed, NotFound, AlreadyExists (EntityAlreadyExists),
+        AccessDenied.
+        """
+        name = valid_name("userName", name)
+        new_name = None if new_name is None else valid_name("newUserName", new_name)
+        new_path = None if new_path is None else valid_path(new_path, "newPath")
+        user = await self.user(ctx, name)
+        new_name, new_path = new_name or user.name, new_path or user.path
+        arn = f"arn:aws:iam::{user.account_id}:user{new_path}{new_name}"
+        renamed = replace(user, name=new_name, path=new_path, arn=arn)
+        await self.authorize(ctx, "iam:UpdateUser", user.arn, tags=user.tags)
+        if renamed.arn != user.arn:
+            await self.authorize(ctx, "iam:UpdateUser", renamed.arn, tags=user.tags)
+        moved = await self._store.rename_user(
+            user.account_id, user.name, renamed.name, renamed.path, renamed.arn
+        )
+        # The policies cached for the old ARN, and the principal each key signed as.
+        self._identities.forget(user.arn)
+        self._identities.forget(renamed.arn)
+        for key_id in moved:
+            self._on_key_change(key_id)
+        return renamed
+
     async def tag_user(
         self,
         ctx: RequestContext,
@@ -158,7 +196,7 @@ class IAMService:
                 f"1 validation error detected: Value '{status}' at 'status' failed to satisfy "
                 "constraint: Member must satisfy enum value set: [Active, Inactive]"
             )
-        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}", re.ASCII))
+        key_id = valid_name("accessKeyId", key_id, _KEY_ID)
         await self.authorize(ctx, "iam:UpdateAccessKey", user.arn, tags=user.tags)
         await self._store.set_access_key_status(user.arn, key_id, KeyStatus(status))
         self._on_key_change(key_id)
@@ -167,10 +205,34 @@ class IAMService:
         self, ctx: RequestContext, user_name: str | None, key_id: str | None
     ) -> None:
         user = await self._key_owner(ctx, user_name)
-        key_id = valid_name("accessKeyId", key_id, re.compile(r"[\w]{16,128}", re.ASCII))
+        key_id = valid_name("accessKeyId", key_id, _KEY_ID)
         await self.authorize(ctx, "iam:DeleteAccessKey", user.arn, tags=user.tags)
         await self._store.delete_access_key(user.arn, key_id)
         self._on_key_change(key_id)
+
+    async def access_key_last_used(
+        self, ctx: RequestContext, key_id: str | None
+    ) -> tuple[str, KeyUse | None]:
+        """The name of the IAM user that owns access key ``key_id``, and when (epoch s),
+        for which service and in which region the key last signed a request (None: never
+        since it was made). Uses are recorded at most once a minute per key and node, so
+        the time is accurate to about a minute, as AWS's is approximate.
+
+        Raises ValidationFailed, NotFound (no key of an IAM user of the caller's account:
+        the account root's keys and temporary credentials are not IAM users' keys),
+        AccessDenied.
+        """
+        key_id = valid_name("accessKeyId", key_id, _KEY_ID)
+        key = await self._store.get_access_key(key_id)
+        if (
+            key is None
+            or key.account_id != ctx.principal.account_id
+            or not key.principal_arn.split(":", 5)[-1].startswith("user/")
+        ):
+            raise NotFound(f"The Access Key with id {key_id} cannot be found.")
+        user = await self.user(ctx, key.principal_arn.rsplit("/", 1)[-1])
+        await self.authorize(ctx, "iam:GetAccessKeyLastUsed", user.arn, tags=user.tags)
+        return user.name, await self._store.get_key_use(key_id)
 
     # -- inline policies ---------------------------------------------------------------
 
@@ -295,15 +357,22 @@ def valid_name(field: str, value: str | None, pattern: re.Pattern[str] = _NAME) 
 
 # Lengths from botocore's IAM model (userNameType, groupNameType, policyNameType,
 # roleNameType).
-_MAX_LENGTHS = {"userName": 64, "groupName": 128, "policyName": 128, "roleName": 64}
+_MAX_LENGTHS = {
+    "userName": 64,
+    "newUserName": 64,
+    "groupName": 128,
+    "newGroupName": 128,
+    "policyName": 128,
+    "roleName": 64,
+}
 
 
-def valid_path(value: str | None) -> str:
+def valid_path(value: str | None, field: str = "path") -> str:
     if value is None:
         return "/"
     if not _PATH.fullmatch(value):
         raise ValidationFailed(
-            f"1 validation error detected: Value '{value}' at 'path' failed to satisfy "
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern: (\\u002F)|"
             "(\\u002F[\\u0021-\\u007E]+\\u002F)"
         )

@@ -74,7 +74,16 @@ def paged(
     list_name: str,
 ) -> list[xml.Node]:
     """One page of ``items`` (ordered by ``key``) as IAM lists them: the list element,
-    IsTruncated and, when there is more, a Marker that continues after the last item.
+    IsTruncated and, when there is more, a Marker that continues after the last item."""
+    chosen, trailer = page(p, items, key)
+    return [xml.node(list_name, (render(i) for i in chosen)), *trailer]
+
+
+def page(
+    p: QueryParams, items: Sequence[T], key: Callable[[T], str]
+) -> tuple[Sequence[T], list[xml.Node]]:
+    """The items of one page of ``items`` (ordered by ``key``), and what follows the
+    lists they go into: IsTruncated and, when there is more, a Marker.
 
     MaxItems is 1-1,000 (default 100); a Marker is opaque to the caller.
     """
@@ -86,11 +95,10 @@ def paged(
         start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
     chosen = items[start : start + limit]
     truncated = start + limit < len(items)
-    result = [xml.node(list_name, (render(i) for i in chosen))]
-    result.append(xml.el("IsTruncated", "true" if truncated else "false"))
+    trailer = [xml.el("IsTruncated", "true" if truncated else "false")]
     if truncated:
-        result.append(xml.el("Marker", _encode_marker(key(chosen[-1]))))
-    return result
+        trailer.append(xml.el("Marker", _encode_marker(key(chosen[-1]))))
+    return chosen, trailer
 
 
 def policy_names(p: QueryParams, names: list[str]) -> list[xml.Node]:

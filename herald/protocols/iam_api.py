@@ -76,6 +76,11 @@ async def delete_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     return None
 
 
+async def update_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.users.update_user(ctx, p.get("UserName"), p.get("NewUserName"), p.get("NewPath"))
+    return None
+
+
 async def tag_user(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     await iam.users.tag_user(ctx, p.get("UserName"), tags_in(p))
     return None
@@ -115,6 +120,23 @@ async def update_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Re
 async def delete_access_key(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     await iam.users.delete_access_key(ctx, p.get("UserName"), p.get("AccessKeyId"))
     return None
+
+
+async def get_access_key_last_used(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    user, use = await iam.users.access_key_last_used(ctx, p.get("AccessKeyId"))
+    # A key never used: ServiceName and Region "N/A" and no LastUsedDate (AccessKeyLastUsed
+    # in the IAM API reference).
+    return [
+        xml.el("UserName", user),
+        xml.node(
+            "AccessKeyLastUsed",
+            [
+                xml.el("LastUsedDate", None if use is None else date(use.used_at)),
+                xml.el("ServiceName", "N/A" if use is None else use.service),
+                xml.el("Region", "N/A" if use is None else use.region),
+            ],
+        ),
+    ]
 
 
 async def put_user_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
@@ -170,6 +192,11 @@ async def list_groups(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
 
 async def delete_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
     await iam.groups.delete(ctx, p.get("GroupName"))
+    return None
+
+
+async def update_group(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    await iam.groups.update(ctx, p.get("GroupName"), p.get("NewGroupName"), p.get("NewPath"))
     return None
 
 
@@ -231,6 +258,7 @@ ACTIONS: dict[str, Handler] = {
     "GetGroup": get_group,
     "ListGroups": list_groups,
     "DeleteGroup": delete_group,
+    "UpdateGroup": update_group,
     "AddUserToGroup": add_user_to_group,
     "RemoveUserFromGroup": remove_user_from_group,
     "ListGroupsForUser": list_groups_for_user,
@@ -242,6 +270,7 @@ ACTIONS: dict[str, Handler] = {
     "GetUser": get_user,
     "ListUsers": list_users,
     "DeleteUser": delete_user,
+    "UpdateUser": update_user,
     "TagUser": tag_user,
     "UntagUser": untag_user,
     "ListUserTags": list_user_tags,
@@ -249,6 +278,7 @@ ACTIONS: dict[str, Handler] = {
     "ListAccessKeys": list_access_keys,
     "UpdateAccessKey": update_access_key,
     "DeleteAccessKey": delete_access_key,
+    "GetAccessKeyLastUsed": get_access_key_last_used,
     "PutUserPolicy": put_user_policy,
     "GetUserPolicy": get_user_policy,
     "ListUserPolicies": list_user_policies,

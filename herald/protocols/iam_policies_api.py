@@ -7,12 +7,16 @@ from collections.abc import Awaitable, Callable
 from herald.iam.facade import IAM
 from herald.iam.managed import Holder
 from herald.protocols import xml
-from herald.protocols._iam_shapes import Result, date, document, paged, tags_in, tags_out
+from herald.protocols._iam_shapes import Result, date, document, page, paged, tags_in, tags_out
 from herald.protocols.query import QueryParams
-from herald.store.base_iam import ManagedPolicyRecord, PolicyVersionRecord
+from herald.store.base_iam import AttachedEntity, ManagedPolicyRecord, PolicyVersionRecord
 from herald.types import RequestContext
 
 Handler = Callable[[IAM, RequestContext, QueryParams], Awaitable[Result]]
+
+# ListEntitiesForPolicy's lists, in the order of its response; it pages over the groups,
+# then the users, then the roles, each by name.
+_ENTITY_KINDS = ("Group", "User", "Role")
 
 
 def _policy(policy: ManagedPolicyRecord, name: str = "Policy") -> xml.Node:
@@ -109,6 +113,33 @@ async def delete_policy_version(iam: IAM, ctx: RequestContext, p: QueryParams) -
     return None
 
 
+async def list_entities_for_policy(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
+    entities = await iam.policies.entities(
+        ctx,
+        p.get("PolicyArn"),
+        p.get("EntityFilter"),
+        p.get("PathPrefix"),
+        p.get("PolicyUsageFilter"),
+    )
+    chosen, trailer = page(p, sorted(entities, key=_entity_key), _entity_key)
+    lists = [
+        xml.node(f"Policy{kind}s", (_entity(e) for e in chosen if e.kind == kind))
+        for kind in _ENTITY_KINDS
+    ]
+    return [*lists, *trailer]
+
+
+def _entity_key(entity: AttachedEntity) -> str:
+    return f"{_ENTITY_KINDS.index(entity.kind)}/{entity.name}"
+
+
+def _entity(entity: AttachedEntity) -> xml.Node:
+    return xml.node(
+        "member",
+        [xml.el(f"{entity.kind}Name", entity.name), xml.el(f"{entity.kind}Id", entity.entity_id)],
+    )
+
+
 def _attach(holder: Holder) -> Handler:
     async def handler(iam: IAM, ctx: RequestContext, p: QueryParams) -> Result:
         await iam.policies.attach(ctx, holder, p.get(f"{holder}Name"), p.get("PolicyArn"))
@@ -153,6 +184,7 @@ ACTIONS: dict[str, Handler] = {
     "ListPolicyVersions": list_policy_versions,
     "SetDefaultPolicyVersion": set_default_policy_version,
     "DeletePolicyVersion": delete_policy_version,
+    "ListEntitiesForPolicy": list_entities_for_policy,
     **{f"Attach{h}Policy": _attach(h) for h in Holder},
     **{f"Detach{h}Policy": _detach(h) for h in Holder},
     **{f"ListAttached{h}Policies": _list_attached(h) for h in Holder},

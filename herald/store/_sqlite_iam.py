@@ -7,10 +7,11 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from herald.errors import InvalidState, LimitExceeded, NotFound
+from herald.errors import AlreadyExists, InvalidState, LimitExceeded, NotFound
 from herald.store._sqlite_roles import refuse_if_attached
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import AccessKeyRecord, GroupRecord, KeyStatus, Sealer, UserRecord
+from herald.store.base_iam import AttachedEntity, KeyUse
 
 _USER_COLUMNS = "account_id, name, user_id, arn, path, tags, created_at"
 _KEY_COLUMNS = "access_key_id, secret, account_id, principal_arn, user_id, status, created_at"
@@ -215,6 +216,108 @@ class SQLiteIAM:
 
         await self._worker.call(job)
 
+    async def rename_user(
+        self, account_id: str, name: str, new_name: str, new_path: str, new_arn: str
+    ) -> list[str]:
+        def job(c: sqlite3.Connection) -> list[str]:
+            user = _get_user(c, account_id, name)
+            if user is None:
+                raise NotFound(f"The user with name {name} cannot be found.")
+            if _taken(c, "iam_users", "user_id", account_id, new_name, user.user_id):
+                raise AlreadyExists(f"User with name {new_name} already exists.")
+            c.execute(
+                "UPDATE iam_users SET name = ?, path = ?, arn = ? WHERE account_id = ? "
+                "AND name = ?",
+                (new_name, new_path, new_arn, account_id, name),
+            )
+            c.execute(
+                "UPDATE iam_group_members SET user_name = ? WHERE account_id = ? AND user_name = ?",
+                (new_name, account_id, name),
+            )
+            _move(c, user.arn, new_arn, _USER_HELD)
+            rows = c.execute(
+                "SELECT access_key_id FROM access_keys WHERE principal_arn = ? "
+                "UNION ALL SELECT access_key_id FROM sts_sessions WHERE principal_arn = ?",
+                (new_arn, new_arn),
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        result: list[str] = await self._worker.call(job)
+        return result
+
+    async def record_key_use(self, access_key_id: str, use: KeyUse) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            # Nodes record on their own schedules: an older use never replaces a newer.
+            c.execute(
+                "UPDATE access_keys SET last_used_at = ?, last_used_service = ?, "
+                "last_used_region = ? WHERE access_key_id = ? "
+                "AND (last_used_at IS NULL OR last_used_at < ?)",
+                (use.used_at, use.service, use.region, access_key_id, use.used_at),
+            )
+
+        await self._worker.call(job)
+
+    async def get_key_use(self, access_key_id: str) -> KeyUse | None:
+        def job(c: sqlite3.Connection) -> KeyUse | None:
+            row = c.execute(
+                "SELECT last_used_at, last_used_service, last_used_region FROM access_keys "
+                "WHERE access_key_id = ?",
+                (access_key_id,),
+            ).fetchone()
+            return None if row is None or row[0] is None else KeyUse(row[0], row[1], row[2])
+
+        result: KeyUse | None = await self._worker.call(job)
+        return result
+
+    async def list_policy_entities(self, policy_arn: str) -> list[AttachedEntity]:
+        def job(c: sqlite3.Connection) -> list[AttachedEntity]:
+            rows = c.execute(_ENTITIES, (policy_arn,) * len(_ENTITY_TABLES)).fetchall()
+            return [AttachedEntity(*r) for r in rows]
+
+        result: list[AttachedEntity] = await self._worker.call(job)
+        return result
+
+
+# The rows that refer to a user or a group by its ARN, which follow it when it is renamed
+# (of the sessions, only GetSessionToken's carry a user's ARN; AssumeRole's carry their
+# assumed-role ARN).
+_USER_HELD = ("inline_policies", "policy_attachments", "access_keys", "sts_sessions")
+_GROUP_HELD = ("inline_policies", "policy_attachments")
+
+# What a managed policy can be attached to: (kind, table, id column).
+_ENTITY_TABLES = (
+    ("User", "iam_users", "user_id"),
+    ("Group", "iam_groups", "group_id"),
+    ("Role", "iam_roles", "role_id"),
+)
+_ENTITIES = " UNION ALL ".join(
+    f"SELECT '{kind}', e.name, e.{column}, e.path FROM policy_attachments a "
+    f"JOIN {table} e ON e.arn = a.principal_arn WHERE a.policy_arn = ?"
+    for kind, table, column in _ENTITY_TABLES
+)
+
+
+def _taken(
+    c: sqlite3.Connection, table: str, id_column: str, account_id: str, name: str, own_id: str
+) -> bool:
+    """Whether another user or group of the account has ``name``: IAM names are unique
+    regardless of case, and an entity may take its own name in another case."""
+    return (
+        c.execute(
+            f"SELECT 1 FROM {table} WHERE account_id = ? AND LOWER(name) = LOWER(?) "
+            f"AND {id_column} != ?",
+            (account_id, name, own_id),
+        ).fetchone()
+        is not None
+    )
+
+
+def _move(c: sqlite3.Connection, old_arn: str, new_arn: str, tables: tuple[str, ...]) -> None:
+    for table in tables:
+        c.execute(
+            f"UPDATE {table} SET principal_arn = ? WHERE principal_arn = ?", (new_arn, old_arn)
+        )
+
 
 def _user(row: Any) -> UserRecord:
     return UserRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
@@ -344,6 +447,29 @@ class SQLiteGroups:
 
         result: list[GroupRecord] = await self._worker.call(job)
         return result
+
+    async def rename_group(
+        self, account_id: str, name: str, new_name: str, new_path: str, new_arn: str
+    ) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            group = _get_group(c, account_id, name)
+            if group is None:
+                raise NotFound(f"The group with name {name} cannot be found.")
+            if _taken(c, "iam_groups", "group_id", account_id, new_name, group.group_id):
+                raise AlreadyExists(f"Group with name {new_name} already exists.")
+            c.execute(
+                "UPDATE iam_groups SET name = ?, path = ?, arn = ? WHERE account_id = ? "
+                "AND name = ?",
+                (new_name, new_path, new_arn, account_id, name),
+            )
+            c.execute(
+                "UPDATE iam_group_members SET group_name = ? WHERE account_id = ? "
+                "AND group_name = ?",
+                (new_name, account_id, name),
+            )
+            _move(c, group.arn, new_arn, _GROUP_HELD)
+
+        await self._worker.call(job)
 
 
 _GROUP_COLUMNS = "account_id, name, group_id, arn, path, created_at"

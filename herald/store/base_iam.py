@@ -1,5 +1,6 @@
 """The store interface for roles, managed policies, temporary credentials and event
-sources (the part of ``Store`` that IAM and STS need beyond users and groups)."""
+sources, renames and the last use of access keys (the part of ``Store`` that IAM and STS
+need beyond creating, reading and deleting users and groups)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,25 @@ class EventSourceRecord:
     source_arn: str | None
     active: bool
     created_at: float
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """When an access key last signed a request, and the service and region it named."""
+
+    used_at: float
+    service: str  # as the signature's credential scope names it: "sns", "iam", ...
+    region: str
+
+
+@dataclass(frozen=True)
+class AttachedEntity:
+    """A user, group or role that a managed policy is attached to."""
+
+    kind: str  # "User", "Group" or "Role"
+    name: str
+    entity_id: str
+    path: str
 
 
 class IAMStore(ABC):
@@ -189,3 +209,37 @@ class IAMStore(ABC):
 
     @abstractmethod
     async def delete_event_source(self, access_key_id: str) -> bool: ...
+
+    # -- renames, attachments by policy, access key use --------------------------------
+
+    @abstractmethod
+    async def rename_user(
+        self, account_id: str, name: str, new_name: str, new_path: str, new_arn: str
+    ) -> list[str]:
+        """Give user ``name`` a new name, path and ARN. Its unique id, tags, group
+        memberships, inline and attached policies, access keys and GetSessionToken
+        sessions follow it; policies that name its old ARN are left as they are.
+
+        Returns the ids of the credentials that now sign as ``new_arn``. Raises NotFound,
+        AlreadyExists (another user of the account has ``new_name``, in any case).
+        """
+
+    @abstractmethod
+    async def rename_group(
+        self, account_id: str, name: str, new_name: str, new_path: str, new_arn: str
+    ) -> None:
+        """Give group ``name`` a new name, path and ARN; its members and its inline and
+        attached policies follow it. Raises NotFound, AlreadyExists."""
+
+    @abstractmethod
+    async def list_policy_entities(self, policy_arn: str) -> list[AttachedEntity]:
+        """The users, groups and roles that the managed policy is attached to."""
+
+    @abstractmethod
+    async def record_key_use(self, access_key_id: str, use: KeyUse) -> None:
+        """Keep ``use`` as the key's last, unless a later one is kept already; a key that
+        no longer exists is no error."""
+
+    @abstractmethod
+    async def get_key_use(self, access_key_id: str) -> KeyUse | None:
+        """The key's last recorded use; None when it has none (or there is no such key)."""

@@ -475,6 +475,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE sqs_messages ADD COLUMN trace_header TEXT",
         ],
     ),
+    (
+        21,
+        [
+            # When an IAM user's access key last signed a request, for which service and
+            # in which region (GetAccessKeyLastUsed); NULL until it is first used. Each
+            # node writes it at most once a minute per key, off the request's path.
+            "ALTER TABLE access_keys ADD COLUMN last_used_at DOUBLE PRECISION",
+            "ALTER TABLE access_keys ADD COLUMN last_used_service TEXT",
+            "ALTER TABLE access_keys ADD COLUMN last_used_region TEXT",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -40,7 +40,9 @@ class DuplicateNode(Exception):
     """Another running node has this node's id."""
 
 
-# The store methods that change what nodes cache, by the kind of change.
+# The store methods that change what nodes cache, by the kind of change. (Not
+# record_key_use: no node caches when a key was last used, and announcing it would make
+# every node drop its credentials once a minute per key in use.)
 ANNOUNCED = {
     changes.SNS: (
         "create_topic", "edit_topic_attributes", "set_topic_attributes", "delete_topic",
@@ -55,6 +57,7 @@ ANNOUNCED = {
         "delete_role", "create_managed_policy", "delete_managed_policy",
         "create_policy_version", "set_default_policy_version", "delete_policy_version",
         "attach_policy", "detach_policy", "put_event_source", "delete_event_source",
+        "rename_user", "rename_group",
     ),
     changes.KMS: (
         "create_key", "update_key", "add_key_version", "delete_key", "create_alias",
