@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,26 @@ class HeraldProcess:
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         )
         return env
+
+
+@contextlib.contextmanager
+def postgres_nodes(root: Path, count: int = 2) -> Iterator[tuple[HeraldProcess, ...]]:
+    """``count`` nodes sharing one PostgreSQL database (a schema named after ``root``), one
+    root key and the root credentials, each with a data folder of its own under ``root``
+    (a, b, ...); stopped on the way out, unless a test already stopped or killed them."""
+    store = database_args("postgresql", str(root))
+    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
+    nodes: list[HeraldProcess] = []
+    try:
+        for i in range(count):
+            secret = {"secret": nodes[0].secret} if nodes else {}
+            node = HeraldProcess(root / "abcdefgh"[i], extra_args=store, extra_env=key, **secret)
+            nodes.append(node.start())
+        yield tuple(nodes)
+    finally:
+        for node in reversed(nodes):
+            if node.process is not None and node.process.poll() is None:
+                node.stop()
 
 
 def sns_queue(

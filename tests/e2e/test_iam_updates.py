@@ -11,16 +11,11 @@ a fixed clock can step across its one-minute interval.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,17 +23,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from herald.clock import FixedClock
-from herald.edge.authn import USE_RECORD_SECONDS, Authenticator
-from herald.errors import StoreUnavailable
-from herald.iam.authorizer import Authorizer
-from herald.iam.facade import IAM
-from herald.iam.identities import Identities
-from herald.store.base_iam import KeyUse
-from herald.store.sqlite import SQLiteStore
-from herald.types import Principal, RequestContext
-from tests.e2e.harness import REGION, HeraldProcess, database_args
-from tests.service.test_authorizer import _signed
+from tests.e2e.harness import REGION, HeraldProcess, postgres_nodes
 
 ACCOUNT = "000000000000"
 Unique = Callable[[str], str]
@@ -549,14 +534,8 @@ def test_get_access_key_last_used_knows_only_iam_users_keys(
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HeraldProcess, ...]]:
     """Two nodes: one PostgreSQL database, one root key and root credentials."""
-    root = tmp_path_factory.mktemp("iam-nodes")
-    store = database_args("postgresql", str(root))
-    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
-    a = HeraldProcess(root / "a", extra_args=store, extra_env=key).start()
-    b = HeraldProcess(root / "b", secret=a.secret, extra_args=store, extra_env=key).start()
-    yield a, b
-    b.stop()
-    a.stop()
+    with postgres_nodes(tmp_path_factory.mktemp("iam-nodes")) as (a, b):
+        yield a, b
 
 
 def test_a_rename_through_one_node_reaches_the_other_nodes_cached_principal(
@@ -591,87 +570,3 @@ def _caller(sts: Any) -> str | None:
         return str(sts.get_caller_identity()["Arn"])
     except ClientError:
         return None  # the key is not yet known to that node
-
-
-# -- the recording of key use, in process ------------------------------------------------
-
-
-class _CountingStore(SQLiteStore):
-    """Counts the key uses written; ``failing`` makes each write fail."""
-
-    def __init__(self, path: Path, failing: bool = False) -> None:
-        super().__init__(path)
-        self.writes: list[KeyUse] = []
-        self.failing = failing
-
-    async def record_key_use(self, access_key_id: str, use: KeyUse) -> None:
-        self.writes.append(use)
-        if self.failing:
-            raise StoreUnavailable("the store could not write")
-        await super().record_key_use(access_key_id, use)
-
-
-async def _keyed_user(store: SQLiteStore, clock: FixedClock) -> tuple[str, str, str | None]:
-    """A user of the account with an access key: (key id, secret, no session token)."""
-    root = Principal(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, "AKROOT")
-    ctx = RequestContext(
-        principal=root, region=REGION, request_id="t", secure_transport=True, sigv4=True
-    )
-    await store.ensure_account(ACCOUNT, clock.now())
-    iam = IAM(store, clock, Authorizer(Identities(store), clock))
-    await iam.users.create_user(ctx, "recorded", None, [])
-    key = await iam.users.create_access_key(ctx, "recorded")
-    return key.access_key_id, key.secret_access_key, None
-
-
-async def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.001)
-
-
-def test_a_key_is_recorded_at_most_once_a_minute_per_node(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store, clock = _CountingStore(tmp_path / "herald.db"), FixedClock()
-        await store.open()
-        try:
-            creds = await _keyed_user(store, clock)
-            authn = Authenticator(store, clock)
-            # When the key signs a request, Then its use is written (off the request)
-            await authn.authenticate(*_signed(creds, clock.now()), clock.now())
-            await _eventually(lambda: len(store.writes) == 1)
-            # When it signs again within the minute, Then nothing is written; after it, a
-            # write records the later use (which the store then holds)
-            for step in (USE_RECORD_SECONDS / 2, USE_RECORD_SECONDS / 2):
-                clock.advance(step)
-                await authn.authenticate(*_signed(creds, clock.now()), clock.now())
-            await _eventually(lambda: len(store.writes) == 2)
-            assert [w.used_at - store.writes[0].used_at for w in store.writes] == [
-                0,
-                USE_RECORD_SECONDS,
-            ]
-            assert await store.get_key_use(creds[0]) == KeyUse(clock.now(), "sts", REGION)
-        finally:
-            await store.close()
-
-    asyncio.run(scenario())
-
-
-def test_a_failed_write_is_logged_and_the_request_still_authenticates(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    async def scenario() -> None:
-        store, clock = _CountingStore(tmp_path / "herald.db", failing=True), FixedClock()
-        await store.open()
-        try:
-            creds = await _keyed_user(store, clock)
-            authn = Authenticator(store, clock)
-            principal = await authn.authenticate(*_signed(creds, clock.now()), clock.now())
-            assert principal.arn == f"arn:aws:iam::{ACCOUNT}:user/recorded"
-            await _eventually(lambda: "could not be recorded" in caplog.text)
-        finally:
-            await store.close()
-
-    with caplog.at_level(logging.ERROR, logger="herald.edge"):
-        asyncio.run(scenario())

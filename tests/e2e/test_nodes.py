@@ -4,9 +4,7 @@ each delivery is made by one node."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import signal
 import threading
 import time
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import HeraldProcess, database_args, sns_queue
+from tests.e2e.harness import HeraldProcess, postgres_nodes, sns_queue
 from tests.e2e.receiver import Receiver
 
 
@@ -27,14 +25,8 @@ def nodes(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[HeraldProcess, HeraldProcess]]:
     """Two nodes: one database, one root key and root credentials, their own folders."""
-    root = tmp_path_factory.mktemp("nodes")
-    store = database_args("postgresql", str(root))
-    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
-    a = HeraldProcess(root / "a", extra_args=store, extra_env=key).start()
-    b = HeraldProcess(root / "b", secret=a.secret, extra_args=store, extra_env=key).start()
-    yield a, b
-    b.stop()
-    a.stop()
+    with postgres_nodes(tmp_path_factory.mktemp("nodes")) as (a, b):
+        yield a, b
 
 
 def _until(check: Any, timeout: float = 5.0) -> float:
@@ -255,11 +247,7 @@ def test_2000_publishes_over_two_nodes_survive_one_killed_midway(
     subscription; one node is killed with SIGKILL midway. Every acknowledged message
     reaches both subscriptions at least once (the survivor takes over the dead node's
     deliveries when their leases end); duplicates are counted and reported."""
-    store = database_args("postgresql", str(tmp_path))
-    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
-    a = HeraldProcess(tmp_path / "a", extra_args=store, extra_env=key).start()
-    b = HeraldProcess(tmp_path / "b", secret=a.secret, extra_args=store, extra_env=key).start()
-    try:
+    with postgres_nodes(tmp_path) as (a, b):
         sns: Any = a.client("sns", tls=True)
         topic = sns.create_topic(Name="two-nodes", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
             "TopicArn"
@@ -329,10 +317,6 @@ def test_2000_publishes_over_two_nodes_survive_one_killed_midway(
             f"{len(expected)} of {total} acknowledged; duplicates: http "
             f"{len(http) - len(set(http))}, sqs {len(queued) - len(set(queued))}"
         )
-    finally:
-        b.stop()
-        if a.process is not None and a.process.poll() is None:
-            a.stop()
 
 
 @pytest.fixture
