@@ -136,3 +136,49 @@ def test_an_early_answer_stands_when_its_batch_then_fails(tmp_path: Path) -> Non
             await worker.close()
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+
+
+def test_a_job_that_raises_fails_alone_and_its_batch_commits_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        worker = SQLiteWorker(str(tmp_path / "herald.db"))
+        await worker.open()
+        try:
+            await worker.call(lambda c: c.execute("CREATE TABLE t (v INTEGER)"))
+            held, release, hold = _holder()
+            runs: list[int] = []
+
+            def insert(value: int) -> Callable[[sqlite3.Connection], int]:
+                def job(c: sqlite3.Connection) -> int:
+                    runs.append(value)
+                    c.execute("INSERT INTO t VALUES (?)", (value,))
+                    return value
+
+                return job
+
+            def half_then_raise(c: sqlite3.Connection) -> None:
+                c.execute("INSERT INTO t VALUES (99)")
+                raise ValueError("refused after writing")
+
+            # Given a batch of writes with, in its middle, one that writes and then raises
+            first = asyncio.ensure_future(worker.call(hold))
+            await asyncio.to_thread(held.wait, 30)
+            calls = [worker.call(insert(1)), worker.call(half_then_raise)]
+            calls += [worker.call(insert(2)), worker.call(insert(3))]
+            outcomes = asyncio.gather(*calls, return_exceptions=True)
+            await asyncio.sleep(0.05)
+            release.set()
+            await first
+            # Then only that call fails, with its own error; the others are answered
+            results = await asyncio.wait_for(outcomes, 30)
+            assert results[0] == 1 and results[2:] == [2, 3]
+            assert isinstance(results[1], ValueError)
+            # And each of their rows is written once, none of the failed one's
+            rows = await worker.call(lambda c: c.execute("SELECT v FROM t ORDER BY v").fetchall())
+            assert rows == [(1,), (2,), (3,)]
+            # (the batch ran twice: plainly, then with a savepoint per job)
+            assert runs == [1, 1, 2, 3]
+        finally:
+            release.set()
+            await worker.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=60))
