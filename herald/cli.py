@@ -47,6 +47,7 @@ from herald.kms.service import KMSService
 from herald.protocols import errors as wire_errors
 from herald.protocols import kms_api
 from herald.sns.service import SNSService
+from herald.sqs.mover import Mover
 from herald.sqs.service import SQSService
 from herald.store import factory
 from herald.store.base import PRUNE_BATCH, Store
@@ -335,6 +336,11 @@ async def _serve(
         if released:
             log.info("%d deliveries left in progress by the last run are due again", released)
         sns.subscriptions.on_deliveries = worker.wake
+        # Dead-letter queue redrive: failure reasons are SQS's Query codes, as AWS's are.
+        mover = Mover(
+            store, clock, sqs, lambda exc: wire_errors.lookup(wire_errors.SQS_QUERY, exc).code
+        )
+        sqs.moves.on_start = mover.wake
         app = HeraldApp(
             sns=sns,
             iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
@@ -360,6 +366,7 @@ async def _serve(
         _tune_gc()
         ticker = asyncio.create_task(_tick(keys, store, clock))
         delivering = asyncio.create_task(worker.run())
+        moving = asyncio.create_task(mover.run())
         try:
             await asyncio.gather(
                 servers[0].serve(sockets=[http_sock]), servers[1].serve(sockets=[tls_sock])
@@ -374,6 +381,14 @@ async def _serve(
                 pass
             except Exception:
                 log.exception("the delivery worker stopped with an error")
+            # Moves in flight are committed or undone whole; the leases end with it.
+            mover.stop()
+            try:
+                await asyncio.wait_for(moving, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:
+                log.exception("the message mover stopped with an error")
     finally:
         await store.close()
         log.info("store closed; Herald stopped")

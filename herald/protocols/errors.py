@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from herald import errors as e
 from herald.sqs import attributes as sqs_attributes
 from herald.sqs import encryption as sqs_encryption
+from herald.sqs import moves as sqs_moves
+from herald.sqs import permissions as sqs_permissions
 from herald.sqs import service as sqs
 
 
@@ -187,6 +189,8 @@ SQS: ErrorTable = {
     sqs.QueueDeletedRecently: WireError("QueueDeletedRecently", 400),
     sqs.InvalidMessageContents: WireError("InvalidMessageContents", 400),
     sqs.MissingParameter: WireError("MissingRequiredParameterException", 400),
+    sqs_moves.MoveTaskNotFound: WireError("ResourceNotFoundException", 404),
+    sqs_permissions.TooManyActions: WireError("OverLimit", 403),
     sqs_encryption.KmsAccessDenied: WireError("KmsAccessDenied", 400),
     sqs_encryption.KmsDisabled: WireError("KmsDisabled", 400),
     sqs_encryption.KmsInvalidState: WireError("KmsInvalidState", 400),

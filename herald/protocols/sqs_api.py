@@ -21,8 +21,9 @@ from herald.errors import (
 )
 from herald.protocols.json import Params
 from herald.sqs import attributes as qa
+from herald.sqs.moves import task_handle
 from herald.sqs.service import MessageTooLong, Outgoing, SQSService
-from herald.store.base_sqs import QueuedMessage, QueueRecord
+from herald.store.base_sqs import MoveTaskRecord, MoveTaskStatus, QueuedMessage, QueueRecord
 from herald.types import RequestContext
 
 TARGET_PREFIX = "AmazonSQS"
@@ -235,6 +236,48 @@ async def purge_queue(sqs: SQSService, ctx: RequestContext, p: Params) -> Result
 async def list_dead_letter_source_queues(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
     sources = await sqs.dead_letter_sources(ctx, p.string("QueueUrl"))
     return {"queueUrls": [url(ctx, q) for q in sources]}
+
+
+# -- message move tasks (dead-letter queue redrive) --------------------------------------
+
+
+async def start_message_move_task(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    task = await sqs.moves.start(
+        ctx,
+        p.string("SourceArn"),
+        p.string("DestinationArn"),
+        p.integer("MaxNumberOfMessagesPerSecond"),
+    )
+    return {"TaskHandle": task_handle(task)}
+
+
+async def list_message_move_tasks(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    tasks = await sqs.moves.list(ctx, p.string("SourceArn"), p.integer("MaxResults"))
+    return {"Results": [_move_task(t) for t in tasks]}
+
+
+async def cancel_message_move_task(sqs: SQSService, ctx: RequestContext, p: Params) -> Result:
+    task = await sqs.moves.cancel(ctx, p.string("TaskHandle"))
+    return {"ApproximateNumberOfMessagesMoved": task.moved}
+
+
+def _move_task(task: MoveTaskRecord) -> Result:
+    """A ListMessageMoveTasksResultEntry, its members in the model's order: the handle only
+    of a RUNNING task, the destination and rate only when the task was started with them,
+    the reason only of a FAILED one."""
+    running, failed = task.status is MoveTaskStatus.RUNNING, task.status is MoveTaskStatus.FAILED
+    entry: Result = {
+        "TaskHandle": task_handle(task) if running else None,
+        "Status": task.status.value,
+        "SourceArn": task.source_arn,
+        "DestinationArn": task.destination_arn,
+        "MaxNumberOfMessagesPerSecond": task.max_per_second,
+        "ApproximateNumberOfMessagesMoved": task.moved,
+        "ApproximateNumberOfMessagesToMove": task.to_move,
+        "FailureReason": task.failure_reason if failed else None,
+        "StartedTimestamp": int(task.started_at * 1000),
+    }
+    return {k: v for k, v in entry.items() if v is not None}
 
 
 # -- messages ----------------------------------------------------------------------------
@@ -534,4 +577,7 @@ ACTIONS: dict[str, Handler] = {
     "DeleteMessageBatch": delete_message_batch,
     "ChangeMessageVisibility": change_message_visibility,
     "ChangeMessageVisibilityBatch": change_message_visibility_batch,
+    "StartMessageMoveTask": start_message_move_task,
+    "ListMessageMoveTasks": list_message_move_tasks,
+    "CancelMessageMoveTask": cancel_message_move_task,
 }

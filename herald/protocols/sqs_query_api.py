@@ -27,10 +27,10 @@ Handler = Callable[[SQSService, RequestContext, QueryParams], Awaitable[Result]]
 _SCALARS = (
     "QueueName", "QueueUrl", "QueueNamePrefix", "NextToken", "MessageBody", "ReceiptHandle",
     "MessageGroupId", "MessageDeduplicationId", "QueueOwnerAWSAccountId",
-    "ReceiveRequestAttemptId", "Label",
+    "ReceiveRequestAttemptId", "Label", "SourceArn", "DestinationArn", "TaskHandle",
 )  # fmt: skip
 _INTEGERS = ("DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds",
-             "MaxResults")  # fmt: skip
+             "MaxResults", "MaxNumberOfMessagesPerSecond")  # fmt: skip
 _LISTS = {
     "AttributeName": "AttributeNames",
     "MessageAttributeName": "MessageAttributeNames",
@@ -182,6 +182,12 @@ def _render(action: str, answer: dict[str, Any]) -> Result:
         if "NextToken" in answer:
             nodes.append(xml.el("NextToken", answer["NextToken"]))
         return nodes
+    if action == "ListMessageMoveTasks":
+        # A flattened list of ListMessageMoveTasksResultEntry (the Query model's name).
+        return [
+            xml.node("ListMessageMoveTasksResultEntry", [_value(k, v) for k, v in e.items()])
+            for e in answer.get("Results", [])
+        ]
     if action.endswith("Batch"):
         return _batch(answer, f"{action}ResultEntry")
     if not answer:

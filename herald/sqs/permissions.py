@@ -1,7 +1,8 @@
 """AddPermission and RemovePermission: statements in a queue's Policy, one per label (SQS
 API Reference, AddPermission). Each allows "SQS:<action>" on the queue to the accounts'
-root principals; the policy is the queue's, made on the first permission (Version
-2008-10-17, Id "<queue ARN>/SQSDefaultPolicy"), and goes once its last statement does.
+root principals, at most seven actions a statement; the policy is the queue's, made on the
+first permission (Version 2008-10-17, Id "<queue ARN>/SQSDefaultPolicy"), and goes once
+its last statement does.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from herald.errors import InvalidParameter
+from herald.errors import InvalidParameter, LimitExceeded
 
 # Every SQS action, as AWS takes them in AddPermission ("the name of any action or *").
 ACTIONS = frozenset({
@@ -24,6 +25,12 @@ ACTIONS = frozenset({
 })  # fmt: skip
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
+# "An Amazon SQS policy can have a maximum of seven actions per statement" (AddPermission).
+MAX_ACTIONS = 7
+
+
+class TooManyActions(LimitExceeded):
+    """More actions than a statement may have (SQS answers OverLimit, 403)."""
 
 
 def _invalid(value: str, name: str, reason: str) -> InvalidParameter:
@@ -50,7 +57,12 @@ def added(
     policy: str, queue_arn: str, label: str, account_ids: Sequence[str], actions: Sequence[str]
 ) -> str:
     """``policy`` with a statement ``label`` allowing ``actions`` to the accounts; raises
-    InvalidParameter for a label in use, an unknown action or a malformed account."""
+    InvalidParameter for a label in use, an unknown action or a malformed account, and
+    TooManyActions past MAX_ACTIONS (counted as given)."""
+    if len(actions) > MAX_ACTIONS:
+        raise TooManyActions(
+            f"{len(actions)} Actions were found, maximum allowed is {MAX_ACTIONS}."
+        )
     for action in actions:
         if action not in ACTIONS:
             raise _invalid(

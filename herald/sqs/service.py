@@ -33,6 +33,7 @@ from herald.kms.data_keys import KeyService
 from herald.sqs import attributes as qa
 from herald.sqs import permissions
 from herald.sqs.encryption import QueueEncryption
+from herald.sqs.moves import MessageMoves
 from herald.store.base import Store
 from herald.store.base_sqs import QueuedMessage, QueueRecord
 from herald.types import RequestContext
@@ -131,6 +132,7 @@ class SQSService:
         # read again after QUEUE_TTL_SECONDS in any case.
         self._queues: dict[str, tuple[QueueRecord, float]] = {}
         self._queue_changes = 0  # a read that overlaps a change does not fill the cache
+        self.moves = MessageMoves(store, clock, self)  # dead-letter queue redrive
 
     # -- queues ------------------------------------------------------------------------
 
@@ -285,7 +287,8 @@ class SQSService:
         actions: Sequence[str],
     ) -> None:
         """Add a statement ``label`` to the queue's Policy allowing ``actions`` to the
-        accounts. Raises MissingParameter, InvalidParameter (label in use, bad action)."""
+        accounts. Raises MissingParameter, InvalidParameter (label in use, bad action),
+        TooManyActions (over seven)."""
         queue = await self.queue(ctx, url, "AddPermission")
         for name, given in (("Label", label), ("AWSAccountId", account_ids),
                             ("ActionName", actions)):  # fmt: skip
@@ -346,6 +349,11 @@ class SQSService:
 
     async def dead_letter_sources(self, ctx: RequestContext, url: str | None) -> list[QueueRecord]:
         queue = await self.queue(ctx, url, "ListDeadLetterSourceQueues")
+        return await self.feeders(queue)
+
+    async def feeders(self, queue: QueueRecord) -> list[QueueRecord]:
+        """The queues whose RedrivePolicy names ``queue`` as their dead-letter queue (of
+        its account and region, as SQS requires)."""
         every = await self._store.list_queues(queue.account_id, queue.region, "")
         return [
             q
@@ -353,6 +361,33 @@ class SQSService:
             if json.loads(q.attributes.get("RedrivePolicy", "{}")).get("deadLetterTargetArn")
             == queue.arn
         ]
+
+    async def queue_at(
+        self, ctx: RequestContext, arn: str, actions: Sequence[str]
+    ) -> QueueRecord | None:
+        """The queue of that ARN (None if there is none), if the caller may perform each of
+        ``actions`` on it (AccessDenied names the first refused)."""
+        queue = await self._read_queue(arn)
+        if queue is not None:
+            await self.authorize(ctx, queue, actions)
+        return queue
+
+    async def authorize(
+        self, ctx: RequestContext, queue: QueueRecord, actions: Sequence[str]
+    ) -> None:
+        """Raises AccessDenied unless the caller may perform each of ``actions``."""
+        for action in actions:
+            await self._authorize(ctx, action, queue.arn, queue)
+
+    @property
+    def encryption(self) -> QueueEncryption | None:
+        """What seals and opens bodies of queues with a KMS key (None without a key
+        service)."""
+        return self._encryption
+
+    def sequence_number(self, now: float) -> str:
+        """The next FIFO sequence number this node gives."""
+        return self._sequence.next(now)
 
     # -- messages ----------------------------------------------------------------------
 

@@ -14,7 +14,11 @@ from herald.errors import LimitExceeded, NotFound
 from herald.store._sqlite_delivery import insert_deliveries
 from herald.store._sqlite_worker import SQLiteWorker
 from herald.store.base import QueuedDeliveries
-from herald.store.base_sqs import QueueCounts, QueuedMessage, QueueRecord
+from herald.store.base_sqs import (
+    QueueCounts,
+    QueuedMessage,
+    QueueRecord,
+)
 
 _QUEUE_COLUMNS = "arn, account_id, region, name, attributes, tags, created_at, updated_at"
 _MESSAGE_COLUMNS = (
@@ -98,6 +102,7 @@ class SQLiteSQS:
             c.execute("DELETE FROM sqs_messages WHERE queue_arn = ?", (arn,))
             c.execute("DELETE FROM sqs_dedup WHERE queue_arn = ?", (arn,))
             c.execute("DELETE FROM sqs_cooldowns WHERE queue_arn = ?", (arn,))
+            c.execute("DELETE FROM sqs_move_tasks WHERE source_arn = ?", (arn,))
             deleted = c.execute("DELETE FROM sqs_queues WHERE arn = ?", (arn,)).rowcount == 1
             if deleted:
                 c.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,49 @@ class QueueCounts:
     visible: int
     in_flight: int
     delayed: int
+
+
+class MoveTaskStatus(StrEnum):
+    """A message move task's status, as stored and as SQS names it."""
+
+    RUNNING = "RUNNING"
+    CANCELLING = "CANCELLING"  # cancelled while a node runs it: that node ends it
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+ACTIVE_MOVES = (MoveTaskStatus.RUNNING, MoveTaskStatus.CANCELLING)
+
+
+@dataclass(frozen=True)
+class MoveTaskRecord:
+    """A message move task (StartMessageMoveTask): it moves the messages that were in the
+    source queue when it started (sent at or before ``started_at``, epoch seconds) to the
+    destination, or each back to its dead-letter source when that is None."""
+
+    task_id: str
+    source_arn: str
+    destination_arn: str | None
+    max_per_second: int | None
+    started_at: float
+    starter: str = field(repr=False)  # who started it (JSON), for the key service
+    status: MoveTaskStatus = MoveTaskStatus.RUNNING
+    to_move: int = 0  # visible messages in the source at the start
+    moved: int = 0
+    failure_reason: str | None = None
+    lease: str | None = None  # the claim of the node running it, while one does
+
+
+@dataclass(frozen=True)
+class MoveBatch:
+    """What ``apply_moves`` did: ``moved`` messages; the task's status after (None once
+    the claim lost it); and the first destination found deleted, if one was (none of the
+    moves from there on were made)."""
+
+    moved: int
+    status: MoveTaskStatus | None
+    missing: str | None = None
 
 
 class SQSStore(ABC):
@@ -138,3 +182,62 @@ class SQSStore(ABC):
 
     @abstractmethod
     async def queue_counts(self, queue_arn: str, now: float) -> QueueCounts: ...
+
+    # -- message move tasks (dead-letter queue redrive) ----------------------------------
+
+    @abstractmethod
+    async def start_move_task(self, task: MoveTaskRecord, now: float) -> MoveTaskRecord | None:
+        """Store a new RUNNING task, with the source's visible messages at ``now`` as its
+        ``to_move``; None (nothing stored) while the source has an active task. Only the
+        10 latest tasks of a source are kept."""
+
+    @abstractmethod
+    async def move_task(self, task_id: str) -> MoveTaskRecord | None: ...
+
+    @abstractmethod
+    async def move_tasks(self, source_arn: str, limit: int) -> list[MoveTaskRecord]:
+        """The source's latest tasks, most recent first."""
+
+    @abstractmethod
+    async def cancel_move_task(self, task_id: str, now: float) -> MoveTaskRecord | None:
+        """A RUNNING task becomes CANCELLING while a node's lease holds it (that node ends
+        it), CANCELLED otherwise; others stay as they are. The task after, or None."""
+
+    @abstractmethod
+    async def claim_move_task(self, now: float, lease_seconds: float) -> MoveTaskRecord | None:
+        """An active task no lease holds (the oldest), now leased by a new claim named in
+        its ``lease``; one claim holds a task at a time, on any node."""
+
+    @abstractmethod
+    async def release_move_tasks(self) -> int:
+        """End the leases this store's previous run held (SQLite: every lease)."""
+
+    @abstractmethod
+    async def next_moves(
+        self, task_id: str, lease: str, now: float, limit: int, lease_seconds: float
+    ) -> tuple[MoveTaskStatus | None, list[QueuedMessage]]:
+        """For a claim that holds the task (its lease renewed): its status and the next
+        ``limit`` messages to move, oldest first (visible, unexpired, sent by the task's
+        start). A CANCELLING task becomes CANCELLED here; (None, []) once the claim lost
+        the task. Raises NotFound when the source queue no longer exists."""
+
+    @abstractmethod
+    async def apply_moves(
+        self,
+        task_id: str,
+        lease: str,
+        now: float,
+        moves: Sequence[tuple[QueuedMessage, QueuedMessage]],
+        lease_seconds: float,
+    ) -> MoveBatch:
+        """In one transaction, for a claim that holds a RUNNING task: each (message read by
+        ``next_moves``, its replacement) whose message is still in the source as read
+        (visible, received no more times) is removed and its replacement stored, counted
+        in the task's ``moved``; other nodes hear of the arrivals as of a send."""
+
+    @abstractmethod
+    async def end_move_task(
+        self, task_id: str, lease: str, status: MoveTaskStatus, reason: str | None = None
+    ) -> MoveTaskStatus | None:
+        """End a task its claim holds with ``status`` (a CANCELLING one: CANCELLED); the
+        status it ended with, or None once the claim lost the task."""

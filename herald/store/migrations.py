@@ -486,6 +486,32 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE access_keys ADD COLUMN last_used_region TEXT",
         ],
     ),
+    (
+        22,
+        [
+            # Message move tasks (dead-letter queue redrive), shared by the nodes: a task
+            # runs on the node whose claim (lease) holds it until lease_until, and is taken
+            # over by another once that passes. The unique index keeps one active task per
+            # source queue whatever the nodes race to do.
+            """CREATE TABLE sqs_move_tasks (
+                task_id TEXT PRIMARY KEY,
+                source_arn TEXT NOT NULL,
+                destination_arn TEXT,
+                max_per_second INTEGER,
+                started_at DOUBLE PRECISION NOT NULL,
+                starter TEXT NOT NULL,
+                status TEXT NOT NULL,
+                to_move INTEGER NOT NULL,
+                moved INTEGER NOT NULL,
+                failure_reason TEXT,
+                lease TEXT,
+                lease_until DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX sqs_move_tasks_by_source ON sqs_move_tasks(source_arn, started_at)",
+            "CREATE UNIQUE INDEX sqs_move_tasks_active ON sqs_move_tasks(source_arn) "
+            "WHERE status IN ('RUNNING', 'CANCELLING')",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

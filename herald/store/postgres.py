@@ -3,9 +3,9 @@
 It runs the SQLite store's jobs (``_pg_worker`` translates their dialect) with the same
 versioned migrations, and differs where several nodes must agree:
 
-- deliveries are claimed with row locks that other nodes skip (``FOR UPDATE SKIP
-  LOCKED``) under a lease in this node's name; at start a node takes back only the
-  leases of its own previous run, since other nodes may hold the rest;
+- deliveries and message move tasks are claimed with row locks that other nodes skip
+  (``FOR UPDATE SKIP LOCKED``) under a lease in this node's name; at start a node takes
+  back only the leases of its own previous run, since other nodes may hold the rest;
 - every method that changes what nodes cache announces the change once it is committed
   (``NOTIFY herald_changes``, with its kind and this node's id), and a listener thread
   hands what other nodes announce to a ``ChangeFeed`` (see ``herald.changes``).
@@ -28,8 +28,10 @@ from herald.changes import ChangeFeed
 from herald.store._pg_worker import PGWorker
 from herald.store._pg_worker import connect as pg_connect
 from herald.store._sqlite_delivery import _CLAIMABLE, _COLUMNS, _delivery
+from herald.store._sqlite_moves import claim_move_task
 from herald.store.base import Sealer
 from herald.store.base_delivery import DeliveryRecord
+from herald.store.base_sqs import MoveTaskRecord
 from herald.store.sqlite import SQLiteStore
 
 log = logging.getLogger("herald.store")
@@ -218,4 +220,11 @@ class PostgresStore(SQLiteStore):
             )
 
         result: int = await self._worker.call(job)
+        return result
+
+    async def claim_move_task(self, now: float, lease_seconds: float) -> MoveTaskRecord | None:
+        claim = self._move_claim()
+        result: MoveTaskRecord | None = await self._worker.call(
+            lambda c: claim_move_task(c, now, lease_seconds, claim, " FOR UPDATE SKIP LOCKED")
+        )
         return result

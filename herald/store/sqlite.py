@@ -22,6 +22,7 @@ from herald.store._sqlite_delivery import SQLiteDelivery, insert_deliveries
 from herald.store._sqlite_iam import SQLiteGroups, SQLiteIAM
 from herald.store._sqlite_kms import SQLiteKMS
 from herald.store._sqlite_kms_log import SQLiteKMSLog
+from herald.store._sqlite_moves import SQLiteMoves
 from herald.store._sqlite_roles import SQLiteRoles
 from herald.store._sqlite_sessions import SQLiteSessions
 from herald.store._sqlite_sqs import SQLiteSQS
@@ -94,6 +95,7 @@ class SQLiteStore(
     SQLiteKMS,
     SQLiteKMSLog,
     SQLiteSQS,
+    SQLiteMoves,
     SQLiteDelivery,
     Store,
 ):
