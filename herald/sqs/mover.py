@@ -173,20 +173,25 @@ class Mover:
         if source is None:
             return [], _gone()
         queues: dict[str, QueueRecord | None] = {}
-        ctx: RequestContext | None = None
+        ctx = acting_for(task)
         moves: list[tuple[QueuedMessage, QueuedMessage]] = []
         for message in messages:
             target = task.destination_arn or message.dead_letter_source
             if target is None:
                 return moves, _gone()  # sent to the queue itself: it has no source
             if target not in queues:
-                queues[target] = await self._store.get_queue(target)
+                queues[target] = destination = await self._store.get_queue(target)
+                if destination is not None:
+                    # The starter sends every message where it goes: a message's source
+                    # queue may no longer feed this one, or deny the starter SendMessage.
+                    try:
+                        await self._queues.authorize(ctx, destination, ("SendMessage",))
+                    except CallerFault as exc:
+                        return moves, exc
             destination = queues[target]
             if destination is None:
                 return moves, _gone()
             sealing = _sealing(message, destination)
-            if sealing and ctx is None:
-                ctx = acting_for(task)
             try:
                 replacement = await self._replacement(
                     ctx if sealing else None, source, message, destination

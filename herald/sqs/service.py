@@ -165,7 +165,7 @@ class SQSService:
                 "You must wait 60 seconds after deleting a queue before you can create "
                 "another queue with the same name."
             )
-        await self._check_redrive(requested, fifo)
+        await self._check_redrive(requested, fifo, arn)
         wanted = {**qa.DEFAULTS, **(qa.FIFO_DEFAULTS if fifo else {}), **requested}
         if requested.get("KmsMasterKeyId"):
             wanted.setdefault("SqsManagedSseEnabled", "false")
@@ -266,7 +266,7 @@ class SQSService:
         queue = await self.queue(ctx, url, "SetQueueAttributes")
         fifo = queue.attributes.get("FifoQueue") == "true"
         changes = qa.checked(attributes, fifo, creating=False)
-        await self._check_redrive(changes, fifo)
+        await self._check_redrive(changes, fifo, queue.arn)
         # One kind of server-side encryption at a time: choosing one turns the other off.
         if changes.get("KmsMasterKeyId"):
             changes.setdefault("SqsManagedSseEnabled", "false")
@@ -776,12 +776,22 @@ class SQSService:
             trace_header=m.trace_header,
         )
 
-    async def _check_redrive(self, attributes: Mapping[str, str], fifo: bool) -> None:
+    async def _check_redrive(
+        self, attributes: Mapping[str, str], fifo: bool, source_arn: str
+    ) -> None:
+        """The dead-letter queue exists, is of the source's kind, and is in the source's
+        account and region (SQS: "You must use the same AWS account to create the
+        dead-letter queue and the other queues that send messages to it")."""
         text = attributes.get("RedrivePolicy")
         if not text:
             return
         target = json.loads(text)["deadLetterTargetArn"]
         queue = await self._store.get_queue(target)
+        if queue is not None and target.split(":")[3:5] != source_arn.split(":")[3:5]:
+            raise InvalidParameter(
+                f"Value {text} for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                "queue must be in the same account and region as the source queue."
+            )
         if queue is None:
             raise InvalidParameter(
                 f"Value {text} for parameter RedrivePolicy is invalid. Reason: Dead letter "

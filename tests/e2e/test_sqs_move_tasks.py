@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.harness import BOTH_BACKENDS, REGION, HeraldProcess, database_args
+from tests.e2e.test_accounts import client_for, new_account
 from tests.e2e.test_sqs_query import NS, call, text
 
 _NOT_A_DLQ = "Source queue must be configured as a Dead Letter Queue."
@@ -490,6 +491,76 @@ def _node(herald: HeraldProcess) -> str:
 
 
 @BOTH_BACKENDS
+def test_a_message_goes_back_only_to_a_source_its_starter_may_send_to(
+    server: HeraldProcess, sqs: Any
+) -> None:
+    # Given a dead-letter queue fed by X and Y, a message of X's in it, and then X no
+    # longer feeding it; and a user allowed the redrive and SendMessage on Y, denied on X
+    dlq, dlq_arn = _queue(sqs, "dlq")
+    x, x_arn = _dead_letter(sqs, dlq, ["from-x"])
+    _dead_letter(sqs, dlq, [])
+    sqs.set_queue_attributes(QueueUrl=x, Attributes={"RedrivePolicy": ""})
+    iam: Any = server.client("iam")
+    name = f"redriver-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    actions = ["StartMessageMoveTask", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes"]
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": [f"sqs:{a}" for a in actions], "Resource": dlq_arn},
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},
+            {"Effect": "Deny", "Action": "sqs:SendMessage", "Resource": x_arn},
+        ],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="redrive", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    user: Any = boto3.client(
+        "sqs",
+        endpoint_url=server.http_url,
+        region_name=REGION,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    # When the user redrives the dead-letter queue to the messages' sources
+    user.start_message_move_task(SourceArn=dlq_arn)
+    # Then the task fails as the user may not send to X, and the message stays put
+    failed = _ended(sqs, dlq_arn, "FAILED")
+    assert (failed["FailureReason"], failed["ApproximateNumberOfMessagesMoved"]) == (
+        "AccessDenied",
+        0,
+    )
+    assert [m["Body"] for m in _drain(sqs, dlq)] == ["from-x"]
+    assert _drain(sqs, x) == []
+
+
+def test_a_dead_letter_queue_must_be_in_the_sources_account(
+    server: HeraldProcess, sqs: Any
+) -> None:
+    # Given a queue of another account
+    other = client_for(server, new_account(server), "sqs")
+    foreign = other.create_queue(QueueName=f"foreign-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    foreign_arn = _arn(other, foreign)
+    policy = json.dumps({"deadLetterTargetArn": foreign_arn, "maxReceiveCount": 1})
+    # When a queue names it as its dead-letter queue, Then that is refused
+    refused = (
+        "InvalidParameterValue",
+        400,
+        f"Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue "
+        "must be in the same account and region as the source queue.",
+    )
+    name = f"source-{uuid.uuid4().hex[:8]}"
+    assert (
+        _error(lambda: sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": policy}))[:2]
+        == refused[:2]
+    )
+    url, _ = _queue(sqs, "source")
+    assert (
+        _error(lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy}))
+        == refused
+    )
+
+
 def test_add_permission_takes_seven_actions_at_most(sqs: Any) -> None:
     url, _ = _queue(sqs, "shared")
     actions = ["SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
