@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -343,7 +343,19 @@ async def _serve(
         sqs.moves.on_start = mover.wake
         app = HeraldApp(
             sns=sns,
-            iam=IAM(store, clock, authorizer, on_key_change=authenticator.forget),
+            iam=IAM(
+                store,
+                clock,
+                authorizer,
+                on_key_change=authenticator.forget,
+                # Resource policies follow a renamed user (the store rewrites them).
+                on_principal_renamed=_forgetting(
+                    sns.topics.forget_all,
+                    sns.publisher.forget_all,
+                    key_access.forget_all,
+                    sqs.forget_all,
+                ),
+            ),
             sts=STSService(store, clock, authorizer),
             sqs=sqs,
             kms=kms_api.KMS(keys, crypto, gate, Grants(store, clock, key_access)),
@@ -460,6 +472,16 @@ async def _tick(keys: KMSService, store: Store, clock: SystemClock, every: float
         except Exception:
             log.exception("removing delivered messages failed; retrying")
         await asyncio.sleep(every)
+
+
+def _forgetting(*forgets: Callable[[], None]) -> Callable[[], None]:
+    """One call that makes each of these caches forget everything."""
+
+    def forget() -> None:
+        for each in forgets:
+            each()
+
+    return forget
 
 
 def _tune_gc() -> None:

@@ -23,9 +23,10 @@ class IAM:
         clock: Clock,
         authorizer: Authorizer,
         on_key_change: Callable[[str], None] = lambda key_id: None,
+        on_principal_renamed: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
-        self.users = IAMService(store, clock, authorizer, on_key_change)
+        self.users = IAMService(store, clock, authorizer, on_key_change, on_principal_renamed)
         self.groups = Groups(store, clock, authorizer.identities, self.users)
         self.roles = Roles(store, clock, self.users)
         self.policies = ManagedPolicies(store, clock, self.users, self._holder_arn)

@@ -50,12 +50,16 @@ class IAMService:
         clock: Clock,
         authorizer: Authorizer,
         on_key_change: Callable[[str], None] = lambda key_id: None,
+        on_principal_renamed: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_principal_renamed``: a user was renamed, and the resource policies naming
+        it with it (the caches of topics, queues and keys must forget them)."""
         self._store = store
         self._clock = clock
         self._authorizer = authorizer
         self.identities = self._identities = authorizer.identities
         self._on_key_change = on_key_change
+        self._on_principal_renamed = on_principal_renamed
 
     # -- users -------------------------------------------------------------------------
 
@@ -110,8 +114,9 @@ class IAMService:
     ) -> UserRecord:
         """Rename user ``name`` and/or give it ``new_path`` (None: unchanged); the user as
         it now is. Its unique id, tags, groups, policies and access keys follow it: its
-        keys sign as its new ARN from the next request on. Policies that name its old ARN
-        are not rewritten (IAM, "Renaming an IAM user"). The caller needs iam:UpdateUser
+        keys sign as its new ARN from the next request on. Resource policies and grants
+        that name it as a principal follow it; identity policies that name its old ARN as
+        a resource do not (IAM, "Renaming an IAM user"). The caller needs iam:UpdateUser
         on the old ARN and on the new one.
 
         Raises ValidationFailed, NotFound, AlreadyExists (EntityAlreadyExists),
@@ -135,6 +140,8 @@ class IAMService:
         self._identities.forget(renamed.arn)
         for key_id in moved:
             self._on_key_change(key_id)
+        if renamed.arn != user.arn:
+            self._on_principal_renamed()
         return renamed
 
     async def tag_user(

@@ -235,6 +235,7 @@ class SQLiteIAM:
                 (new_name, account_id, name),
             )
             _move(c, user.arn, new_arn, _USER_HELD)
+            _follow(c, user.arn, new_arn)
             rows = c.execute(
                 "SELECT access_key_id FROM access_keys WHERE principal_arn = ? "
                 "UNION ALL SELECT access_key_id FROM sts_sessions WHERE principal_arn = ?",
@@ -310,6 +311,83 @@ def _taken(
         ).fetchone()
         is not None
     )
+
+
+# Resource policies as documents (table, key column, policy column), and those kept as the
+# "Policy" attribute; the saved principals (JSON, compact) that act for a user later.
+_POLICIES = (("kms_keys", "key_id", "policy"), ("iam_roles", "arn", "trust_policy"))
+_POLICY_ATTRIBUTES = ("topics", "sqs_queues")
+_SAVED_PRINCIPALS = (
+    ("sealing_keys", "publisher_identity"),
+    ("messages", "publisher_identity"),
+    ("sqs_move_tasks", "starter"),
+)
+
+
+def _follow(c: sqlite3.Connection, old_arn: str, new_arn: str) -> None:
+    """What names a renamed user as a principal follows it (IAM, "Renaming an IAM user":
+    "any policies that refer to the user as the principal ... are automatically updated"):
+    the Principal and NotPrincipal of resource policies (topics, queues, keys, trust
+    policies), the grants whose grantee or retiring principal it is, and the saved
+    principals that act for it later (a sealed message's publisher at delivery, a move
+    task's starter). Policies that name it as a resource are left as they are."""
+    like = f"%{old_arn}%"
+    for table, key, column in _POLICIES:
+        rows = c.execute(
+            f"SELECT {key}, {column} FROM {table} WHERE {column} LIKE ?", (like,)
+        ).fetchall()
+        for row_key, text in rows:
+            moved = with_principal(text, old_arn, new_arn)
+            if moved is not None:
+                c.execute(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", (moved, row_key))
+    for table in _POLICY_ATTRIBUTES:
+        rows = c.execute(
+            f"SELECT arn, attributes FROM {table} WHERE attributes LIKE ?", (like,)
+        ).fetchall()
+        for arn, text in rows:
+            attributes = json.loads(text)
+            moved = with_principal(attributes.get("Policy") or "", old_arn, new_arn)
+            if moved is not None:
+                attributes["Policy"] = moved
+                c.execute(
+                    f"UPDATE {table} SET attributes = ? WHERE arn = ?",
+                    (json.dumps(attributes), arn),
+                )
+    for column in ("grantee_principal", "retiring_principal"):
+        c.execute(f"UPDATE kms_grants SET {column} = ? WHERE {column} = ?", (new_arn, old_arn))
+    old, new = json.dumps({"arn": old_arn})[1:-1], json.dumps({"arn": new_arn})[1:-1]
+    old, new = old.replace(": ", ":"), new.replace(": ", ":")  # as saved: compact JSON
+    for table, column in _SAVED_PRINCIPALS:
+        c.execute(
+            f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?) WHERE {column} LIKE ?",
+            (old + ",", new + ",", f"%{old},%"),
+        )
+
+
+def with_principal(text: str, old_arn: str, new_arn: str) -> str | None:
+    """Policy ``text`` with ``old_arn`` replaced by ``new_arn`` where a statement names it
+    as an AWS principal (Principal or NotPrincipal); None if it names it nowhere so."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    changed = False
+    for statement in statements if isinstance(statements, list) else []:
+        for field in ("Principal", "NotPrincipal"):
+            principal = statement.get(field) if isinstance(statement, dict) else None
+            if not isinstance(principal, dict):
+                continue
+            named = principal.get("AWS")
+            if named == old_arn:
+                principal["AWS"] = new_arn
+                changed = True
+            elif isinstance(named, list) and old_arn in named:
+                principal["AWS"] = [new_arn if n == old_arn else n for n in named]
+                changed = True
+    return json.dumps(document) if changed else None
 
 
 def _move(c: sqlite3.Connection, old_arn: str, new_arn: str, tables: tuple[str, ...]) -> None:

@@ -47,6 +47,7 @@ class DuplicateNode(Exception):
 # every node drop its credentials once a minute per key in use.)
 ANNOUNCED = {
     changes.SNS: (
+        "rename_user",  # resource policies follow a renamed user: of topics, queues, keys
         "create_topic", "edit_topic_attributes", "set_topic_attributes", "delete_topic",
         "tag_resource", "untag_resource", "create_subscription", "update_subscription",
         "edit_subscription_attributes", "delete_subscription",
@@ -62,10 +63,12 @@ ANNOUNCED = {
         "rename_user", "rename_group",
     ),
     changes.KMS: (
+        "rename_user",
         "create_key", "update_key", "add_key_version", "delete_key", "create_alias",
         "retarget_alias", "delete_alias", "set_kms_enabled", "create_grant", "delete_grant",
     ),
     changes.SQS: (
+        "rename_user",
         "create_queue", "delete_queue", "set_queue_attributes", "edit_queue_tags",
     ),
 }  # fmt: skip

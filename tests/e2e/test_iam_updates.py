@@ -5,8 +5,8 @@ one PostgreSQL database).
 Expected names, shapes, codes and statuses are those of botocore's IAM model and AWS's
 API reference; renaming follows the IAM User Guide ("Renaming an IAM user", "Renaming an
 IAM group"): the unique id, groups, policies, tags and keys follow the entity, policies
-that name its old ARN do not. The recording of key use is also checked in process, where
-a fixed clock can step across its one-minute interval.
+that name it as a principal (resource policies, grants) follow it too; identity policies
+that name its old ARN as a resource do not.
 """
 
 from __future__ import annotations
@@ -198,34 +198,51 @@ def test_update_user_refuses_a_taken_name_a_missing_user_and_bad_values(
     assert iam.get_user(UserName=second)["User"]["Arn"] == _user_arn("/", second)
 
 
-def test_a_policy_naming_the_old_arn_is_about_the_old_name(
+def test_resource_policies_and_grants_follow_a_renamed_user(
     server: HeraldProcess, iam: Any, sns: Any, unique: Unique
 ) -> None:
-    # Given a user with no policies of its own, whom a topic's policy lets publish by ARN
+    # Given a user with no policies of its own, whom a topic's policy lets publish by
+    # ARN, a key's policy names, and a grant is for
     name = unique("named")
     arn = iam.create_user(UserName=name)["User"]["Arn"]
     key = iam.create_access_key(UserName=name)["AccessKey"]
     topic = sns.create_topic(Name=unique("named-topic"))["TopicArn"]
     statement = {
         "Effect": "Allow",
-        "Principal": {"AWS": arn},
+        "Principal": {"AWS": [arn, "arn:aws:iam::000000000000:root"]},
         "Action": "sns:Publish",
         "Resource": topic,
     }
     document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=document)
+    kms: Any = server.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    key_statement = {"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "kms:Encrypt"}
+    key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    key_policy["Statement"].append({**key_statement, "Resource": "*"})
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(key_policy))
+    kms.create_grant(KeyId=key_id, GranteePrincipal=arn, Operations=["Decrypt"])
     publisher = _signing_as(server, "sns", key)
     publisher.publish(TopicArn=topic, Message="before")
     # When the user is renamed
     new_name = unique("renamed")
+    new_arn = _user_arn("/", new_name)
     iam.update_user(UserName=name, NewUserName=new_name)
-    # Then the policy, which IAM does not rewrite, no longer lets it publish
-    code, status, message = _failure(lambda: publisher.publish(TopicArn=topic, Message="after"))
-    assert (code, status) == ("AuthorizationError", 403)
-    assert _user_arn("/", new_name) in message
-    # And the policy still names the old ARN
+    # Then the topic's policy names it by its new ARN, and it still may publish
+    publisher.publish(TopicArn=topic, Message="after")
     attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
-    assert json.loads(attributes["Policy"])["Statement"][0]["Principal"]["AWS"] == arn
+    principal = json.loads(attributes["Policy"])["Statement"][0]["Principal"]["AWS"]
+    assert principal == [new_arn, "arn:aws:iam::000000000000:root"]
+    # And so do the key's policy and the grant
+    key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    assert key_policy["Statement"][-1]["Principal"]["AWS"] == new_arn
+    (grant,) = kms.list_grants(KeyId=key_id)["Grants"]
+    assert grant["GranteePrincipal"] == new_arn
+    # And a new user given the old name gains nothing the policy gave the renamed one
+    iam.create_user(UserName=name)
+    impostor = _signing_as(server, "sns", iam.create_access_key(UserName=name)["AccessKey"])
+    code, status, _ = _failure(lambda: impostor.publish(TopicArn=topic, Message="mine"))
+    assert (code, status) == ("AuthorizationError", 403)
 
 
 def test_update_user_needs_the_action_on_the_old_and_the_new_arn(

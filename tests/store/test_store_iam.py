@@ -5,6 +5,8 @@ attached to, and a key's last use is the latest recorded, whichever node wrote f
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -251,3 +253,49 @@ def test_a_keys_last_use_is_the_latest_recorded(store: Store, run: Run[Any]) -> 
     run(store.record_key_use("AKIAALICE0000001", KeyUse(NOW + 80, "sns", "us-east-1")))
     assert run(store.get_key_use("AKIAALICE0000001")) is None
     assert run(store.get_key_use("AKIAUNKNOWN00001")) is None
+
+
+def test_a_renamed_user_is_followed_by_trust_policies_and_saved_principals(
+    store: Store, run: Run[Any]
+) -> None:
+    # Given a user that a role's trust policy names, and that published a sealed message
+    # (its sealing key keeps the publisher, for the Decrypt made at delivery)
+    alice, bob = _user("alice"), _user("bob")
+    _given_users(store, run, alice, bob)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": [alice.arn, bob.arn]}, "Action": "x"},
+            {"Effect": "Deny", "NotPrincipal": {"AWS": alice.arn}, "Action": "y"},
+        ],
+    }
+    role = _role("trusting")
+    assert run(store.create_role(replace(role, trust_policy=json.dumps(trust))))
+    topic = contract.topic_record()
+    run(store.create_topic(topic, {}))
+    sealing = replace(
+        contract._sealing_key(topic),
+        publisher_identity=json.dumps(
+            {"account": ACCOUNT, "arn": alice.arn, "user_id": alice.user_id},
+            separators=(",", ":"),
+        ),
+    )
+    message = contract._sealed_with(topic, sealing)
+    run(store.add_messages([message], sealing_keys=[sealing]))
+    # When the user is renamed
+    new_arn = f"{IAM}:user/alicia"
+    run(store.rename_user(ACCOUNT, "alice", "alicia", "/", new_arn))
+    # Then the trust policy names it by its new ARN, where it named it as a principal
+    stored = run(store.get_role(ACCOUNT, "trusting"))
+    assert stored is not None
+    statements = json.loads(stored.trust_policy)["Statement"]
+    assert statements[0]["Principal"]["AWS"] == [new_arn, bob.arn]
+    assert statements[1]["NotPrincipal"]["AWS"] == new_arn
+    # And the sealed message's publisher is the renamed user
+    kept = run(store.get_sealing_key(sealing.sealing_id))
+    assert kept is not None
+    assert json.loads(kept.publisher_identity) == {
+        "account": ACCOUNT,
+        "arn": new_arn,
+        "user_id": alice.user_id,
+    }
