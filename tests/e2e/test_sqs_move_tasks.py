@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import time
 import uuid
@@ -22,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import BOTH_BACKENDS, REGION, HeraldProcess, database_args
+from tests.e2e.harness import BOTH_BACKENDS, REGION, HeraldProcess, database_args, postgres_nodes
 from tests.e2e.test_accounts import client_for, new_account
 from tests.e2e.test_sqs_query import NS, call, text
 
@@ -454,11 +453,7 @@ def test_a_task_survives_a_restart(tmp_path: Path, backend: str) -> None:
 
 def test_another_node_takes_over_the_task_of_a_node_that_died(tmp_path: Path) -> None:
     # Given two nodes sharing a database, one of them moving 24 messages four a second
-    store = database_args("postgresql", str(tmp_path))
-    key = {"HERALD_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
-    a = HeraldProcess(tmp_path / "a", extra_args=store, extra_env=key).start()
-    b = HeraldProcess(tmp_path / "b", secret=a.secret, extra_args=store, extra_env=key).start()
-    try:
+    with postgres_nodes(tmp_path) as (a, b):
         sqs: Any = b.client("sqs")
         dlq, dlq_arn = _queue(sqs, "dlq")
         bodies = [f"m{n:02d}" for n in range(24)]
@@ -478,16 +473,13 @@ def test_another_node_takes_over_the_task_of_a_node_that_died(tmp_path: Path) ->
         done = _ended(sqs, dlq_arn, timeout=45)
         assert left < done["ApproximateNumberOfMessagesMoved"] == 24
         assert sorted(m["Body"] for m in _drain(sqs, destination)) == bodies
-    finally:
-        for node in (a, b):
-            node.stop()
 
 
 def _node(herald: HeraldProcess) -> str:
     return (herald.data_dir / "node-id").read_text().strip()
 
 
-# -- AddPermission --------------------------------------------------------------------------
+# -- where a redrive may send -----------------------------------------------------------
 
 
 @BOTH_BACKENDS
@@ -559,6 +551,9 @@ def test_a_dead_letter_queue_must_be_in_the_sources_account(
         _error(lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy}))
         == refused
     )
+
+
+# -- AddPermission --------------------------------------------------------------------------
 
 
 def test_add_permission_takes_seven_actions_at_most(sqs: Any) -> None:
