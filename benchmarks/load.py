@@ -510,17 +510,18 @@ RATIOS = (
 )
 
 
-def _ratio(figures: dict[str, dict[str, Any]], encrypted: str, plain: str) -> float | None:
-    if encrypted in figures and plain in figures and figures[plain]["messages_per_s"]:
-        return float(figures[encrypted]["messages_per_s"] / figures[plain]["messages_per_s"])
-    return None
+def _ratio(encrypted: dict[str, Any], plain: dict[str, Any]) -> float | None:
+    if not plain["messages_per_s"]:
+        return None
+    return float(encrypted["messages_per_s"] / plain["messages_per_s"])
 
 
 def _print_ratios(figures: dict[str, dict[str, Any]]) -> None:
     for encrypted, plain in RATIOS:
-        ratio = _ratio(figures, encrypted, plain)
-        if ratio is not None:
-            print(f"{encrypted} / {plain}: {ratio:.3f}", flush=True)
+        if encrypted in figures and plain in figures:
+            ratio = _ratio(figures[encrypted], figures[plain])
+            if ratio is not None:
+                print(f"{encrypted} / {plain}: {ratio:.3f}", flush=True)
 
 
 def _print_round_ratios(runs: dict[str, list[dict[str, Any]]]) -> None:
@@ -530,10 +531,7 @@ def _print_round_ratios(runs: dict[str, list[dict[str, Any]]]) -> None:
     for encrypted, plain in RATIOS:
         if encrypted not in runs or plain not in runs:
             continue
-        rounds = [
-            _ratio({encrypted: e, plain: p}, encrypted, plain)
-            for e, p in zip(runs[encrypted], runs[plain], strict=True)
-        ]
+        rounds = [_ratio(e, p) for e, p in zip(runs[encrypted], runs[plain], strict=True)]
         known = [r for r in rounds if r is not None]
         if known:
             each = ", ".join(f"{r:.3f}" for r in known)

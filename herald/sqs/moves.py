@@ -191,7 +191,8 @@ def read_handle(handle: str) -> tuple[str, str]:
 
 
 def acting_for(task: MoveTaskRecord) -> RequestContext:
-    """The context in which a mover uses keys for the principal who started ``task``."""
+    """The context in which a mover acts for the principal who started ``task``: the
+    sends it authorizes and the keys it uses."""
     fields = json.loads(task.starter)
     fields["session_policies"] = tuple(fields.get("session_policies") or ())
     return RequestContext(

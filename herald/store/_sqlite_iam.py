@@ -355,12 +355,12 @@ def _follow(c: sqlite3.Connection, old_arn: str, new_arn: str) -> None:
                 )
     for column in ("grantee_principal", "retiring_principal"):
         c.execute(f"UPDATE kms_grants SET {column} = ? WHERE {column} = ?", (new_arn, old_arn))
-    old, new = json.dumps({"arn": old_arn})[1:-1], json.dumps({"arn": new_arn})[1:-1]
-    old, new = old.replace(": ", ":"), new.replace(": ", ":")  # as saved: compact JSON
+    # As saved (compact JSON, the user id after the ARN): the ARN whole, quotes and comma.
+    old, new = f'"arn":{json.dumps(old_arn)},', f'"arn":{json.dumps(new_arn)},'
     for table, column in _SAVED_PRINCIPALS:
         c.execute(
             f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?) WHERE {column} LIKE ?",
-            (old + ",", new + ",", f"%{old},%"),
+            (old, new, f"%{old}%"),
         )
 
 
